@@ -1,0 +1,1 @@
+"""arise-gym agents package."""

@@ -1,0 +1,202 @@
+"""Scripted policies for the sanity gates: the oracle and the null baselines.
+
+* ``oracle`` drives the task family's scripted solver: it calls the world's reference
+  tools through the env (like an agent would) and answers from their outputs. It
+  must score 100% on every rigorous family.
+* null policies never look at data and must score near zero under ``rigorous``:
+  ``null_empty`` (empty answer), ``null_echo`` (the prompt), ``null_names`` (every
+  entity name of the world), ``null_numbers`` (a dump of integers), ``null_random``
+  (a random answer shaped like the schema), ``null_majority`` (the per-family most
+  common truth on *train* instances), ``null_blob`` (the input-independent constant
+  blob that games the paper's substring checks).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from agents.policy import Policy
+from envs import seeding
+from envs.tasks import Call, Suite
+from envs.toolenv import ToolUseEnv
+
+
+def _answer(value: Any) -> str:
+    return json.dumps({"answer": value}, ensure_ascii=False)
+
+
+class OraclePolicy(Policy):
+    name = "oracle"
+
+    def __init__(self) -> None:
+        self._solver: Any = None
+        self._error: str | None = None
+        self._calls = 0
+
+    def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
+        assert env.instance is not None
+        fam = env.suite.family(env.instance.family)
+        world = env.suite.get_world(env.instance.world_seed, env.world_options)
+        self._solver = fam.solve(world, env.instance.params)
+        self._error, self._calls = None, 0
+
+    def act(self, observation: str) -> str:
+        try:
+            call = next(self._solver) if self._calls == 0 else self._solver.send(observation)
+        except StopIteration as stop:
+            return _answer(stop.value)
+        except Exception as exc:  # a solver that cannot parse a tool output: record, answer null
+            self._error = f"{type(exc).__name__}: {exc}"
+            return _answer(None)
+        self._calls += 1
+        if not isinstance(call, Call):
+            self._error = f"solver yielded {type(call).__name__}, expected Call"
+            return _answer(None)
+        return json.dumps({"tool": call.tool, "args": call.args}, ensure_ascii=False)
+
+    def episode_extras(self) -> dict[str, Any]:
+        return {"solver_error": self._error} if self._error else {}
+
+
+class _ConstantPolicy(Policy):
+    """Answers immediately with a value computed at reset."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
+        self._value = self.value(env, observation, info)
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        return None
+
+    def act(self, observation: str) -> str:
+        return _answer(self._value)
+
+
+class NullEmpty(_ConstantPolicy):
+    name = "null_empty"
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        return ""
+
+
+class NullEcho(_ConstantPolicy):
+    name = "null_echo"
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        return observation
+
+
+class NullNames(_ConstantPolicy):
+    name = "null_names"
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        assert env.instance is not None
+        return list(env.suite.get_world(env.instance.world_seed, env.world_options).entities)
+
+
+class NullNumbers(_ConstantPolicy):
+    name = "null_numbers"
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        return list(range(1000))
+
+
+class NullBlob(_ConstantPolicy):
+    """The constant, input-independent blob of service names, keywords and integers 0-999."""
+
+    name = "null_blob"
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        from envs.acmecorp.arise_v1 import CONSTANT_BLOB
+
+        return CONSTANT_BLOB
+
+
+def random_like(schema: dict[str, Any], rng: np.random.Generator, names: list[str]) -> Any:
+    """A random value shaped like a JSON schema, using world entity names for strings."""
+    if "enum" in schema:
+        return schema["enum"][int(rng.integers(len(schema["enum"])))]
+    kind = schema.get("type")
+    if kind == "integer":
+        return int(rng.integers(0, 1000))
+    if kind == "number":
+        return round(float(rng.uniform(0, 1000)), 3)
+    if kind == "boolean":
+        return bool(rng.integers(2))
+    if kind == "string":
+        return names[int(rng.integers(len(names)))] if names else "x"
+    if kind == "array":
+        n = int(rng.integers(schema.get("minItems", 1), schema.get("maxItems", 4) + 1))
+        return [random_like(schema.get("items", {"type": "string"}), rng, names) for _ in range(n)]
+    if kind == "object":
+        return {k: random_like(v, rng, names) for k, v in schema.get("properties", {}).items()}
+    if "anyOf" in schema:
+        return random_like(schema["anyOf"][int(rng.integers(len(schema["anyOf"])))], rng, names)
+    return None
+
+
+class NullRandom(_ConstantPolicy):
+    name = "null_random"
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self.seed = seed
+        self._episode = 0
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        assert env.instance is not None
+        rng = seeding.rng(self.seed, "null_random", env.instance.id)
+        names = env.suite.get_world(env.instance.world_seed, env.world_options).entities
+        return random_like(env.instance.answer_schema, rng, list(names))
+
+
+class NullMajority(_ConstantPolicy):
+    """The most common truth of each family over train instances (fit with ``fit``)."""
+
+    name = "null_majority"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.majority: dict[str, Any] = {}
+
+    def fit(self, suite: Suite, seed: int, n_worlds: int = 3, options: dict[str, Any] | None = None) -> NullMajority:
+        truths: dict[str, Counter[str]] = {}
+        for inst in suite.instances(seed, "train", n_worlds=n_worlds, options=options):
+            truths.setdefault(inst.family, Counter())[json.dumps(inst.truth, sort_keys=True)] += 1
+        # most_common breaks ties by first occurrence, which is deterministic here.
+        self.majority = {fam: json.loads(c.most_common(1)[0][0]) for fam, c in truths.items()}
+        return self
+
+    def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
+        assert env.instance is not None
+        return self.majority.get(env.instance.family)
+
+
+SCRIPTED = {
+    "oracle": OraclePolicy,
+    "null_empty": NullEmpty,
+    "null_echo": NullEcho,
+    "null_names": NullNames,
+    "null_numbers": NullNumbers,
+    "null_random": NullRandom,
+    "null_majority": NullMajority,
+    "null_blob": NullBlob,
+}
+NULL_POLICIES = tuple(n for n in SCRIPTED if n.startswith("null_"))
+
+
+def make_scripted(name: str, suite: Suite, seed: int, train_worlds: int = 3, options: dict[str, Any] | None = None) -> Policy:
+    if name not in SCRIPTED:
+        raise ValueError(f"unknown scripted policy {name!r}; accepted: {', '.join(SCRIPTED)}")
+    if name == "null_random":
+        return NullRandom(seed)
+    if name == "null_majority":
+        return NullMajority().fit(suite, seed, train_worlds, options)
+    policy: Policy = SCRIPTED[name]()
+    return policy

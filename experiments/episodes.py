@@ -1,0 +1,102 @@
+"""Running episodes and recording them.
+
+``run_episode`` drives one policy through one task instance and returns a record
+that is *deterministic*: everything in it follows from the config and the seed
+(timings go to a separate dict, so ``episodes.jsonl`` is byte-identical across
+reruns). ``RecordWriter`` appends one JSON line per episode and fsyncs it, so an
+interrupted run never loses or tears what it already wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from agents.policy import Policy
+from envs.tasks import TaskInstance
+from envs.toolenv import ToolUseEnv
+from envs.tools import ToolRunner
+
+
+def run_episode(
+    env: gym.Env[str, str], policy: Policy, instance: TaskInstance, tools: str | ToolRunner
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Play one episode; returns (deterministic record, timings)."""
+    t0 = time.perf_counter()
+    obs, info = env.reset(options={"instance": instance, "tools": tools})
+    unwrapped = env.unwrapped
+    assert isinstance(unwrapped, ToolUseEnv)
+    policy.reset(unwrapped, obs, info)
+    steps: list[dict[str, Any]] = []
+    step_s: list[float] = []
+    terminated = truncated = False
+    final: dict[str, Any] = {}
+    while not (terminated or truncated):
+        action = policy.act(obs)
+        obs, reward, terminated, truncated, sinfo = env.step(action)
+        step_s.append(unwrapped.last_step_duration_s)
+        steps.append({"action": action, "observation": obs, "reward": reward, "info": sinfo})
+        if sinfo.get("kind") == "answer":
+            final = sinfo
+    grade = final.get("grade") or {"score": 0.0, "success": False, "detail": {"note": "no answer (truncated)"}}
+    tools_called = [
+        {"tool": s["info"]["tool"], "args": s["info"]["args"], "ok": s["info"]["ok"], "error": s["info"]["error"]}
+        for s in steps
+        if s["info"].get("kind") == "tool"
+    ]
+    record = {
+        "task": instance.to_json(),
+        "prompt": instance.prompt,
+        "policy": policy.name,
+        "tools_offered": [t["name"] for t in info["tools"]],
+        "tools_called": tools_called,
+        "steps": steps,
+        "n_steps": len(steps),
+        "truncated": bool(truncated),
+        "answer": final.get("answer"),
+        "grade": grade,
+        "score": grade["score"],
+        "success": grade["success"],
+        **policy.episode_extras(),
+    }
+    return record, {"wall_s": time.perf_counter() - t0, "step_s": step_s}
+
+
+def dumps_record(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class RecordWriter:
+    """Append-only JSONL writer: each record is written whole, flushed and fsynced."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._fh.write(dumps_record(record) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_json_atomic(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write JSON via a temp file and rename, so readers never see a torn file."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,70 @@
+"""Print one table of every result.json under a directory: ``python -m experiments.summary <dir>``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PHASES = ("logs", "metrics", "config", "incidents", "csv", "validation", "query")
+
+
+def load_results(root: Path) -> list[dict[str, Any]]:
+    results = []
+    for path in sorted(root.rglob("result.json")):
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            print(f"warning: skipping unreadable {path}: {exc}", file=sys.stderr)
+    return results
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """Markdown table: one row per (world, protocol, condition), averaged over seeds."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["world"], r["protocol"], r["condition"]), []).append(r)
+    phases = [p for p in PHASES if any(p in r["by_phase"] for r in results)]
+    head = ["world", "protocol", "condition", "seeds", "episodes", *phases, "overall", "worst family"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    order = {"oracle": 0}
+    for key in sorted(groups, key=lambda k: (k[0], k[1] != "rigorous", order.get(k[2], 1), k[2])):
+        rs = groups[key]
+        n = sum(r["n_episodes"] for r in rs)
+        cells = []
+        for p in phases:
+            vals = [r["by_phase"][p] for r in rs if p in r["by_phase"]]
+            cells.append(f"{100 * sum(vals) / len(vals):.0f}%" if vals else "-")
+        overall = sum(r["success_rate"] * r["n_episodes"] for r in rs) / n if n else 0.0
+        fam: dict[str, list[float]] = {}
+        for r in rs:
+            for f, v in r["by_family"].items():
+                fam.setdefault(f, []).append(v)
+        worst = max(fam.items(), key=lambda kv: sum(kv[1]) / len(kv[1])) if key[2] != "oracle" else None
+        if key[2] == "oracle":
+            worst = min(fam.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        worst_s = f"{worst[0]} {100 * sum(worst[1]) / len(worst[1]):.0f}%" if worst else "-"
+        seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rs}))
+        rows.append("| " + " | ".join([*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", worst_s]) + " |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("directory", type=Path, help="a run or sweep directory containing result.json files")
+    args = ap.parse_args(argv)
+    if not args.directory.is_dir():
+        ap.error(f"{args.directory} is not a directory")
+    results = load_results(args.directory)
+    if not results:
+        print(f"no result.json under {args.directory}", file=sys.stderr)
+        return 1
+    print(table(results))
+    print("\nworst family = highest-scoring family for null baselines, lowest-scoring for the oracle.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

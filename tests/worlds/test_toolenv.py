@@ -1,0 +1,133 @@
+import json
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401
+from envs.toolenv import ToolUseEnv, sanitize
+
+
+@pytest.fixture
+def env():
+    e = gym.make("arise_gym/AcmeCorp-v0", tools="reference", render_mode="ansi")
+    yield e
+    e.close()
+
+
+def test_registered_with_string_entry_point_and_time_limit():
+    spec = gym.spec("arise_gym/AcmeCorp-v0")
+    assert spec.entry_point == "envs.toolenv:ToolUseEnv"
+    assert spec.max_episode_steps == envs.MAX_EPISODE_STEPS
+    json.loads(spec.to_json())  # the spec serialises, so results can store it
+
+
+def test_check_env_passes():
+    e = ToolUseEnv(world="acmecorp")
+    check_env(e)
+    e.close()
+
+
+def test_reset_returns_prompt_and_tool_schemas(env):
+    obs, info = env.reset(seed=42, options={"task": "logs.severity_count"})
+    assert env.observation_space.contains(obs)
+    assert "Answer JSON schema" in obs and "AcmeCorp" in obs
+    assert info["task"]["family"] == "logs.severity_count" and info["task"]["truth"] is None
+    names = [t["name"] for t in info["tools"]]
+    assert names[:5] == ["http_get", "http_post", "list_files", "read_file", "read_doc"]
+    assert "log_count" in names
+
+
+@pytest.mark.parametrize(
+    "action, fragment",
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"foo": 1}', "unrecognised action"),
+        ('{"tool": "read_file", "args": [1]}', "'args' must be a JSON object"),
+        ('{"tool": 3}', "'tool' must be a string"),
+        ('{"tool": "nope"}', "unknown tool 'nope'"),
+        ('{"tool": "read_file", "args": {}}', "missing required argument"),
+        ('{"tool": "read_file", "args": {"path": "x", "bogus": 1}}', "unknown argument"),
+        ('{"tool": "read_file", "args": {"path": "nope.log"}}', "no such file"),
+        ('{"tool": "read_file", "args": {"path": "logs/acme.log", "limit": 100000}}', "limit must be"),
+        ('{"tool": "http_get", "args": {"url": "ftp://x"}}', "not an absolute http URL"),
+        ('{"tool": "log_count", "args": {"severity": "LOUD"}}', "unknown severity"),
+        ('{"answer": 1, "extra": 2}', "only the key 'answer'"),
+    ],
+)
+def test_malformed_actions_yield_error_observations(env, action, fragment):
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    obs, reward, terminated, truncated, info = env.step(action)
+    assert obs.startswith("Error:") and fragment in obs, obs
+    assert reward == 0.0 and not terminated and not truncated
+
+
+def test_affordances_page_files_and_serve_the_api(env):
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    obs, *_ = env.step('{"tool": "list_files", "args": {"path": "logs/"}}')
+    assert "logs/acme.log\t" in obs and "lines" in obs
+    obs, *_ = env.step('{"tool": "read_file", "args": {"path": "logs/acme.log.1", "offset": 10, "limit": 5}}')
+    header, *lines = obs.split("\n")
+    assert header.startswith("[logs/acme.log.1: lines 10-14 of ") and "next offset=15" in header
+    assert len(lines) == 5
+    obs, *_ = env.step('{"tool": "http_get", "args": {"url": "http://metrics.acme.internal/services"}}')
+    assert obs.startswith("HTTP 200") and "payments" in obs
+    obs, *_ = env.step('{"tool": "read_doc", "args": {"name": "logging"}}')
+    assert "Line format" in obs
+
+
+def test_answer_terminates_with_score_and_breakdown(env):
+    obs, info = env.reset(seed=42, options={"task": "logs.severity_count"})
+    inst = env.unwrapped.instance
+    obs, reward, terminated, truncated, info = env.step(json.dumps({"answer": inst.truth}))
+    assert terminated and reward == 1.0 and info["success"] and "correct" in obs
+    obs, reward, terminated, *_ = env.step('{"answer": 1}')
+    assert "episode is over" in obs and terminated
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    _, reward, terminated, _, info = env.step(json.dumps({"answer": inst.truth + 1}))
+    assert terminated and reward == 0.0 and not info["success"]
+
+
+def test_time_limit_truncates():
+    e = gym.make("arise_gym/AcmeCorp-v0", max_episode_steps=3)
+    e.reset(seed=1, options={"task": "logs.malformed_lines"})
+    flags = [e.step('{"tool": "read_doc"}')[3] for _ in range(3)]
+    assert flags == [False, False, True]
+
+
+def test_render_ansi_shows_the_transcript(env):
+    env.reset(seed=42, options={"task": "metrics.current_value"})
+    env.step('{"tool": "read_doc"}')
+    text = env.render()
+    assert text.startswith("TASK acmecorp/rigorous/test/s42/w0/metrics.current_value/0")
+    assert '> {"tool": "read_doc"}' in text and "Handbook pages" in text
+
+
+def test_observations_are_truncated_and_sanitized():
+    e = gym.make("arise_gym/AcmeCorp-v0", max_observation_chars=500)
+    e.reset(seed=42, options={"task": "logs.severity_count"})
+    obs, *_ = e.step('{"tool": "read_file", "args": {"path": "logs/acme.log.1", "limit": 200}}')
+    assert len(obs) == 500 and "truncated" in obs[-60:]
+    assert e.observation_space.contains(obs)
+    assert sanitize("a\x00b\U0001f600c", 100) == "a\ufffdb\ufffdc"
+
+
+def test_reset_options_are_validated(env):
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(seed=1, options={"tsk": "x"})
+    with pytest.raises(KeyError, match="unknown task family"):
+        env.reset(seed=1, options={"task": "nope"})
+    with pytest.raises(ValueError, match="split must be"):
+        env.reset(seed=1, options={"split": "dev", "task": "logs.severity_count"})
+
+
+def test_same_seed_same_episode():
+    def play(seed):
+        e = gym.make("arise_gym/AcmeCorp-v0")
+        obs, _ = e.reset(seed=seed)
+        obs2, *_ = e.step('{"tool": "read_file", "args": {"path": "logs/acme.log", "limit": 20}}')
+        return obs, obs2
+
+    assert play(3) == play(3)
+    assert play(3) != play(4)
