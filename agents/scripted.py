@@ -178,7 +178,7 @@ class NullMajority(_ConstantPolicy):
         return self.majority.get(env.instance.family)
 
 
-SCRIPTED = {
+SCRIPTED: dict[str, type[Policy]] = {
     "oracle": OraclePolicy,
     "null_empty": NullEmpty,
     "null_echo": NullEcho,
@@ -191,12 +191,15 @@ SCRIPTED = {
 NULL_POLICIES = tuple(n for n in SCRIPTED if n.startswith("null_"))
 
 
-def make_scripted(name: str, suite: Suite, seed: int, train_worlds: int = 3, options: dict[str, Any] | None = None) -> Policy:
+def make_scripted(
+    name: str, suite: Suite, seed: int, train_worlds: int = 3, options: dict[str, Any] | None = None
+) -> Policy:
     if name not in SCRIPTED:
         raise ValueError(f"unknown scripted policy {name!r}; accepted: {', '.join(SCRIPTED)}")
     if name == "null_random":
         return NullRandom(seed)
     if name == "null_majority":
         return NullMajority().fit(suite, seed, train_worlds, options)
-    policy: Policy = SCRIPTED[name]()
+    policy = SCRIPTED[name]()
+    assert isinstance(policy, Policy)
     return policy

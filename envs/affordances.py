@@ -54,8 +54,10 @@ class Affordances:
         paths = self.access.list_files(path)
         if not paths:
             return f"no files under {path!r}"
-        files = self.access.world.files
-        return "\n".join(f"{p}\t{len(files[p].encode()):,} bytes\t{files[p].count(chr(10)):,} lines" for p in paths)
+        world = self.access.world
+        return "\n".join(
+            f"{p}\t{len(world.files[p].encode()):,} bytes\t{len(world.file_lines(p)):,} lines" for p in paths
+        )
 
     def read_file(self, path: str, offset: int = 0, limit: int = 100) -> str:
         """Read a page of lines from a world file.
@@ -69,9 +71,8 @@ class Affordances:
             raise ValueError("offset must be >= 0")
         if not 1 <= limit <= 500:
             raise ValueError("limit must be between 1 and 500")
-        lines = self.access.read_file(path).split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
+        self.access.read_file(path)  # policy check, counting and the clear not-found error
+        lines = self.access.world.file_lines(path.strip().lstrip("./"))
         end = min(offset + limit, len(lines))
         more = f"; next offset={end}" if end < len(lines) else "; end of file"
         header = f"[{path}: lines {offset}-{end - 1} of {len(lines)}{more}]"

@@ -25,6 +25,7 @@ score == 1. The env never truncates: the ``TimeLimit`` wrapper that
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -38,6 +39,7 @@ from envs.tasks import TaskInstance, get_suite
 from envs.tools import InProcessRunner, ToolResult, ToolRunner, ToolSpec, check_args
 
 _CHARSET: frozenset[str] | None = None
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def printable_charset() -> frozenset[str]:
@@ -52,10 +54,8 @@ def printable_charset() -> frozenset[str]:
 def sanitize(text: str, max_length: int) -> str:
     """Map characters outside the charset to U+FFFD and truncate to ``max_length``."""
     probe = text.replace("\n", "").replace("\t", "")
-    if not (probe.isprintable() and (not probe or max(probe) <= "\uffff")):
-        text = "".join(
-            ch if ch in "\n\t" or (ch.isprintable() and ord(ch) <= 0xFFFF) else "\ufffd" for ch in text
-        )
+    if not probe.isprintable() or _ASTRAL.search(probe):
+        text = "".join(ch if ch in "\n\t" or (ch.isprintable() and ord(ch) <= 0xFFFF) else "\ufffd" for ch in text)
     if len(text) > max_length:
         note = f"\n...[truncated {len(text) - max_length} characters]"
         text = text[: max_length - len(note)] + note
@@ -123,7 +123,9 @@ class ToolUseEnv(gym.Env[str, str]):
                 self._master_seed = seed
             elif self._master_seed is None:
                 self._master_seed = int(self.np_random.integers(0, 2**31 - 1))
-            family = opts.get("task") or self.suite.families[int(self.np_random.integers(len(self.suite.families)))].name
+            family = (
+                opts.get("task") or self.suite.families[int(self.np_random.integers(len(self.suite.families)))].name
+            )
             instance = self.suite.instance(
                 self._master_seed,
                 opts.get("split", self.default_split),
@@ -252,6 +254,7 @@ class ToolUseEnv(gym.Env[str, str]):
         return f"Answer recorded: {verdict} (score {grade.score:.3f})."
 
     def _obs(self, text: str) -> str:
+        assert isinstance(self.observation_space, spaces.Text)
         return sanitize(text, self.observation_space.max_length)
 
     # -- misc -----------------------------------------------------------------------
@@ -263,4 +266,3 @@ class ToolUseEnv(gym.Env[str, str]):
     def close(self) -> None:
         self.instance = None
         super().close()
-

@@ -62,6 +62,17 @@ class World:
             prefix += "/"
         return sorted(p for p in self.files if p.startswith(prefix))
 
+    def file_lines(self, path: str) -> list[str]:
+        """The lines of a file (without the trailing empty line), memoised for paging."""
+        key = ("lines", path)
+        lines: list[str] | None = self.cache.get(key)
+        if lines is None:
+            lines = self.files[path].split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            self.cache[key] = lines
+        return lines
+
     def base_urls(self) -> dict[str, str]:
         return {host: f"http://{host}" for host in self.http.hosts}
 

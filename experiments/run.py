@@ -101,8 +101,9 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     _check(cfg)
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    options = OmegaConf.to_container(cfg.world.options, resolve=True) or {}
-    assert isinstance(options, dict)
+    raw_options = OmegaConf.to_container(cfg.world.options, resolve=True) or {}
+    assert isinstance(raw_options, dict)
+    options = {str(k): v for k, v in raw_options.items()}
     suite = get_suite(cfg.world.name, cfg.protocol.name)
     planned = suite.instances(
         int(cfg.seed),

@@ -2,8 +2,8 @@ import pytest
 
 from envs.access import AccessError, WorldAccess
 from envs.http import WorldHttp
-from envs.tools import InProcessRunner, check_args, tool_spec
 from envs.toolkit import NoWorldBound, read_file
+from envs.tools import InProcessRunner, check_args, tool_spec
 from envs.world import World
 
 

@@ -234,7 +234,7 @@ def generate_logs(
         is_err = rng.random(n) < p_err
         base = rng.choice(3, size=n, p=BASE_WEIGHTS[:3] / BASE_WEIGHTS[:3].sum())
         fatal = rng.random(n) < (BASE_WEIGHTS[4] / (BASE_WEIGHTS[3] + BASE_WEIGHTS[4]))
-        sev = np.where(is_err, np.where(fatal, 4, 3), base)
+        sev_idx = np.where(is_err, np.where(fatal, 4, 3), base)
         in_inc = np.zeros(n, dtype=bool)
         if incident is not None and (svc == incident.service or svc in affected):
             in_inc = (ts >= incident.start_ts) & (ts < incident.end_ts)
@@ -245,7 +245,7 @@ def generate_logs(
             b_ts = topo.t0 + np.repeat(np.arange(first, last), burst) * 60 + rng.integers(0, 60, size=int(burst.sum()))
             b_sev = np.where(rng.random(len(b_ts)) < 0.15, 4, 3)
             recs.extend((t, si, s, True) for t, s in zip(b_ts.tolist(), b_sev.tolist(), strict=True))
-        recs.extend(zip(ts.tolist(), [si] * n, sev.tolist(), in_inc.tolist(), strict=True))
+        recs.extend(zip(ts.tolist(), [si] * n, sev_idx.tolist(), in_inc.tolist(), strict=True))
     recs.sort(key=lambda r: (r[0], r[1]))
 
     err_codes = {
@@ -255,8 +255,8 @@ def generate_logs(
     n = len(recs)
     u = rng.random((n, 8)).tolist()
     ints = rng.integers(0, 1_000_000_000, size=(n, 4)).tolist()
-    names = NAMES if opts.non_ascii else NAMES[:2] + ("carol", "dave", "erin", "frank")
-    for k, (ts, si, sv, inc) in enumerate(recs):
+    names = NAMES if opts.non_ascii else (*NAMES[:2], "carol", "dave", "erin", "frank")
+    for k, (ts_k, si, sv, inc) in enumerate(recs):
         svc = services[si]
         sev = SEVERITIES[sv]
         uk, ik = u[k], ints[k]
@@ -323,7 +323,7 @@ def generate_logs(
                     f'    File "/srv/{svc}/handlers.py", line {10 + ik[3] % 400}, in handle',
                     f"  {exc}: {desc}",
                 )
-        line = render_entry(LogEntry(int(ts), sev, svc, msg, ctx, stack))
+        line = render_entry(LogEntry(int(ts_k), sev, svc, msg, ctx, stack))
         if uk[5] < opts.malformed_rate:
             line = _corrupt(line.split("\n")[0], uk[6], uk[7]) + "".join("\n" + s for s in stack)
         lines.append(line)

@@ -242,7 +242,7 @@ def _point_value(p: dict[str, Any], metric: str) -> float:
     if metric == "error_rate":
         return p["error_count"] / p["request_count"] if p["request_count"] else 0.0
     if metric not in p:
-        keys = sorted(set(p) - {"ts"}) + ["error_rate"]
+        keys = [*sorted(set(p) - {"ts"}), "error_rate"]
         raise ValueError(f"unknown metric {metric!r}; accepted: {keys}")
     return float(p[metric])
 

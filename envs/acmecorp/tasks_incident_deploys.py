@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -64,7 +65,7 @@ def _find_trigger(root: str, start: int, cause: str) -> Solver:
     versions = [ac.INITIAL] + [d["deploy_id"] for d in deploys]
     ts = {d["deploy_id"]: d["ts"] for d in deploys}
     found: dict[str, Any] = {}
-    for a, b in zip(versions, versions[1:], strict=False):
+    for a, b in itertools.pairwise(versions):
         diff = json.loads((yield Call("acmeconf_diff", {"deploy_a": a, "deploy_b": b, "service": root})))
         for rec in diff:
             if rec["key"] == key and ts[b] < start:

@@ -61,7 +61,7 @@ def _cause(root: str, start: int) -> Solver:
     )
     counts = json.loads(out)
     sig = {c: n for c, n in counts.items() if c in CODE_TO_CAUSE}
-    return CODE_TO_CAUSE[max(sig, key=sig.get)]
+    return CODE_TO_CAUSE[max(sig, key=lambda c: sig[c])]
 
 
 class RootCause(TaskFamily):
@@ -161,7 +161,9 @@ class EarlyErrors(TaskFamily):
     def solve(self, world: World, p: dict[str, Any]) -> Solver:
         info = yield from _detect()
         root, start = info["root_cause"], info["start_ts"]
-        out = yield Call("log_count", {"service": root, "severity": "errors", "start": start, "end": start + EARLY_WINDOW})
+        out = yield Call(
+            "log_count", {"service": root, "severity": "errors", "start": start, "end": start + EARLY_WINDOW}
+        )
         return {"service": root, "errors": json.loads(out)}
 
 
@@ -184,7 +186,9 @@ class DependentFailures(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, int]:
-        c = Counter(e.service for e in reach.entries(access, errors_only=True) if e.ctx.get("error_code") == DEPENDENT_ERROR)
+        c = Counter(
+            e.service for e in reach.entries(access, errors_only=True) if e.ctx.get("error_code") == DEPENDENT_ERROR
+        )
         if not c:
             raise DegenerateTask("no dependent failures")
         return dict(sorted(c.items()))
@@ -210,4 +214,3 @@ INCIDENT_FAMILIES: list[TaskFamily] = [
     EarlyErrors(),
     DependentFailures(),
 ]
-

@@ -355,7 +355,12 @@ class ChargedAmount(TaskFamily):
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         svcs = [s for s in ("payments", "billing") if s in world.facts["topology"].services]
         a, b = pick_window(world, rng, 2, 10)
-        return {"service": str(rng.choice(svcs)), "currency": str(rng.choice(["USD", "EUR", "GBP"])), "start": a, "end": b}
+        return {
+            "service": str(rng.choice(svcs)),
+            "currency": str(rng.choice(["USD", "EUR", "GBP"])),
+            "start": a,
+            "end": b,
+        }
 
     def question(self, world: World, p: dict[str, Any]) -> str:
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -74,7 +75,12 @@ class WindowMetric(TaskFamily):
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         window = str(rng.choice(WINDOWS))
         metric = str(rng.choice(["latency_p95", "error_rate", "request_count", "memory_pct"]))
-        return {"service": pick_service(world, rng), "metric": metric, "window": window, "at": pick_at(world, rng, window)}
+        return {
+            "service": pick_service(world, rng),
+            "metric": metric,
+            "window": window,
+            "at": pick_at(world, rng, window),
+        }
 
     def question(self, world: World, p: dict[str, Any]) -> str:
         return (
@@ -105,8 +111,7 @@ class HighestMetricService(TaskFamily):
 
     def question(self, world: World, p: dict[str, Any]) -> str:
         return (
-            f"Which service had the highest {p['metric']} over the {p['window']} window ending at unix time "
-            f"{p['at']}?"
+            f"Which service had the highest {p['metric']} over the {p['window']} window ending at unix time {p['at']}?"
         )
 
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> str:
@@ -205,7 +210,7 @@ class RankByMetric(TaskFamily):
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> list[str]:
         vals = {s: m[p["metric"]] for s, m in _all(access, p["window"], p["at"]).items()}
         ranked = sorted(vals, key=lambda s: -vals[s])
-        if any(abs(vals[a] - vals[b]) < 0.02 for a, b in zip(ranked, ranked[1:], strict=False)):
+        if any(abs(vals[a] - vals[b]) < 0.02 for a, b in itertools.pairwise(ranked)):
             raise DegenerateTask("near tie in the ranking")
         return ranked
 

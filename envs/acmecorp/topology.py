@@ -115,9 +115,7 @@ def generate_topology(rng: np.random.Generator, n_services: int = 8, hours: int 
         k = int(rng.integers(1, min(3, len(later)) + 1)) if i < n_services - 1 else 0
         chosen = sorted(str(x) for x in rng.choice(later, size=k, replace=False))
         deps[svc] = tuple(chosen)
-    hosts = {
-        svc: tuple(f"{svc}-{j}.acme.internal" for j in range(1, int(rng.integers(2, 5)) + 1)) for svc in picked
-    }
+    hosts = {svc: tuple(f"{svc}-{j}.acme.internal" for j in range(1, int(rng.integers(2, 5)) + 1)) for svc in picked}
     t0 = BASE_TS + int(rng.integers(0, 365)) * 86_400
     return Topology(tuple(sorted(picked)), {k: deps[k] for k in sorted(deps)}, hosts, t0, t0 + hours * 3600)
 

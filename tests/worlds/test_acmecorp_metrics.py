@@ -21,7 +21,7 @@ def _api(seed=5, **kw):
 
 
 def test_payload_format_headers_and_window_semantics():
-    http, topo, inc, series = _api()
+    http, topo, _inc, series = _api()
     svc = topo.services[0]
     at = topo.t0 + 600 * 60
     r = http.request("GET", f"{URL}/metrics/{svc}", params={"window": "1h", "at": str(at)})
@@ -43,7 +43,7 @@ def test_payload_format_headers_and_window_semantics():
 
 
 def test_incident_raises_root_error_rate():
-    http, topo, inc, series = _api(9)
+    _http, topo, inc, series = _api(9)
     s = series[inc.service]
     i0 = (inc.start_ts - topo.t0) // 60
     i1 = (inc.end_ts - topo.t0) // 60
@@ -84,7 +84,7 @@ def test_series_pagination_covers_every_minute_once():
 
 
 def test_rate_limit_is_counter_based_and_auth_is_enforced():
-    http, topo, *_ = _api(rate_limit_every=3, token="sekret")
+    http, _topo, *_ = _api(rate_limit_every=3, token="sekret")
     hdr = {"X-Acme-Token": "sekret"}
     codes = [http.request("GET", f"{URL}/services", headers=hdr).status_code for _ in range(6)]
     assert codes == [200, 200, 429, 200, 200, 429]

@@ -4,7 +4,7 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401
+import envs
 from envs.toolenv import ToolUseEnv, sanitize
 
 
@@ -58,7 +58,7 @@ def test_reset_returns_prompt_and_tool_schemas(env):
 )
 def test_malformed_actions_yield_error_observations(env, action, fragment):
     env.reset(seed=42, options={"task": "logs.severity_count"})
-    obs, reward, terminated, truncated, info = env.step(action)
+    obs, reward, terminated, truncated, _info = env.step(action)
     assert obs.startswith("Error:") and fragment in obs, obs
     assert reward == 0.0 and not terminated and not truncated
 
@@ -80,7 +80,7 @@ def test_affordances_page_files_and_serve_the_api(env):
 def test_answer_terminates_with_score_and_breakdown(env):
     obs, info = env.reset(seed=42, options={"task": "logs.severity_count"})
     inst = env.unwrapped.instance
-    obs, reward, terminated, truncated, info = env.step(json.dumps({"answer": inst.truth}))
+    obs, reward, terminated, _truncated, info = env.step(json.dumps({"answer": inst.truth}))
     assert terminated and reward == 1.0 and info["success"] and "correct" in obs
     obs, reward, terminated, *_ = env.step('{"answer": 1}')
     assert "episode is over" in obs and terminated

@@ -1,0 +1,76 @@
+"""Benchmarks with printed figures: ``python -m experiments.bench`` (or ``make bench``).
+
+* world generation: default-size rigorous AcmeCorp worlds, fresh per seed (target <= 1 s);
+* affordance steps per second in-process through ``env.step`` (target >= 5,000/s), for
+  a realistic mix (read_file pages, list_files, read_doc, http_get of the metrics API)
+  and for each affordance alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import gymnasium as gym
+
+import envs  # noqa: F401  (registers the environments)
+from envs.acmecorp.world import build_world
+
+MIX: list[tuple[str, dict[str, Any]]] = [
+    ("read_file", {"path": "logs/acme.log.1", "offset": 1000, "limit": 100}),
+    ("http_get", {"url": "http://metrics.acme.internal/metrics/payments", "params": {"window": "1h"}}),
+    ("list_files", {"path": "config/"}),
+    ("read_doc", {"name": "logging"}),
+    ("read_file", {"path": "config/env"}),
+    ("http_get", {"url": "http://metrics.acme.internal/services"}),
+]
+
+
+def bench_worldgen(seeds: range) -> list[float]:
+    times = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        build_world(seed, {})
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_steps(actions: list[tuple[str, dict[str, Any]]], n: int) -> float:
+    env = gym.make("arise_gym/AcmeCorp-v0", max_episode_steps=n + 10)
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    encoded = [json.dumps({"tool": t, "args": a}) for t, a in actions]
+    for a in encoded:  # warm caches (page splits, parsed routes)
+        obs, *_ = env.step(a)
+        assert not obs.startswith("Error"), obs
+    t0 = time.perf_counter()
+    for i in range(n):
+        env.step(encoded[i % len(encoded)])
+    dt = time.perf_counter() - t0
+    env.close()
+    return n / dt
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worlds", type=int, default=10, help="number of worlds to generate")
+    ap.add_argument("--steps", type=int, default=20_000, help="env steps per step benchmark")
+    args = ap.parse_args(argv)
+
+    times = bench_worldgen(range(1000, 1000 + args.worlds))
+    print(
+        f"world generation (AcmeCorp rigorous, default size, {args.worlds} seeds): "
+        f"median {statistics.median(times):.3f} s, max {max(times):.3f} s  (target <= 1 s)"
+    )
+    rate = bench_steps(MIX, args.steps)
+    print(f"affordance steps, realistic mix: {rate:,.0f} steps/s  (target >= 5,000/s)")
+    for name in ("read_file", "list_files", "read_doc", "http_get"):
+        only = [m for m in MIX if m[0] == name][:1]
+        print(f"  {name:<10} alone: {bench_steps(only, args.steps // 4):,.0f} steps/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
