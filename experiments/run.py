@@ -104,15 +104,18 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     raw_options = OmegaConf.to_container(cfg.world.options, resolve=True) or {}
     assert isinstance(raw_options, dict)
     options = {str(k): v for k, v in raw_options.items()}
-    suite = get_suite(cfg.world.name, cfg.protocol.name)
-    planned = suite.instances(
-        int(cfg.seed),
-        cfg.split,
-        n_worlds=int(cfg.n_worlds),
-        per_family=int(cfg.per_family),
-        families=list(cfg.families) or None,
-        options=options,
-    )
+    try:
+        suite = get_suite(cfg.world.name, cfg.protocol.name)
+        planned = suite.instances(
+            int(cfg.seed),
+            cfg.split,
+            n_worlds=int(cfg.n_worlds),
+            per_family=int(cfg.per_family),
+            families=list(cfg.families) or None,
+            options=options,
+        )
+    except (KeyError, ValueError) as exc:  # unknown protocol/family, bad world options
+        raise ConfigError(str(exc).strip("'\"")) from None
     policy = make_scripted(cfg.condition.name, suite, int(cfg.seed), int(cfg.train_worlds), options)
     env = gym.make(
         ENV_IDS[cfg.world.name],

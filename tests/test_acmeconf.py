@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -438,6 +441,31 @@ def test_generator_is_deterministic() -> None:
     b = world(7)[2]
     assert a.files == b.files and a.facts == b.facts
     assert world(8)[2].files != a.files
+
+
+def test_generator_bytes_do_not_depend_on_the_hash_seed() -> None:
+    script = (
+        "import hashlib, json\n"
+        "from envs import seeding\n"
+        "from envs.acmecorp.acmeconf import load_tree\n"
+        "from envs.acmecorp.configgen import generate_config\n"
+        "from envs.acmecorp.topology import generate_incident, generate_topology\n"
+        "t = generate_topology(seeding.rng(11, 'topology'))\n"
+        "c = generate_config(seeding.rng(11, 'config'), t, generate_incident(seeding.rng(11, 'incident'), t))\n"
+        "blob = json.dumps([c.files, c.facts, [i.to_json() for i in load_tree(c.files).issues]], sort_keys=True)\n"
+        "print(hashlib.sha256(blob.encode()).hexdigest())\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(h)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for h in (1, 2)
+    }
+    assert len(digests) == 1
 
 
 def test_layout() -> None:

@@ -88,8 +88,8 @@ class Issue:
             "message": self.message,
         }
 
-    def sort_key(self) -> tuple[str, int, str, str, str]:
-        return (self.file, self.line, self.code, self.service or "", self.key or "")
+    def sort_key(self) -> tuple[str, int, str, str, str, str]:
+        return (self.file, self.line, self.code, self.service or "", self.key or "", self.message)
 
 
 # -- schema ----------------------------------------------------------------------
@@ -818,7 +818,7 @@ def load_config(
         head = cycle[0]
         df, dl = at(cfg.sources[head]["deps"])
         issues.append(Issue(E_CYCLE, df, dl, head, "deps", "dependency cycle: " + " -> ".join([*cycle, head])))
-    cfg.issues = sorted(set(issues), key=Issue.sort_key)
+    cfg.issues = sorted(dict.fromkeys(issues), key=Issue.sort_key)  # total order: no hash-seed dependence
     return cfg
 
 

@@ -466,7 +466,7 @@ class LongestChain(TaskFamily):
 
     def question(self, world: World, params: dict[str, Any]) -> str:
         return (
-            f"Following 'deps' edges in {DEPLOYED} (declared services only), what is the longest dependency "
+            f"Following 'deps' edges between declared services in {DEPLOYED}, what is the longest dependency "
             f"chain that starts at '{params['service']}' and never visits a service twice? If several are "
             "equally long, give the one that comes first alphabetically, comparing service by service. Answer "
             f"with the services in order, starting with '{params['service']}'."
