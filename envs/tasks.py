@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from envs import seeding
 from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
@@ -56,7 +56,7 @@ class TaskFamily(ABC):
     name: str = ""
     phase: str = ""
     difficulty: str = "medium"
-    answer_schema: dict[str, Any] = {}
+    answer_schema: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def sample(self, world: World, rng: Any) -> dict[str, Any]:

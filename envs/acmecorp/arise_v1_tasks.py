@@ -1687,12 +1687,13 @@ def _incidents_15(world: World, params: dict[str, Any]) -> Solver:
 class V1Task(TaskFamily):
     """One of the paper's 60 AcmeCorp tasks."""
 
+    answer_schema = {"type": "string", "description": "free text"}  # the paper graded free text
+
     def __init__(self, spec: V1Spec) -> None:
         self.spec = spec
         self.name = spec.name
         self.phase = spec.phase
         self.difficulty = spec.difficulty
-        self.answer_schema = {"type": "string", "description": "free text"}
 
     def __repr__(self) -> str:
         return f"V1Task({self.name!r}: {self.spec.summary})"

@@ -54,12 +54,12 @@ class JsonValue(Comparator):
 
 
 # -- helpers ------------------------------------------------------------------
-def _files(access: WorldAccess) -> ac.FileView:
+def config_files(access: WorldAccess) -> ac.FileView:
     return ac.FileView(access.list_files, access.read_file)
 
 
-def _tree(access: WorldAccess) -> ac.Config:
-    return ac.load_tree(_files(access))
+def config_tree(access: WorldAccess) -> ac.Config:
+    return ac.load_tree(config_files(access))
 
 
 def _facts(world: World) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _deps_of(world: World) -> dict[str, tuple[str, ...]]:
     return dict(world.facts["topology"].deps)
 
 
-def _snapshot_values(files: ac.FileView, version: str, service: str) -> dict[str, Any]:
+def snapshot_values(files: ac.FileView, version: str, service: str) -> dict[str, Any]:
     return ac.load_snapshot(files, version, service).services.get(service, {})
 
 
@@ -134,7 +134,7 @@ class EffectiveReplicas(TaskFamily):
         return f"How many replicas does service '{params['service']}' run with in {DEPLOYED}?"
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        value = _tree(access).services.get(params["service"], {}).get("replicas")
+        value = config_tree(access).services.get(params["service"], {}).get("replicas")
         if value is None:
             raise DegenerateTask("service has no valid replicas value")
         return value
@@ -160,7 +160,7 @@ class TimeoutSeconds(TaskFamily):
         return f"What is the effective request timeout of service '{params['service']}', in seconds, in {DEPLOYED}?"
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        value = _tree(access).services.get(params["service"], {}).get("timeout")
+        value = config_tree(access).services.get(params["service"], {}).get("timeout")
         if value is None:
             raise DegenerateTask("service has no valid timeout")
         return value
@@ -190,7 +190,7 @@ class DirectDeps(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        deps = _tree(access).services.get(params["service"], {}).get("deps")
+        deps = config_tree(access).services.get(params["service"], {}).get("deps")
         if not deps:
             raise DegenerateTask("no deps")
         return sorted(set(deps))
@@ -220,7 +220,7 @@ class TransitiveDependents(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        cfg = _tree(access)
+        cfg = config_tree(access)
         callers: dict[str, set[str]] = {}
         for svc, vals in cfg.services.items():
             for dep in vals.get("deps", []):
@@ -259,7 +259,7 @@ class ValidationCodes(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        return ac.load_tree(_files(access), params["entry"]).codes()
+        return ac.load_tree(config_files(access), params["entry"]).codes()
 
     def comparator(self, params: dict[str, Any]) -> Comparator:
         return SetOf()
@@ -289,7 +289,7 @@ class FileIssues(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        issues = [i for i in _tree(access).issues if i.file == params["file"]]
+        issues = [i for i in config_tree(access).issues if i.file == params["file"]]
         return [{"code": i.code, "line": i.line} for i in issues]
 
     def comparator(self, params: dict[str, Any]) -> Comparator:
@@ -327,9 +327,9 @@ class DeployDiff(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        files = _files(access)
-        a = _snapshot_values(files, params["deploy_a"], params["service"])
-        b = _snapshot_values(files, params["deploy_b"], params["service"])
+        files = config_files(access)
+        a = snapshot_values(files, params["deploy_a"], params["service"])
+        b = snapshot_values(files, params["deploy_b"], params["service"])
         diff = ac.diff_values(a, b)
         if not diff:
             raise DegenerateTask("no difference between the two versions")
@@ -365,13 +365,13 @@ class LastChange(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        files = _files(access)
+        files = config_files(access)
         svc, key = params["service"], params["key"]
         versions = ac.service_versions(ac.parse_deploy_log(files[ac.DEPLOY_LOG]), svc)
         last = None
-        prev = _snapshot_values(files, versions[0], svc)
+        prev = snapshot_values(files, versions[0], svc)
         for version in versions[1:]:
-            cur = _snapshot_values(files, version, svc)
+            cur = snapshot_values(files, version, svc)
             if (key in prev) != (key in cur) or not ac.same_value(prev.get(key), cur.get(key)):
                 last = version
             prev = cur
@@ -411,7 +411,7 @@ class EnvFallbacks(TaskFamily):
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
         names = sorted(
-            {v.name for v in ac.load_tree(_files(access), params["entry"]).variables if v.source == "default"}
+            {v.name for v in ac.load_tree(config_files(access), params["entry"]).variables if v.source == "default"}
         )
         if not names:
             raise DegenerateTask("no variable falls back to its default")
@@ -441,7 +441,7 @@ class TotalReplicas(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        cfg = ac.load_tree(_files(access), params["entry"])
+        cfg = ac.load_tree(config_files(access), params["entry"])
         return sum(int(v.get("replicas", 0)) for v in cfg.services.values())
 
     def comparator(self, params: dict[str, Any]) -> Comparator:
@@ -473,7 +473,7 @@ class LongestChain(TaskFamily):
         )
 
     def truth(self, access: WorldAccess, params: dict[str, Any]) -> Any:
-        graph = _tree(access).graph()
+        graph = config_tree(access).graph()
         if params["service"] not in graph:
             raise DegenerateTask("service not declared")
         return longest_chain(graph, params["service"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from envs.access import WorldAccess
 from envs.acmecorp import acmeconf as ac
-from envs.acmecorp.tasks_config import JsonValue, _files, _snapshot_values, _tree
+from envs.acmecorp.tasks_config import JsonValue, config_files, config_tree, snapshot_values
 from envs.acmecorp.tasks_incidents import CAUSE_ENUM, STR, _cause, _detect, _obj, cause_from_logs, root_and_start
 from envs.acmecorp.topology import CAUSES
 from envs.grading import Comparator, DictOf, ExactStr, SetOf, Tolerance
@@ -28,13 +28,13 @@ def trigger(access: WorldAccess) -> dict[str, Any]:
     root, start = root_and_start(access)
     cause = cause_from_logs(access, root, start)
     key = CAUSES[cause][0]
-    files = _files(access)
+    files = config_files(access)
     deploys = {d.deploy_id: d for d in ac.parse_deploy_log(files[ac.DEPLOY_LOG])}
     versions = ac.service_versions(list(deploys.values()), root)
     found = None
-    prev = _snapshot_values(files, versions[0], root)
+    prev = snapshot_values(files, versions[0], root)
     for version in versions[1:]:
-        cur = _snapshot_values(files, version, root)
+        cur = snapshot_values(files, version, root)
         if deploys[version].ts < start and not ac.same_value(prev.get(key), cur.get(key)):
             found = {"deploy_id": version, "key": key, "old": prev.get(key), "new": cur.get(key)}
         prev = cur
@@ -46,7 +46,7 @@ def trigger(access: WorldAccess) -> dict[str, Any]:
 
 
 def affected_services(access: WorldAccess, root: str) -> list[str]:
-    services = _tree(access).services
+    services = config_tree(access).services
     out = {root}
     frontier = [root]
     while frontier:
