@@ -102,3 +102,26 @@ def test_series_is_deterministic():
     _, _, _, b = _api(3)
     assert all(np.array_equal(a[s].p99, b[s].p99) for s in a)
     assert metrics.series_fingerprint(a) == metrics.series_fingerprint(b)
+
+
+def test_world_api_serves_identical_bytes_over_loopback(world42):
+    import httpx
+
+    base = world42.http.serve(metrics.HOST)
+    topo = world42.facts["topology"]
+    svc = topo.services[2]
+    try:
+        with httpx.Client() as real:
+            for path, params in [
+                ("/services", {}),
+                (f"/metrics/{svc}", {"window": "30m", "at": str(topo.t0 + 3600)}),
+                (f"/metrics/{svc}/series", {"from": str(topo.t0), "to": str(topo.t0 + 7200)}),
+                ("/metrics/nope", {}),
+                (f"/metrics/{svc}", {"window": "7q"}),
+            ]:
+                a = real.get(base + path, params=params)
+                b = world42.http.request("GET", URL + path, params=params)
+                assert (a.status_code, a.content) == (b.status_code, b.content), path
+                assert a.headers.get("x-acme-encoding") == b.headers.get("x-acme-encoding")
+    finally:
+        world42.http.close()
