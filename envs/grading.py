@@ -303,23 +303,35 @@ def extract_answer(raw: Any) -> tuple[Any, str]:
             return json.loads(block.strip()), "fenced"
         except json.JSONDecodeError:
             continue
+    # The last balanced {...} or [...] block that parses wins, whichever kind ends later.
+    best: tuple[int, Any] | None = None
     for opener, closer in (("{", "}"), ("[", "]")):
-        end = text.rfind(closer)
-        while end != -1:
-            depth = 0
-            for i in range(end, -1, -1):
-                ch = text[i]
-                if ch == closer:
-                    depth += 1
-                elif ch == opener:
-                    depth -= 1
-                    if depth == 0:
-                        try:
-                            return json.loads(text[i : end + 1]), "embedded"
-                        except json.JSONDecodeError:
-                            break
-            end = text.rfind(closer, 0, end)
+        found = _last_block(text, opener, closer)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    if best is not None:
+        return best[1], "embedded"
     return text, "text"
+
+
+def _last_block(text: str, opener: str, closer: str) -> tuple[int, Any] | None:
+    """(end index, value) of the last balanced ``opener...closer`` block that is JSON."""
+    end = text.rfind(closer)
+    while end != -1:
+        depth = 0
+        for i in range(end, -1, -1):
+            ch = text[i]
+            if ch == closer:
+                depth += 1
+            elif ch == opener:
+                depth -= 1
+                if depth == 0:
+                    try:
+                        return end, json.loads(text[i : end + 1])
+                    except json.JSONDecodeError:
+                        break
+        end = text.rfind(closer, 0, end)
+    return None
 
 
 def grade_answer(raw: Any, truth: Any, comparator: Comparator) -> Grade:

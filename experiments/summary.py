@@ -46,8 +46,10 @@ def table(results: list[dict[str, Any]]) -> str:
         # The family that most deserves a look: the oracle's lowest, a baseline's highest.
         pick = min if key[2] == "oracle" else max
         worst = pick(means, key=lambda f: means[f]) if means else None
-        boring = worst is None or means[worst] == (1.0 if key[2] == "oracle" else 0.0)
-        worst_s = "-" if boring else f"{worst} {100 * means[worst]:.0f}%"
+        if worst is None or means[worst] == (1.0 if key[2] == "oracle" else 0.0):
+            worst_s = "-"
+        else:
+            worst_s = f"{worst} {100 * means[worst]:.0f}%"
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rs}))
         rows.append("| " + " | ".join([*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", worst_s]) + " |")
     return "\n".join(rows)

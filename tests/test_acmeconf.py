@@ -511,16 +511,16 @@ def test_incident_deploy_and_rollback() -> None:
         assert len(set(ids)) == len(ids) and all(re.fullmatch(r"d-[0-9a-f]{6}", i) for i in ids)
         assert [d.ts for d in deploys] == sorted(d.ts for d in deploys)
         assert all(topo.t0 <= d.ts < topo.now for d in deploys)
-        assert 12 <= len(deploys) <= 27
-        trig = [d for d in deploys if d.service == inc.service and 120 <= inc.start_ts - d.ts <= 900]
-        assert len(trig) == 1, "exactly one deploy of the root-cause service 2-15 minutes before the start"
+        assert 15 <= len(deploys) <= 40
+        trig = [d for d in deploys if d.service == inc.service and 120 <= inc.start_ts - d.ts <= 2700]
+        assert len(trig) == 1, "exactly one deploy of the root-cause service 2-45 minutes before the start"
         t = trig[0]
         versions = ac.service_versions(deploys, inc.service)
         prev = versions[versions.index(t.deploy_id) - 1]
         before = ac.load_snapshot(cw.files, prev, inc.service).services[inc.service]
         after = ac.load_snapshot(cw.files, t.deploy_id, inc.service).services[inc.service]
         assert ac.diff_values(before, after) == [{"key": inc.key, "old": before[inc.key], "new": after[inc.key]}]
-        assert after[inc.key] <= before[inc.key] / 4, "the bad value is much lower"
+        assert after[inc.key] <= before[inc.key] * 0.6, "the bad value is clearly lower"
         [rb] = [d for d in deploys if d.ts == inc.end_ts]
         assert (rb.service, rb.kind, rb.summary) == (inc.service, "rollback", f"rollback {t.deploy_id}")
         restored = ac.load_snapshot(cw.files, rb.deploy_id, inc.service).services[inc.service]
@@ -531,6 +531,25 @@ def test_incident_deploy_and_rollback() -> None:
         facts = cw.facts["incident"]
         assert facts["trigger_deploy"] == t.deploy_id and facts["rollback_deploy"] == rb.deploy_id
         assert {CAUSES[inc.cause][0]} == {facts["key"]}
+
+
+def test_decoy_hard_cuts_hide_the_trigger_among_other_services() -> None:
+    """Other services get cuts as drastic as the trigger's, so the deploy log alone names no culprit."""
+    cut_keys = {v[0] for v in CAUSES.values()}
+    near = 0
+    for _seed, (_topo, inc, cw) in WORLDS.items():
+        cuts = [
+            d
+            for d in cw.facts["deploys"]
+            if d["service"] != inc.service
+            and any(
+                c["key"] in cut_keys and c["new"] is not None and c["old"] and c["new"] <= c["old"] / 2
+                for c in d["changes"]
+            )
+        ]
+        assert len(cuts) >= 3, [d["deploy_id"] for d in cuts]
+        near += any(abs(d["ts"] - inc.start_ts) <= 10_800 for d in cuts)
+    assert near >= 0.9 * len(WORLDS), "a decoy cut usually lands within 3 h of the incident"
 
 
 def test_history_is_consistent_with_current_files_and_facts() -> None:

@@ -215,7 +215,8 @@ def test_json_value_comparator() -> None:
     assert comp.compare(1.5, 1.5000001)[0]
     assert not comp.compare(True, 1)[0]
     assert not comp.compare(1, True)[0]
-    assert not comp.compare("1", 1)[0]
+    assert comp.compare("1", 1)[0] and comp.compare(" 30 ", 30)[0]  # numeric strings count, as elsewhere
+    assert not comp.compare("one", 1)[0] and not comp.compare(1, "1")[0]
     assert comp.compare(None, None)[0] and not comp.compare(0, None)[0]
     assert comp.compare(["a", 2], ["a", 2.0])[0]
 

@@ -26,6 +26,8 @@ from envs.grading import (
         ('"payments"', "payments", "json"),
         ("  payments ", "payments", "text"),
         ("{broken", "{broken", "text"),
+        ('first {"service": "x"} then the final answer ["a", "b"]', ["a", "b"], "embedded"),
+        ('The services are ["a","b"] (computed from {"threshold": 0.01})', {"threshold": 0.01}, "embedded"),
     ],
 )
 def test_extract_answer_is_lenient(raw, expected, how):

@@ -78,6 +78,7 @@ MEMORY = (256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
 CPU = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 HEALTH = ("/healthz", "/health", "/status", "/_health", "/ping", "/readyz")
 LOG_LEVELS = ("debug", "info", "warn", "error")
+CUT_KEYS = ("timeout", "pool_size", "memory_mb", "rate_limit")  # the keys incidents are caused by
 DECOY_KEYS = ("replicas", "timeout", "pool_size", "memory_mb", "rate_limit", "retries", "cpu_limit", "log_level")
 COMMENTS = (
     "see runbook",
@@ -644,7 +645,8 @@ class _Generator:
         rng, topo, inc = self.rng, self.topo, self.inc
         events: list[dict[str, Any]] = []
         busy: dict[str, list[tuple[int, int]]] = {s: [] for s in self.services}
-        trig_ts = inc.start_ts - int(rng.integers(120, 901))
+        # 2-45 min before the start, so "start = deploy + constant" is not a shortcut.
+        trig_ts = inc.start_ts - int(rng.integers(120, 2701))
         events.append({"ts": trig_ts, "service": inc.service, "kind": "change", "role": "trigger", "pair": "inc"})
         events.append({"ts": inc.end_ts, "service": inc.service, "kind": "rollback", "role": "rollback", "pair": "inc"})
         busy[inc.service].append((trig_ts - 5400, inc.end_ts + 1800))
@@ -654,9 +656,34 @@ class _Generator:
                 return False
             return all(hi < a or lo > b for a, b in busy[svc])
 
+        lo_ts, hi_ts = topo.t0 + 60, topo.now - 120
+        # Decoy hard cuts: other services get the same kind of drastic change as the trigger
+        # (and nothing breaks), so the deploy log alone cannot name the culprit; the first
+        # one lands within 3 h of the incident so timing alone cannot either.
+        others = [x for x in self.services if x != inc.service]
+        n_cuts = int(rng.integers(3, 7))
+        cuts = attempts = 0
+        while cuts < n_cuts and attempts < 500:
+            attempts += 1
+            svc = str(_pick(rng, others))
+            near = cuts == 0 and attempts < 200
+            t1 = (
+                int(rng.integers(max(lo_ts, inc.start_ts - 10_800), min(hi_ts, inc.start_ts + 10_800)))
+                if near
+                else (int(rng.integers(lo_ts, hi_ts)))
+            )
+            paired = self.chance(0.5)
+            t2 = t1 + int(rng.integers(20, 181)) * 60
+            if (paired and t2 >= hi_ts) or not free(svc, t1, t2 if paired else t1):
+                continue
+            pair = f"c{attempts}" if paired else None
+            events.append({"ts": t1, "service": svc, "kind": "change", "role": "cut", "pair": pair})
+            if paired:
+                events.append({"ts": t2, "service": svc, "kind": "rollback", "role": "decoy", "pair": pair})
+            busy[svc].append((t1, t2 if paired else t1))
+            cuts += 1
         target = int(rng.integers(10, 26))
         count = attempts = 0
-        lo_ts, hi_ts = topo.t0 + 60, topo.now - 120
         while count < target and attempts < 2000:
             attempts += 1
             svc = str(_pick(rng, self.services))
@@ -691,15 +718,16 @@ class _Generator:
     def _bad_value(self, key: str, old: Any) -> str:
         """Literal of a much lower value of ``key`` (the incident's bad change)."""
         rng = self.rng
+        # Cut factors span moderate (2x) to drastic (40x): the size of a change is no tell.
         if key == "timeout":
-            ms = max(100, round(float(old) * 1000 / int(rng.integers(10, 41)) / 50) * 50)
+            ms = max(100, round(float(old) * 1000 / int(rng.integers(2, 41)) / 50) * 50)
             return render_duration(rng, ac.parse_duration(f"{ms}ms"), allow_plain=False)
         if key == "pool_size":
-            new = max(1, int(old) // int(rng.integers(8, 21)))
+            new = max(1, int(old) // int(rng.integers(2, 21)))
         elif key == "memory_mb":
-            new = max(32, (int(old) // int(_pick(rng, (8, 16))) // 32) * 32)
+            new = max(32, (int(old) // int(_pick(rng, (2, 4, 8, 16))) // 32) * 32)
         elif key == "rate_limit":
-            new = max(1, int(old) // int(rng.integers(10, 41)))
+            new = max(1, int(old) // int(rng.integers(2, 41)))
         else:
             raise AssertionError(key)
         return str(new)
@@ -761,6 +789,9 @@ class _Generator:
                 saved: list[tuple[str, _Entry | None]] = []
                 if e["role"] == "trigger":
                     keys = [self.inc.key]
+                elif e["role"] == "cut":
+                    cut_keys = [k for k in CUT_KEYS if (svc, k) not in self.frozen and k in before]
+                    keys = [str(_pick(self.rng, cut_keys))] if cut_keys else []
                 else:
                     eligible = [k for k in DECOY_KEYS if (svc, k) not in self.frozen and k in before]
                     n = min(len(eligible), 2 if self.chance(0.2) else 1)
@@ -770,7 +801,7 @@ class _Generator:
                 for key in keys:
                     i = sf.find(key)
                     saved.append((key, sf.entries[i] if i >= 0 else None))
-                    if e["role"] == "trigger":
+                    if e["role"] in ("trigger", "cut"):
                         text = self._bad_value(key, before[key])
                     else:
                         text = self._decoy_value(key, before[key])

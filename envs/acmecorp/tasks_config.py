@@ -42,6 +42,11 @@ class JsonValue(Comparator):
         if t is None or isinstance(t, (bool, str)):
             return type(p) is type(t) and p == t
         if isinstance(t, (int, float)):
+            if isinstance(p, str):  # numbers written as strings count, as in every numeric comparator
+                try:
+                    p = float(p.strip())
+                except ValueError:
+                    return False
             return (
                 isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and abs(p - t) <= self.tol
             )
@@ -50,7 +55,7 @@ class JsonValue(Comparator):
         return bool(p == t)
 
     def describe(self) -> str:
-        return "JSON value (numbers within 1e-6)"
+        return "JSON value (numbers within 1e-6, also when written as strings)"
 
 
 # -- helpers ------------------------------------------------------------------
@@ -233,6 +238,8 @@ class TransitiveDependents(TaskFamily):
         seen.discard(params["service"])
         if not seen:
             raise DegenerateTask("no dependents")
+        if seen == set(cfg.services) - {params["service"]}:
+            raise DegenerateTask("everything else depends on it (guessable without reading the config)")
         return sorted(seen)
 
     def comparator(self, params: dict[str, Any]) -> Comparator:

@@ -85,30 +85,40 @@ def error_counts(access: WorldAccess, start: int = 0, end: int = 0) -> Counter[s
 
 class TopErrorServiceWindow(TaskFamily):
     name, phase, difficulty = "logs.top_error_service", "logs", "medium"
-    answer_schema = STR
+    answer_schema = {
+        "type": "object",
+        "properties": {"service": STR, "errors": INT},
+        "required": ["service", "errors"],
+        "additionalProperties": False,
+    }
 
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         a, b = pick_window(world, rng, 2, 8)
         return {"start": a, "end": b}
 
     def question(self, world: World, p: dict[str, Any]) -> str:
-        return f"Which service logged the most errors (ERROR or FATAL) {window_text(p['start'], p['end'])}?"
+        return (
+            f"Which service logged the most errors (ERROR or FATAL) {window_text(p['start'], p['end'])}, "
+            "and how many?"
+        )
 
-    def truth(self, access: WorldAccess, p: dict[str, Any]) -> str:
-        top = reach.unique_argmax(dict(error_counts(access, p["start"], p["end"])))
+    def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
+        counts = error_counts(access, p["start"], p["end"])
+        top = reach.unique_argmax(dict(counts))
         if top is None:
             raise DegenerateTask("tie for the most errors")
-        return top
+        return {"service": top, "errors": counts[top]}
 
     def comparator(self, p: dict[str, Any]) -> Comparator:
-        return ExactStr()
+        return DictOf((("service", ExactStr()), ("errors", ExactInt())))
 
     def solve(self, world: World, p: dict[str, Any]) -> Solver:
         out = yield Call(
             "log_group_count", {"by": "service", "severity": "errors", "start": p["start"], "end": p["end"]}
         )
         counts = json.loads(out)
-        return max(counts, key=counts.get)
+        top = max(counts, key=lambda s: counts[s])
+        return {"service": top, "errors": counts[top]}
 
 
 class SeverityBreakdown(TaskFamily):
@@ -238,7 +248,10 @@ class MalformedLines(TaskFamily):
         return {}
 
     def question(self, world: World, p: dict[str, Any]) -> str:
-        return "How many malformed lines are there across all rotated log files?"
+        return (
+            "How many malformed lines are there across all rotated log files? Count each malformed line once; "
+            "the indented continuation lines that follow it are skipped with it, not counted."
+        )
 
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> int:
         n = reach.parsed_logs(access).malformed

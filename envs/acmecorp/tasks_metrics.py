@@ -11,7 +11,7 @@ import numpy as np
 from envs.access import WorldAccess
 from envs.acmecorp import reach
 from envs.acmecorp.metrics import aggregate, parse_window
-from envs.grading import Comparator, ExactInt, ExactStr, OrderedList, SetOf, Tolerance
+from envs.grading import Comparator, DictOf, ExactInt, ExactStr, OrderedList, SetOf, Tolerance
 from envs.tasks import Call, DegenerateTask, Solver, TaskFamily
 from envs.world import World
 
@@ -102,7 +102,12 @@ class WindowMetric(TaskFamily):
 
 class HighestMetricService(TaskFamily):
     name, phase, difficulty = "metrics.highest_service", "metrics", "medium"
-    answer_schema = STR
+    answer_schema = {
+        "type": "object",
+        "properties": {"service": STR, "value": {"type": "number"}},
+        "required": ["service", "value"],
+        "additionalProperties": False,
+    }
 
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         window = str(rng.choice(WINDOWS))
@@ -111,23 +116,25 @@ class HighestMetricService(TaskFamily):
 
     def question(self, world: World, p: dict[str, Any]) -> str:
         return (
-            f"Which service had the highest {p['metric']} over the {p['window']} window ending at unix time {p['at']}?"
+            f"Which service had the highest {p['metric']} over the {p['window']} window ending at unix time "
+            f"{p['at']}, and what was that value?"
         )
 
-    def truth(self, access: WorldAccess, p: dict[str, Any]) -> str:
+    def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
         vals = {s: m[p["metric"]] for s, m in _all(access, p["window"], p["at"]).items()}
         top = reach.unique_argmax(vals, gap=0.02 if p["metric"] != "error_rate" else 1e-5)
         if top is None:
             raise DegenerateTask("near tie")
-        return top
+        return {"service": top, "value": vals[top]}
 
     def comparator(self, p: dict[str, Any]) -> Comparator:
-        return ExactStr()
+        return DictOf((("service", ExactStr()), ("value", metric_comparator(p["metric"]))))
 
     def solve(self, world: World, p: dict[str, Any]) -> Solver:
         out = yield Call("metrics_all", {"window": p["window"], "at": p["at"]})
         data = json.loads(out)
-        return max(data, key=lambda s: data[s][p["metric"]])
+        top = max(data, key=lambda s: data[s][p["metric"]])
+        return {"service": top, "value": data[top][p["metric"]]}
 
 
 class ErrorRateAbove(TaskFamily):

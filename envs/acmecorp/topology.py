@@ -121,8 +121,11 @@ def generate_topology(rng: np.random.Generator, n_services: int = 8, hours: int 
 
 
 def generate_incident(rng: np.random.Generator, topo: Topology) -> Incident:
-    # Root causes are services something depends on, so the blast radius is real.
-    candidates = [s for s in topo.services if topo.dependents(s)]
+    # Root causes are services something depends on (the blast radius is real) but not
+    # everything (so "all services" is never a safe guess for the blast radius).
+    everyone = len(topo.services) - 1
+    candidates = [s for s in topo.services if 0 < len(topo.dependents(s)) < everyone]
+    candidates = candidates or [s for s in topo.services if topo.dependents(s)]
     service = str(rng.choice(candidates))
     cause = str(rng.choice(sorted(CAUSES)))
     span = topo.now - topo.t0
