@@ -98,8 +98,7 @@ class TopErrorServiceWindow(TaskFamily):
 
     def question(self, world: World, p: dict[str, Any]) -> str:
         return (
-            f"Which service logged the most errors (ERROR or FATAL) {window_text(p['start'], p['end'])}, "
-            "and how many?"
+            f"Which service logged the most errors (ERROR or FATAL) {window_text(p['start'], p['end'])}, and how many?"
         )
 
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
