@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections import Counter
 from typing import Any
@@ -113,9 +114,9 @@ class NullBlob(_ConstantPolicy):
     name = "null_blob"
 
     def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
-        from envs.acmecorp.arise_v1 import CONSTANT_BLOB
-
-        return CONSTANT_BLOB
+        # Each world's paper protocol defines its blob (service names vs DataCorp codes and columns).
+        blob: str = importlib.import_module(f"envs.{env.world_name}.arise_v1").CONSTANT_BLOB
+        return blob
 
 
 def random_like(schema: dict[str, Any], rng: np.random.Generator, names: list[str]) -> Any:
