@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock | system-deps
 # The main job on the embedded default (offline): oracle and every null baseline on both
 # protocols, then one summary table.
 run: install
-	$(PY) -m experiments.run -m protocol=rigorous,arise_v1 \
+	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 \
 	  condition=oracle,null_empty,null_echo,null_names,null_numbers,null_random,null_majority,null_blob \
 	  n_worlds=5 progress=false hydra.sweep.dir=$(RUN_DIR) hydra/job_logging=none hydra/hydra_logging=none
 	$(PY) -m experiments.summary $(RUN_DIR)

@@ -41,7 +41,7 @@ class OraclePolicy(Policy):
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         assert env.instance is not None
         fam = env.suite.family(env.instance.family)
-        world = env.suite.get_world(env.instance.world_seed, env.world_options)
+        world = env.suite.get_world(env.instance.world_seed, env.instance.options)
         self._solver = fam.solve(world, env.instance.params)
         self._error, self._calls = None, 0
 
@@ -98,7 +98,7 @@ class NullNames(_ConstantPolicy):
 
     def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
         assert env.instance is not None
-        return list(env.suite.get_world(env.instance.world_seed, env.world_options).entities)
+        return list(env.suite.get_world(env.instance.world_seed, env.instance.options).entities)
 
 
 class NullNumbers(_ConstantPolicy):
@@ -153,7 +153,7 @@ class NullRandom(_ConstantPolicy):
     def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
         assert env.instance is not None
         rng = seeding.rng(self.seed, "null_random", env.instance.id)
-        names = env.suite.get_world(env.instance.world_seed, env.world_options).entities
+        names = env.suite.get_world(env.instance.world_seed, env.instance.options).entities
         return random_like(env.instance.answer_schema, rng, list(names))
 
 
@@ -166,9 +166,17 @@ class NullMajority(_ConstantPolicy):
         super().__init__()
         self.majority: dict[str, Any] = {}
 
-    def fit(self, suite: Suite, seed: int, n_worlds: int = 3, options: dict[str, Any] | None = None) -> NullMajority:
+    def fit(
+        self,
+        suite: Suite,
+        seed: int,
+        n_worlds: int = 3,
+        options: dict[str, Any] | None = None,
+        first_world: int = 0,
+    ) -> NullMajority:
+        """Learn from train worlds ``first_world .. first_world + n_worlds - 1``."""
         truths: dict[str, Counter[str]] = {}
-        for inst in suite.instances(seed, "train", n_worlds=n_worlds, options=options):
+        for inst in suite.instances(seed, "train", n_worlds=n_worlds, options=options, first_world=first_world):
             truths.setdefault(inst.family, Counter())[json.dumps(inst.truth, sort_keys=True)] += 1
         # most_common breaks ties by first occurrence, which is deterministic here.
         self.majority = {fam: json.loads(c.most_common(1)[0][0]) for fam, c in truths.items()}
@@ -193,14 +201,23 @@ NULL_POLICIES = tuple(n for n in SCRIPTED if n.startswith("null_"))
 
 
 def make_scripted(
-    name: str, suite: Suite, seed: int, train_worlds: int = 3, options: dict[str, Any] | None = None
+    name: str,
+    suite: Suite,
+    seed: int,
+    train_worlds: int = 3,
+    options: dict[str, Any] | None = None,
+    evaluated: tuple[str, int] = ("test", 1),
 ) -> Policy:
+    """Build a scripted policy. ``evaluated`` = (split, n_worlds) of the run, so baselines that
+    learn (null_majority) fit on train worlds disjoint from the ones they are scored on."""
     if name not in SCRIPTED:
         raise ValueError(f"unknown scripted policy {name!r}; accepted: {', '.join(SCRIPTED)}")
     if name == "null_random":
         return NullRandom(seed)
     if name == "null_majority":
-        return NullMajority().fit(suite, seed, train_worlds, options)
+        split, n_worlds = evaluated
+        first = n_worlds if split == "train" else 0
+        return NullMajority().fit(suite, seed, train_worlds, options, first_world=first)
     policy = SCRIPTED[name]()
     assert isinstance(policy, Policy)
     return policy

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from envs.world import World
+import httpx
+
+from envs.http import Session
+from envs.world import World, normalize_path
 
 ALL_AFFORDANCES = ("http_get", "http_post", "list_files", "read_file", "read_doc")
 
@@ -35,9 +38,12 @@ class AccessPolicy:
 class WorldAccess:
     """Affordance functions bound to one world (and, optionally, loopback URLs)."""
 
-    def __init__(self, world: World, policy: AccessPolicy | None = None) -> None:
+    def __init__(self, world: World, policy: AccessPolicy | None = None, privileged: bool = False) -> None:
+        """``privileged`` access (ground truth only) bypasses API rate limits and auth."""
         self.world = world
         self.policy = policy or AccessPolicy()
+        self.privileged = privileged
+        self.session = Session()  # this access's own HTTP counters (one episode)
         self.calls = 0
 
     # -- HTTP -----------------------------------------------------------------
@@ -67,15 +73,26 @@ class WorldAccess:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AccessError(f"url {url!r} is not an absolute http URL; hosts in this world: {self._hosts()}")
+        if parts.scheme == "https":  # the world's services speak plain HTTP; models often write https
+            url = "http" + url[len("https") :]
         if params is not None and not isinstance(params, dict):
             raise AccessError("params must be an object of query parameters")
         if headers is not None and not isinstance(headers, dict):
             raise AccessError("headers must be an object of header names to values")
         clean_params = {str(k): str(v) for k, v in (params or {}).items()}
         clean_headers = {str(k): str(v) for k, v in (headers or {}).items()}
-        resp = self.world.http.request(
-            method, url, params=clean_params or None, headers=clean_headers, json_body=json_body
-        )
+        try:
+            resp = self.world.http.request(
+                method,
+                url,
+                params=clean_params or None,
+                headers=clean_headers,
+                json_body=json_body,
+                session=self.session,
+                privileged=self.privileged,
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as exc:
+            raise AccessError(f"cannot request {url!r}: {exc}") from None
         shown = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
         return {"status": resp.status_code, "headers": shown, "body": resp.content.decode("utf-8", "replace")}
 
@@ -93,7 +110,7 @@ class WorldAccess:
         """The whole text of a world file."""
         self.policy.check("read_file")
         self.calls += 1
-        key = (path or "").strip().lstrip("./")
+        key = normalize_path(path)
         try:
             return self.world.files[key]
         except KeyError:

@@ -11,6 +11,7 @@ from typing import Any
 
 from envs.access import WorldAccess
 from envs.tools import ToolSpec, tool_spec
+from envs.world import normalize_path
 
 
 def _format_http(resp: dict[str, Any]) -> str:
@@ -72,7 +73,7 @@ class Affordances:
         if not 1 <= limit <= 500:
             raise ValueError("limit must be between 1 and 500")
         self.access.read_file(path)  # policy check, counting and the clear not-found error
-        lines = self.access.world.file_lines(path.strip().lstrip("./"))
+        lines = self.access.world.file_lines(normalize_path(path))
         end = min(offset + limit, len(lines))
         more = f"; next offset={end}" if end < len(lines) else "; end of file"
         header = f"[{path}: lines {offset}-{end - 1} of {len(lines)}{more}]"

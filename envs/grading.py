@@ -9,12 +9,15 @@ is compared and with which tolerance.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
+
+import jsonschema
 
 _MISSING = object()
 
@@ -52,13 +55,13 @@ def _is_int(x: Any) -> bool:
 def _as_number(x: Any) -> float | None:
     if isinstance(x, bool):
         return None
-    if isinstance(x, (int, float)):
-        return float(x)
-    if isinstance(x, str):
-        try:
+    try:
+        if isinstance(x, (int, float)):
+            return float(x)
+        if isinstance(x, str):
             return float(x.strip())
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):  # not a number, or beyond float range
+        return None
     return None
 
 
@@ -296,42 +299,59 @@ def extract_answer(raw: Any) -> tuple[Any, str]:
         raise AnswerParseError("empty answer")
     try:
         return json.loads(text), "json"
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError, ValueError):  # RecursionError: absurd nesting
         pass
     for block in reversed(_FENCE.findall(text)):
         try:
             return json.loads(block.strip()), "fenced"
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError, ValueError):
             continue
     # The last balanced {...} or [...] block that parses wins, whichever kind ends later.
-    best: tuple[int, Any] | None = None
-    for opener, closer in (("{", "}"), ("[", "]")):
-        found = _last_block(text, opener, closer)
-        if found is not None and (best is None or found[0] > best[0]):
-            best = found
-    if best is not None:
-        return best[1], "embedded"
+    for start, end in _blocks_by_end(text):
+        try:
+            return json.loads(text[start : end + 1]), "embedded"
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            continue
     return text, "text"
 
 
-def _last_block(text: str, opener: str, closer: str) -> tuple[int, Any] | None:
-    """(end index, value) of the last balanced ``opener...closer`` block that is JSON."""
-    end = text.rfind(closer)
-    while end != -1:
-        depth = 0
-        for i in range(end, -1, -1):
-            ch = text[i]
-            if ch == closer:
-                depth += 1
-            elif ch == opener:
-                depth -= 1
-                if depth == 0:
-                    try:
-                        return end, json.loads(text[i : end + 1])
-                    except json.JSONDecodeError:
-                        break
-        end = text.rfind(closer, 0, end)
-    return None
+def _blocks_by_end(text: str, limit: int = 64) -> list[tuple[int, int]]:
+    """Balanced bracket spans, latest-ending first (one linear pass; at most ``limit``).
+
+    Strings are not tracked, so a bracket inside a JSON string can mis-pair a span; the
+    span then fails to parse and the next one is tried.
+    """
+    spans: list[tuple[int, int]] = []
+    stack: list[tuple[str, int]] = []
+    pairs = {"}": "{", "]": "["}
+    for i, ch in enumerate(text):
+        if ch in "{[":
+            stack.append((ch, i))
+        elif ch in pairs:
+            if stack and stack[-1][0] == pairs[ch]:
+                spans.append((stack.pop()[1], i))
+            else:
+                stack.clear()  # unbalanced: nothing open so far can close validly
+    spans.sort(key=lambda se: (-se[1], se[0]))
+    return spans[:limit]
+
+
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def schema_error(value: Any, schema: dict[str, Any]) -> str | None:
+    """The first way ``value`` violates ``schema`` (a short message), or None when it fits."""
+    if not schema:
+        return None
+    err = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(value))
+    if err is None:
+        return None
+    where = "/".join(str(p) for p in err.absolute_path)
+    return f"{where + ': ' if where else ''}{err.message}"[:300]
 
 
 def grade_answer(raw: Any, truth: Any, comparator: Comparator) -> Grade:

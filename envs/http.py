@@ -10,9 +10,13 @@ routers serve two ways, with the same bytes:
 * over a real socket: ``WorldHttp.serve(host)`` starts a ``ThreadingHTTPServer`` on
   127.0.0.1 with an ephemeral port that feeds every request through the same router.
 
-Per-episode state (request counters for deterministic rate limiting) lives in
-``WorldHttp.session`` and is reset by ``reset_session()``; it is counter-based, never
-wall-clock based, so runs stay reproducible.
+Per-episode state (request counters for deterministic rate limiting) is counter-based,
+never wall-clock based, so runs stay reproducible. Each ``WorldAccess`` carries its own
+``Session`` to every request as the ``arise`` request extension, so envs sharing a cached
+world never share counters; requests without one (loopback clients) use
+``WorldHttp.session``. The extension can also mark a request *privileged* (ground-truth
+computation): APIs skip rate limits and auth for it. Agents cannot set extensions, only
+URLs, params, headers and bodies.
 """
 
 from __future__ import annotations
@@ -49,6 +53,19 @@ class Session:
 
     requests: int = 0
     per_route: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, key: str) -> int:
+        with self.lock:
+            self.requests += 1
+            n = self.per_route.get(key, 0) + 1
+            self.per_route[key] = n
+            return n
+
+
+def is_privileged(request: httpx.Request) -> bool:
+    """True for ground-truth requests (they bypass rate limits and auth)."""
+    return bool(request.extensions.get("arise", {}).get("privileged"))
 
 
 class VirtualHost:
@@ -93,16 +110,14 @@ class WorldHttp:
         return vh
 
     def reset_session(self) -> None:
+        """Reset the shared session (used by requests that carry none, e.g. over loopback)."""
         with self._lock:
             self.session = Session()
 
-    def count_request(self, key: str) -> int:
-        """Increment and return the per-episode counter for ``key`` (thread-safe)."""
-        with self._lock:
-            self.session.requests += 1
-            n = self.session.per_route.get(key, 0) + 1
-            self.session.per_route[key] = n
-            return n
+    def count_request(self, key: str, request: httpx.Request | None = None) -> int:
+        """Increment and return the counter for ``key`` in the request's session (thread-safe)."""
+        session = request.extensions.get("arise", {}).get("session") if request is not None else None
+        return (session or self.session).count(key)
 
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
         vh = self.hosts.get(request.url.host)
@@ -120,6 +135,8 @@ class WorldHttp:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         json_body: Any = None,
+        session: Session | None = None,
+        privileged: bool = False,
     ) -> httpx.Response:
         """Send one request in-process (fast path, no httpx.Client)."""
         content = None
@@ -127,7 +144,8 @@ class WorldHttp:
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":")).encode()
             hdrs.setdefault("content-type", "application/json")
-        req = httpx.Request(method, url, params=params, headers=hdrs, content=content)
+        ext = {"arise": {"session": session, "privileged": privileged}}
+        req = httpx.Request(method, url, params=params, headers=hdrs, content=content, extensions=ext)
         resp = self.transport.handle_request(req)
         resp.read()
         return resp

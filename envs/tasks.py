@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from envs import seeding
 from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
-from envs.grading import Comparator, Grade, grade_answer
+from envs.grading import Comparator, Grade, extract_answer, grade_answer, schema_error
 from envs.world import World
 
 PHASE_ORDER = {"acmecorp": ("logs", "metrics", "config", "incidents"), "datacorp": ("csv", "validation", "query")}
@@ -48,6 +48,10 @@ Solver = Generator[Call, str, Any]
 
 class DegenerateTask(Exception):
     """Raised by a family when sampled parameters give a tie or a degenerate truth."""
+
+
+class NoInstance(ValueError):
+    """A family cannot be instantiated in a world (every draw was degenerate or repeated)."""
 
 
 class TaskFamily(ABC):
@@ -111,9 +115,16 @@ class TaskInstance:
     answer_schema: dict[str, Any]
     truth: Any
     comparator: Comparator = field(compare=False, repr=False)
+    # World generator options the instance was built with (the env rebuilds exactly this world).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def grade(self, raw_answer: Any) -> Grade:
-        return grade_answer(raw_answer, self.truth, self.comparator)
+        """Grade an answer; the breakdown also says whether it fits the stated answer schema."""
+        grade = grade_answer(raw_answer, self.truth, self.comparator)
+        if "parse_error" not in grade.detail and not getattr(self.comparator, "free_text", False):
+            value, _ = extract_answer(raw_answer)
+            grade.detail["schema_error"] = schema_error(value, self.answer_schema)
+        return grade
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +139,7 @@ class TaskInstance:
             "difficulty": self.difficulty,
             "index": self.index,
             "params": self.params,
+            "options": self.options,
             "truth": self.truth,
         }
 
@@ -148,6 +160,7 @@ class Suite:
     max_observation_chars: int = 12_000
     default_options: dict[str, Any] = field(default_factory=dict)
     _worlds: OrderedDict[tuple[int, str], World] = field(default_factory=OrderedDict, repr=False)
+    _drawn: dict[tuple[int, str, str, int], tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def family(self, name: str) -> TaskFamily:
         for fam in self.families:
@@ -185,10 +198,37 @@ class Suite:
         return world
 
     def access(self, world: World) -> WorldAccess:
-        # Ground truth may use every affordance, whatever the condition offers.
-        return WorldAccess(world, AccessPolicy(ALL_AFFORDANCES))
+        # Ground truth may use every affordance, whatever the condition offers, and is not
+        # subject to API rate limits or auth (privileged), so truths never depend on request order.
+        return WorldAccess(world, AccessPolicy(ALL_AFFORDANCES), privileged=True)
 
     # -- instances ------------------------------------------------------------
+    def _params(self, fam: TaskFamily, world: World, access: WorldAccess, wseed: int, index: int) -> tuple[Any, Any]:
+        """(params, truth) of instance ``index``: non-degenerate and distinct from indices below it."""
+        key = (wseed, json.dumps(world.options, sort_keys=True), fam.name, index)
+        if key in self._drawn:
+            return self._drawn[key]
+        taken = {json.dumps(self._params(fam, world, access, wseed, k)[0], sort_keys=True) for k in range(index)}
+        last_error = "every draw repeated an earlier instance's parameters"
+        for attempt in range(self.max_resample):
+            params = None
+            try:
+                params = fam.sample(world, seeding.rng(wseed, "task", fam.name, index, attempt))
+                if json.dumps(params, sort_keys=True) in taken:
+                    raise DegenerateTask("parameters repeat an earlier instance")
+                truth = fam.truth(access, params)
+            except DegenerateTask as exc:
+                last_error = str(exc)
+                if params == {}:  # a parameterless family gives the same draw every time
+                    break
+                continue
+            self._drawn[key] = (params, truth)
+            return params, truth
+        raise NoInstance(
+            f"family {fam.name} has no {'further ' if index else ''}instance in world seed {wseed} "
+            f"(index {index}): {last_error}. Exclude it with families=[...] or change the world options."
+        )
+
     def instance(
         self,
         master_seed: int,
@@ -198,40 +238,28 @@ class Suite:
         world_index: int = 0,
         options: dict[str, Any] | None = None,
     ) -> TaskInstance:
+        """One instance; raises ``NoInstance`` when the world cannot host it (clear message)."""
         fam = self.family(family)
         wseed = self.world_seed(master_seed, split, world_index)
         world = self.get_world(wseed, options)
-        access = self.access(world)
-        last_error = ""
-        for attempt in range(self.max_resample):
-            r = seeding.rng(wseed, "task", fam.name, index, attempt)
-            try:
-                params = fam.sample(world, r)
-                truth = fam.truth(access, params)
-            except DegenerateTask as exc:
-                last_error = str(exc)
-                continue
-            world.http.reset_session()
-            return TaskInstance(
-                id=f"{self.world}/{self.protocol}/{split}/s{master_seed}/w{world_index}/{fam.name}/{index}",
-                world=self.world,
-                protocol=self.protocol,
-                master_seed=master_seed,
-                world_seed=wseed,
-                split=split,
-                family=fam.name,
-                phase=fam.phase,
-                difficulty=fam.difficulty,
-                index=index,
-                params=params,
-                prompt=fam.prompt(world, params),
-                answer_schema=fam.answer_schema,
-                truth=truth,
-                comparator=fam.comparator(params),
-            )
-        raise RuntimeError(
-            f"family {fam.name} found no non-degenerate instance in {self.max_resample} attempts "
-            f"(world seed {wseed}); last reason: {last_error}"
+        params, truth = self._params(fam, world, self.access(world), wseed, index)
+        return TaskInstance(
+            id=f"{self.world}/{self.protocol}/{split}/s{master_seed}/w{world_index}/{fam.name}/{index}",
+            world=self.world,
+            protocol=self.protocol,
+            master_seed=master_seed,
+            world_seed=wseed,
+            split=split,
+            family=fam.name,
+            phase=fam.phase,
+            difficulty=fam.difficulty,
+            index=index,
+            params=params,
+            prompt=fam.prompt(world, params),
+            answer_schema=fam.answer_schema,
+            truth=truth,
+            comparator=fam.comparator(params),
+            options=dict(options or {}),
         )
 
     def instances(
@@ -242,23 +270,37 @@ class Suite:
         per_family: int = 1,
         families: Sequence[str] | None = None,
         options: dict[str, Any] | None = None,
+        first_world: int = 0,
     ) -> list[TaskInstance]:
-        """All instances of a split, ordered by phase, family, world, index."""
+        """All instances of a split, ordered world by world (then phase, family, index).
+
+        World-major order keeps one world hot at a time (generation and parsing are the
+        expensive part). With ``per_family > 1`` every instance of a family in a world has
+        distinct parameters; families that run out (parameterless ones have exactly one
+        instance per world) contribute fewer.
+        """
         names = list(families) if families else [f.name for f in self.families]
         order = {p: i for i, p in enumerate(self.phases())}
         given = {n: i for i, n in enumerate(names)}
         names.sort(key=lambda n: (order.get(self.family(n).phase, 99), given[n]))
-        return [
-            self.instance(master_seed, split, name, index=i, world_index=w, options=options)
-            for name in names
-            for w in range(n_worlds)
-            for i in range(per_family)
-        ]
+        out = []
+        for w in range(first_world, first_world + n_worlds):
+            for name in names:
+                for i in range(per_family):
+                    try:
+                        out.append(self.instance(master_seed, split, name, index=i, world_index=w, options=options))
+                    except NoInstance:
+                        if i == 0:
+                            raise
+                        break
+        return out
 
 
 _SUITES: dict[tuple[str, str], str] = {
     ("acmecorp", "rigorous"): "envs.acmecorp.suite:rigorous_suite",
     ("acmecorp", "arise_v1"): "envs.acmecorp.arise_v1:arise_v1_suite",
+    ("datacorp", "rigorous"): "envs.datacorp.suite:rigorous_suite",
+    ("datacorp", "arise_v1"): "envs.datacorp.arise_v1:arise_v1_suite",
 }
 _LOADED: dict[tuple[str, str], Suite] = {}
 

@@ -24,15 +24,17 @@ score == 1. The env never truncates: the ``TimeLimit`` wrapper that
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
-from envs.access import AccessError, AccessPolicy, WorldAccess
+from envs.access import ALL_AFFORDANCES, AccessError, AccessPolicy, WorldAccess
 from envs.affordances import Affordances
 from envs.grading import Grade
 from envs.tasks import TaskInstance, get_suite
@@ -58,7 +60,7 @@ def sanitize(text: str, max_length: int) -> str:
         text = "".join(ch if ch in "\n\t" or (ch.isprintable() and ord(ch) <= 0xFFFF) else "\ufffd" for ch in text)
     if len(text) > max_length:
         note = f"\n...[truncated {len(text) - max_length} characters]"
-        text = text[: max_length - len(note)] + note
+        text = text[: max_length - len(note)] + note if max_length > 2 * len(note) else text[:max_length]
     return text
 
 
@@ -93,6 +95,9 @@ class ToolUseEnv(gym.Env[str, str]):
         self.default_split = split
         self.world_options = dict(world_options or {})
         self.affordance_names = tuple(affordances) if affordances is not None else self.suite.affordances
+        unknown = [a for a in self.affordance_names if a not in ALL_AFFORDANCES]
+        if unknown:
+            raise ValueError(f"unknown affordance(s) {unknown}; accepted: {', '.join(ALL_AFFORDANCES)}")
         self.render_mode = render_mode
         charset = printable_charset()
         obs_chars = max_observation_chars if max_observation_chars is not None else self.suite.max_observation_chars
@@ -126,6 +131,10 @@ class ToolUseEnv(gym.Env[str, str]):
             family = (
                 opts.get("task") or self.suite.families[int(self.np_random.integers(len(self.suite.families)))].name
             )
+            for key in ("index", "world_index"):
+                value = opts.get(key, 0)
+                if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f"reset option {key!r} must be a non-negative integer, got {value!r}")
             instance = self.suite.instance(
                 self._master_seed,
                 opts.get("split", self.default_split),
@@ -137,9 +146,8 @@ class ToolUseEnv(gym.Env[str, str]):
         elif not isinstance(instance, TaskInstance):
             raise TypeError(f"options['instance'] must be a TaskInstance, got {type(instance).__name__}")
         self.instance = instance
-        world = self.suite.get_world(instance.world_seed, self.world_options)
-        world.http.reset_session()
-        self.access = WorldAccess(world, AccessPolicy(self.affordance_names))
+        world = self.suite.get_world(instance.world_seed, instance.options)
+        self.access = WorldAccess(world, AccessPolicy(self.affordance_names))  # fresh HTTP session per episode
         self._affordances = Affordances(self.access)
         self.runner = self._make_runner(opts.get("tools", self.default_tools))
         names = set(self.affordance_names)
@@ -149,7 +157,8 @@ class ToolUseEnv(gym.Env[str, str]):
         self._done = False
         obs = self._obs(self._intro() + instance.prompt)
         self._transcript = [f"TASK {instance.id}\n{obs}"]
-        return obs, {"task": instance.to_json() | {"truth": None}, "tools": [s.to_json() for s in self._tool_specs]}
+        task = copy.deepcopy(instance.to_json()) | {"truth": None}  # infos never share objects across calls
+        return obs, {"task": task, "tools": [copy.deepcopy(s.to_json()) for s in self._tool_specs]}
 
     def _intro(self) -> str:
         return f"{self.suite.intro}\n\n" if self.suite.intro else ""
@@ -180,7 +189,10 @@ class ToolUseEnv(gym.Env[str, str]):
             info: dict[str, Any] = {"kind": "invalid", "error": problem}
             return self._finish_step(action, obs, 0.0, False, info, t0)
         if "answer" in parsed:
-            grade = self.instance.grade(parsed["answer"])
+            try:
+                grade = self.instance.grade(parsed["answer"])
+            except (RecursionError, ValueError, OverflowError, TypeError) as exc:  # pathological answers
+                grade = Grade(0.0, False, {"parse_error": f"answer could not be graded ({type(exc).__name__})"})
             self._done = True
             obs = self._grade_text(grade)
             info = {"kind": "answer", "answer": parsed["answer"], "grade": grade.to_json()}
@@ -208,6 +220,8 @@ class ToolUseEnv(gym.Env[str, str]):
             data = json.loads(action)
         except json.JSONDecodeError as exc:
             return {}, f"action is not valid JSON ({exc.msg} at position {exc.pos})."
+        except (RecursionError, ValueError) as exc:  # absurd nesting, oversized integers
+            return {}, f"action could not be decoded ({type(exc).__name__})."
         if not isinstance(data, dict):
             return {}, "action must be a JSON object."
         if "answer" in data:
@@ -241,8 +255,10 @@ class ToolUseEnv(gym.Env[str, str]):
             t0 = time.perf_counter()
             try:
                 out = self._affordances.call(name, args)
-            except (AccessError, ValueError, TypeError) as exc:
+            except AccessError as exc:
                 return ToolResult(False, "", str(exc), time.perf_counter() - t0)
+            except Exception as exc:  # any other failure is an observation too, never a crash
+                return ToolResult(False, "", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
             return ToolResult(True, out, None, time.perf_counter() - t0)
         if any(s.name == name for s in self._tool_specs):
             return self.runner.call(name, args, self.access)

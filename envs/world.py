@@ -18,6 +18,14 @@ from typing import Any
 from envs.http import WorldHttp
 
 
+def normalize_path(path: str) -> str:
+    """World paths are relative: strip whitespace, leading '/' and './'; '..' never resolves."""
+    p = (path or "").strip()
+    while p.startswith(("./", "/")):
+        p = p[2:] if p.startswith("./") else p[1:]
+    return p
+
+
 @dataclass
 class World:
     """One seeded snapshot of a simulated company."""
@@ -57,7 +65,7 @@ class World:
         return h.hexdigest()
 
     def list_files(self, prefix: str = "") -> list[str]:
-        prefix = prefix.strip().lstrip("./")
+        prefix = normalize_path(prefix)
         if prefix and not prefix.endswith("/") and prefix not in self.files:
             prefix += "/"
         return sorted(p for p in self.files if p.startswith(prefix))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -30,13 +31,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-import envs  # noqa: F401  (importing envs registers the Gymnasium environments)
 from agents.scripted import make_scripted
+from envs import ENV_IDS  # importing envs registers the Gymnasium environments
 from envs.tasks import SPLITS, TaskInstance, get_suite
 from experiments.config import register_configs
 from experiments.episodes import RecordWriter, run_episode, write_json_atomic
-
-ENV_IDS = {"acmecorp": "arise_gym/AcmeCorp-v0"}
 
 
 class ConfigError(ValueError):
@@ -59,23 +58,48 @@ def _check(cfg: DictConfig) -> None:
         raise ConfigError(f"condition.tools must be 'none' or 'reference', got {cfg.condition.tools!r}")
 
 
-def _load_existing(path: Path, planned: list[TaskInstance]) -> list[dict[str, Any]]:
-    """Complete records already in ``path`` (a torn trailing line is dropped)."""
+def _complete_lines(path: Path) -> list[str]:
+    """Complete lines of a JSONL file; a torn tail (a kill mid-write) is cut off atomically."""
     if not path.exists():
         return []
     raw = path.read_text(encoding="utf-8")
     lines = raw.split("\n")
-    complete, records = lines[:-1], []  # the text after the last newline is never complete
-    for i, line in enumerate(complete):
-        rec = json.loads(line)
-        if i >= len(planned) or rec["task"]["id"] != planned[i].id:
+    if lines[-1]:  # text after the last newline never holds a complete record
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in lines[:-1]), encoding="utf-8")
+        os.replace(tmp, path)
+    return lines[:-1]
+
+
+def _load_existing(out_dir: Path, planned: list[TaskInstance], plan_hash: str) -> list[dict[str, Any]]:
+    """Records already in ``out_dir`` for exactly this plan; anything else is refused, never overwritten."""
+    episodes, plan_file = out_dir / "episodes.jsonl", out_dir / "plan.json"
+    if plan_file.exists():
+        recorded = json.loads(plan_file.read_text(encoding="utf-8")).get("plan_hash")
+        if recorded != plan_hash:
             raise ConfigError(
-                f"{path} holds records of a different plan (record {i} is {rec['task']['id']!r}); "
-                "use a fresh output directory"
+                f"{out_dir} holds records of a different plan (another config or seed: plan hash {recorded} "
+                f"!= {plan_hash}); use a fresh output directory"
             )
+    elif episodes.exists() and episodes.stat().st_size:
+        raise ConfigError(f"{episodes} exists without plan.json, so it cannot be resumed safely; use a fresh directory")
+    records = []
+    for i, line in enumerate(_complete_lines(episodes)):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{episodes} line {i + 1} is not valid JSON ({exc.msg}); the file was edited or damaged"
+            ) from None
+        if i >= len(planned) or rec.get("task", {}).get("id") != planned[i].id:
+            raise ConfigError(f"{episodes} record {i} does not match the plan; use a fresh output directory")
         records.append(rec)
-    if lines[-1]:
-        path.write_text("".join(line + "\n" for line in complete), encoding="utf-8")
+    timings = out_dir / "timings.jsonl"
+    if timings.exists():  # keep timings in step with the records that survive
+        kept = _complete_lines(timings)[: len(records)]
+        tmp = timings.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, timings)
     return records
 
 
@@ -114,9 +138,18 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             families=list(cfg.families) or None,
             options=options,
         )
-    except (KeyError, ValueError) as exc:  # unknown protocol/family, bad world options
-        raise ConfigError(str(exc).strip("'\"")) from None
-    policy = make_scripted(cfg.condition.name, suite, int(cfg.seed), int(cfg.train_worlds), options)
+        policy = make_scripted(
+            cfg.condition.name,
+            suite,
+            int(cfg.seed),
+            int(cfg.train_worlds),
+            options,
+            evaluated=(cfg.split, int(cfg.n_worlds)),
+        )
+    except KeyError as exc:  # unknown protocol/family: KeyError quotes its message
+        raise ConfigError(str(exc.args[0]) if exc.args else str(exc)) from None
+    except ValueError as exc:  # bad world options, NoInstance, unknown policy
+        raise ConfigError(str(exc)) from None
     env = gym.make(
         ENV_IDS[cfg.world.name],
         protocol=cfg.protocol.name,
@@ -126,7 +159,15 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         max_episode_steps=int(cfg.max_steps),
     )
     episodes_path = out_dir / "episodes.jsonl"
-    records = _load_existing(episodes_path, planned)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    # Everything that changes what an episode record holds is in the plan hash (not `progress`).
+    planned_cfg = {k: v for k, v in resolved.items() if k != "progress"}
+    plan_hash = hashlib.sha256(
+        json.dumps({"config": planned_cfg, "tasks": [p.id for p in planned]}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    records = _load_existing(out_dir, planned, plan_hash)
+    write_json_atomic(out_dir / "plan.json", {"plan_hash": plan_hash, "tasks": [p.id for p in planned]})
     todo = planned[len(records) :]
     label = f"{cfg.world.name}/{cfg.protocol.name}/{cfg.condition.name}/seed={cfg.seed}"
     with RecordWriter(episodes_path) as writer, RecordWriter(out_dir / "timings.jsonl") as timings:
@@ -138,7 +179,6 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             records.append(record)
     env.close()
     n = len(records)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     result = {
         "world": cfg.world.name,
         "protocol": cfg.protocol.name,
@@ -150,13 +190,13 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "n_families": len({r["task"]["family"] for r in records}),
         "success_rate": sum(r["success"] for r in records) / n if n else 0.0,
         "mean_score": sum(r["score"] for r in records) / n if n else 0.0,
-        "by_phase": {p: v for p in suite.phases() for k, v in _rates(records, "phase").items() if k == p},
+        "by_phase": _rates(records, "phase"),
         "by_family": _rates(records, "family"),
         "by_difficulty": _rates(records, "difficulty"),
         "tasks": [{"id": r["task"]["id"], "success": r["success"], "score": r["score"]} for r in records],
         "wall_s": round(time.perf_counter() - t0, 3),
         "config": resolved,
-        "config_hash": hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16],
+        "config_hash": plan_hash,
         "versions": _versions(),
         "env_spec": env.spec.to_json() if env.spec is not None else None,
     }
@@ -174,6 +214,11 @@ def main(cfg: DictConfig) -> None:
         result = run_job(cfg, out_dir)
     except ConfigError as exc:
         raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:
+        raise SystemExit(
+            f"interrupted: complete records are kept in {out_dir}; run the same command with "
+            f"hydra.run.dir={out_dir} to continue"
+        ) from None
     phases = "  ".join(f"{p}={v:.0%}" for p, v in result["by_phase"].items())
     print(
         f"{result['world']}/{result['protocol']}/{result['condition']} seed={result['seed']}: "

@@ -103,11 +103,13 @@ def test_summary_prints_a_table(tmp_path: Path):
     assert "| acmecorp | rigorous | oracle | 1 | 4 |" in out and "100.0%" in out
 
 
-def test_world_yaml_documents_every_generator_knob():
-    from envs.acmecorp.world import DEFAULT_OPTIONS
+@pytest.mark.parametrize("world", ["acmecorp", "datacorp"])
+def test_world_yaml_documents_every_generator_knob(world: str):
+    import importlib
 
-    text = (Path(__file__).parents[1] / "conf" / "world" / "acmecorp.yaml").read_text()
-    for key, value in DEFAULT_OPTIONS.items():
+    defaults = importlib.import_module(f"envs.{world}.world").DEFAULT_OPTIONS
+    text = (Path(__file__).parents[1] / "conf" / "world" / f"{world}.yaml").read_text()
+    for key, value in defaults.items():
         assert f"#   {key}: {str(value).lower() if isinstance(value, bool) else value}" in text, key
 
 

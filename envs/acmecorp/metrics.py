@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 
 from envs.acmecorp.topology import Incident, Topology
-from envs.http import WorldHttp, error_response, json_response
+from envs.http import WorldHttp, error_response, is_privileged, json_response
 
 HOST = "metrics.acme.internal"
 BASE_URL = f"http://{HOST}"
@@ -167,7 +167,9 @@ class MetricsApi:
 
     def _guard(self, handler: Any) -> Any:
         def wrapped(request: httpx.Request, **kw: Any) -> httpx.Response:
-            n = self.http.count_request(HOST)
+            if is_privileged(request):  # ground truth: no rate limit, no auth
+                return handler(request, **kw)
+            n = self.http.count_request(HOST, request)
             if self.rate_limit_every and n % self.rate_limit_every == 0:
                 return json_response(
                     429, {"error": "rate limit exceeded; retry after Retry-After seconds"}, {"Retry-After": "1"}

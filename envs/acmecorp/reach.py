@@ -68,6 +68,8 @@ def series(access: WorldAccess, service: str) -> list[dict[str, Any]]:
         params: dict[str, Any] = {}
         while True:
             resp = access.http_get(f"{BASE_URL}/metrics/{service}/series", params=params)
+            if resp["status"] != 200:
+                raise RuntimeError(f"metrics series API returned {resp['status']}: {resp['body'][:200]}")
             page = json.loads(resp["body"])
             points.extend(page["points"])
             if not page["next_cursor"]:

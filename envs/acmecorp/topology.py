@@ -99,8 +99,8 @@ class Incident:
 def generate_topology(rng: np.random.Generator, n_services: int = 8, hours: int = 24) -> Topology:
     if not 4 <= n_services <= len(SERVICE_POOL):
         raise ValueError(f"n_services must be in [4, {len(SERVICE_POOL)}], got {n_services}")
-    if not 2 <= hours <= 24 * 14:
-        raise ValueError(f"hours must be in [2, 336], got {hours}")
+    if not 12 <= hours <= 24 * 14:  # windows of up to 12 h must fit in the period
+        raise ValueError(f"hours must be in [12, 336], got {hours}")
     # payments is always present (it logs the charges); the rest vary with the seed.
     others = [s for s in SERVICE_POOL if s != "payments"]
     picked = [others[i] for i in rng.choice(len(others), size=n_services - 1, replace=False)]

@@ -46,6 +46,20 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
     if unknown:
         raise ValueError(f"unknown AcmeCorp world option(s) {unknown}; accepted: {sorted(DEFAULT_OPTIONS)}")
+    for key, value in options.items():
+        default = DEFAULT_OPTIONS[key]
+        ok = (
+            isinstance(value, bool)
+            if isinstance(default, bool)
+            else (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+                if isinstance(default, float)
+                else isinstance(value, int) and not isinstance(value, bool)
+            )
+        )
+        if not ok:
+            kind = {bool: "true/false", int: "an integer", float: "a number"}[type(default)]
+            raise ValueError(f"world option {key} must be {kind}, got {value!r}")
     opts = {**DEFAULT_OPTIONS, **options}
     if int(opts["metrics_rate_limit_every"]) < 0:
         raise ValueError("metrics_rate_limit_every must be >= 0 (0 disables rate limiting)")

@@ -1,0 +1,1 @@
+"""DataCorp: the data-engineering onboarding world (``.dc`` exports, validation API, DCQL)."""
