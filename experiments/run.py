@@ -146,18 +146,18 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             options,
             evaluated=(cfg.split, int(cfg.n_worlds)),
         )
+        env = gym.make(
+            ENV_IDS[cfg.world.name],
+            protocol=cfg.protocol.name,
+            world_options=options,
+            affordances=tuple(cfg.condition.affordances) if cfg.condition.affordances is not None else None,
+            max_observation_chars=cfg.max_observation_chars,
+            max_episode_steps=int(cfg.max_steps),
+        )
     except KeyError as exc:  # unknown protocol/family: KeyError quotes its message
         raise ConfigError(str(exc.args[0]) if exc.args else str(exc)) from None
     except ValueError as exc:  # bad world options, NoInstance, unknown policy
         raise ConfigError(str(exc)) from None
-    env = gym.make(
-        ENV_IDS[cfg.world.name],
-        protocol=cfg.protocol.name,
-        world_options=options,
-        affordances=tuple(cfg.condition.affordances) if cfg.condition.affordances is not None else None,
-        max_observation_chars=cfg.max_observation_chars,
-        max_episode_steps=int(cfg.max_steps),
-    )
     episodes_path = out_dir / "episodes.jsonl"
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)

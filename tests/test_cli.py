@@ -116,3 +116,57 @@ def test_world_yaml_documents_every_generator_knob(world: str):
 def test_world_options_flow_from_the_command_line(tmp_path: Path):
     result = job(tmp_path / "o", "condition=oracle", "+world.options.log_lines=3000", "families=[logs.malformed_lines]")
     assert result["config"]["world"]["options"]["log_lines"] == 3000 and result["success_rate"] == 1.0
+
+
+def test_rerun_with_another_condition_is_refused(tmp_path: Path):
+    out = tmp_path / "c"
+    job(out, "condition=oracle", FAMILIES)
+    before = (out / "episodes.jsonl").read_bytes()
+    proc = run("-m", "experiments.run", f"hydra.run.dir={out}", "condition=null_empty", FAMILIES, check=False)
+    assert proc.returncode != 0 and "different plan" in proc.stderr + proc.stdout
+    assert (out / "episodes.jsonl").read_bytes() == before
+
+
+def test_rerun_repairs_torn_timings_too(tmp_path: Path):
+    out = tmp_path / "t"
+    job(out, "condition=oracle", FAMILIES)
+    lines = (out / "timings.jsonl").read_bytes().split(b"\n")
+    (out / "timings.jsonl").write_bytes(b"\n".join(lines[:2]) + b"\n" + lines[2][:10])
+    ep = (out / "episodes.jsonl").read_bytes().split(b"\n")
+    (out / "episodes.jsonl").write_bytes(b"\n".join(ep[:2]) + b"\n")
+    job(out, "condition=oracle", FAMILIES)
+    for name in ("timings.jsonl", "episodes.jsonl"):
+        rows = [json.loads(x) for x in (out / name).read_text().splitlines()]
+        assert [r["episode"] for r in rows] == [0, 1, 2, 3], name
+
+
+def test_rate_limited_world_runs_end_to_end(tmp_path: Path):
+    result = job(
+        tmp_path / "rl",
+        "condition=oracle",
+        "+world.options.metrics_rate_limit_every=3",
+        "families=[metrics.window_value,metrics.peak_error_minute,incidents.report]",
+    )
+    assert result["success_rate"] == 1.0
+
+
+def test_datacorp_runs_for_both_protocols(tmp_path: Path):
+    r = job(tmp_path / "dc", "world=datacorp", "condition=oracle", "families=[csv.valid_rows,query.count_where]")
+    assert r["world"] == "datacorp" and r["success_rate"] == 1.0 and set(r["by_phase"]) == {"csv", "query"}
+    v1 = job(tmp_path / "dcv1", "world=datacorp", "protocol=arise_v1", "condition=null_blob")
+    assert v1["n_episodes"] == 30 and v1["success_rate"] >= 25 / 30
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("condition.name=oracl", "unknown scripted policy"),
+        ("condition.affordances=[read_file,bogus]", "unknown affordance"),
+        ("+world.options.metrics_auth=maybe", "must be true/false"),
+        ("+world.options.hours=3", "hours must be in"),
+    ],
+)
+def test_more_bad_configs_give_clear_errors(tmp_path: Path, override: str, fragment: str):
+    proc = run("-m", "experiments.run", f"hydra.run.dir={tmp_path}", override, FAMILIES, check=False)
+    assert proc.returncode != 0 and fragment in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr

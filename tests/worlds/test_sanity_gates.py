@@ -96,3 +96,26 @@ def test_train_and_test_streams_are_disjoint(suite):
     a = suite.instance(42, "train", fam)
     b = suite.instance(42, "test", fam)
     assert a.world_seed != b.world_seed and a.id != b.id
+
+
+def test_per_family_instances_are_distinct_and_parameterless_families_give_one(suite):
+    insts = suite.instances(7, "test", per_family=3)
+    seen = {}
+    for inst in insts:
+        key = (inst.world_seed, inst.family, json.dumps(inst.params, sort_keys=True))
+        assert key not in seen, inst.id
+        seen[key] = inst
+    counts = {f.name: sum(i.family == f.name for i in insts) for f in suite.families}
+    assert all(1 <= c <= 3 for c in counts.values())
+    assert max(counts.values()) == 3
+
+
+def test_null_majority_on_train_split_is_fit_on_other_worlds():
+    from agents.scripted import NullMajority
+
+    suite = get_suite("acmecorp", "rigorous")
+    fitted = make_scripted("null_majority", suite, 3, train_worlds=2, evaluated=("train", 2))
+    reference = NullMajority().fit(suite, 3, 2, first_world=2)
+    assert isinstance(fitted, NullMajority) and fitted.majority == reference.majority
+    own = NullMajority().fit(suite, 3, 2, first_world=0)
+    assert own.majority != fitted.majority  # a different (disjoint) set of worlds

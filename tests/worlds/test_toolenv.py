@@ -131,3 +131,75 @@ def test_same_seed_same_episode():
 
     assert play(3) == play(3)
     assert play(3) != play(4)
+
+
+@pytest.mark.parametrize(
+    "action, fragment",
+    [
+        ('{"tool": "http_get", "args": {"url": "http://metrics.acme.internal:abc/services"}}', "Error:"),
+        ('{"tool": "http_get", "args": {"url": "http://metrics.acme.internal/\\u0000x"}}', "Error:"),
+        ("[" * 100_000, "could not be decoded"),
+        ("[" * 50 + "]" * 50, "must be a JSON object"),
+    ],
+)
+def test_pathological_actions_never_raise(env, action, fragment):
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    obs, reward, terminated, *_ = env.step(action)
+    assert fragment in obs and reward == 0.0 and not terminated
+
+
+def test_https_urls_are_served_like_http(env):
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    obs, *_ = env.step('{"tool": "http_get", "args": {"url": "https://metrics.acme.internal/services"}}')
+    assert obs.startswith("HTTP 200")
+
+
+@pytest.mark.parametrize("answer", ["9" * 400, '"' + "9" * 5000 + '"', '"[' + "[" * 5000 + '"'])
+def test_pathological_answers_are_graded_not_raised(env, answer):
+    env.reset(seed=42, options={"task": "logs.mean_duration"})
+    obs, reward, terminated, _, info = env.step('{"answer": ' + answer + "}")
+    assert terminated and reward == 0.0 and not info["success"]
+
+
+def test_paths_cannot_climb_out_of_the_world(env):
+    env.reset(seed=42, options={"task": "logs.severity_count"})
+    obs, *_ = env.step('{"tool": "read_file", "args": {"path": "../logs/acme.log"}}')
+    assert obs.startswith("Error: no such file")
+    obs, *_ = env.step('{"tool": "read_file", "args": {"path": "./logs/acme.log", "limit": 1}}')
+    assert obs.startswith("[./logs/acme.log: lines 0-0")
+
+
+def test_envs_sharing_a_world_do_not_share_rate_limits():
+    def codes(other_steps: int) -> list[str]:
+        a = gym.make("arise_gym/AcmeCorp-v0", world_options={"metrics_rate_limit_every": 3})
+        b = gym.make("arise_gym/AcmeCorp-v0", world_options={"metrics_rate_limit_every": 3})
+        a.reset(seed=42, options={"task": "metrics.current_value"})
+        b.reset(seed=42, options={"task": "metrics.current_value"})
+        call = '{"tool": "http_get", "args": {"url": "http://metrics.acme.internal/services"}}'
+        out = []
+        for _ in range(6):
+            for _ in range(other_steps):
+                b.step(call)
+            out.append(a.step(call)[0].split("\n")[0])
+        return out
+
+    assert codes(0) == codes(2) == ["HTTP 200", "HTTP 200", "HTTP 429"] * 2
+
+
+def test_rate_limits_and_auth_do_not_break_ground_truth():
+    for options in ({"metrics_rate_limit_every": 2}, {"metrics_auth": True}):
+        e = gym.make("arise_gym/AcmeCorp-v0", tools="reference", world_options=options)
+        for task in ("incidents.root_cause", "metrics.peak_error_minute"):
+            e.reset(seed=5, options={"task": task})
+            assert e.unwrapped.instance.options == options
+
+
+def test_the_instance_world_is_the_one_the_env_serves():
+    from envs.tasks import get_suite
+
+    inst = get_suite("acmecorp", "rigorous").instance(42, "test", "logs.malformed_lines", options={"log_lines": 3000})
+    e = gym.make("arise_gym/AcmeCorp-v0", tools="reference")  # env default options differ
+    e.reset(options={"instance": inst})
+    _, reward, *_ = e.step('{"tool": "log_malformed"}')
+    obs, *_ = e.step('{"tool": "log_malformed"}')
+    assert json.loads(obs)["total"] == inst.truth
