@@ -1,6 +1,6 @@
 """Benchmarks with printed figures: ``python -m experiments.bench`` (or ``make bench``).
 
-* world generation: default-size rigorous AcmeCorp worlds, fresh per seed (target <= 1 s);
+* world generation: default-size rigorous AcmeCorp and DataCorp worlds, fresh per seed (target <= 1 s);
 * affordance steps per second in-process through ``env.step`` (target >= 5,000/s), for
   a realistic mix (read_file pages, list_files, read_doc, http_get of the metrics API)
   and for each affordance alone.
@@ -29,11 +29,11 @@ MIX: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def bench_worldgen(seeds: range) -> list[float]:
+def bench_worldgen(seeds: range, build: Any = build_world) -> list[float]:
     times = []
     for seed in seeds:
         t0 = time.perf_counter()
-        build_world(seed, {})
+        build(seed, {})
         times.append(time.perf_counter() - t0)
     return times
 
@@ -59,16 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=20_000, help="env steps per step benchmark")
     args = ap.parse_args(argv)
 
-    times = bench_worldgen(range(1000, 1000 + args.worlds))
-    print(
-        f"world generation (AcmeCorp rigorous, default size, {args.worlds} seeds): "
-        f"median {statistics.median(times):.3f} s, max {max(times):.3f} s  (target <= 1 s)"
-    )
+    from envs.datacorp.world import build_world as build_datacorp
+
+    for name, build in (("AcmeCorp", build_world), ("DataCorp", build_datacorp)):
+        times = bench_worldgen(range(1000, 1000 + args.worlds), build)
+        print(
+            f"world generation ({name} rigorous, default size, {args.worlds} seeds): "
+            f"median {statistics.median(times):.3f} s, max {max(times):.3f} s  (target <= 1 s)"
+        )
     rate = bench_steps(MIX, args.steps)
     print(f"affordance steps, realistic mix: {rate:,.0f} steps/s  (target >= 5,000/s)")
     for name in ("read_file", "list_files", "read_doc", "http_get"):
         only = [m for m in MIX if m[0] == name][:1]
         print(f"  {name:<10} alone: {bench_steps(only, args.steps // 4):,.0f} steps/s")
+    print("DCQL interpreter: python -m experiments.bench_dcql")
     return 0
 
 

@@ -157,7 +157,7 @@ def test_https_urls_are_served_like_http(env):
 @pytest.mark.parametrize("answer", ["9" * 400, '"' + "9" * 5000 + '"', '"[' + "[" * 5000 + '"'])
 def test_pathological_answers_are_graded_not_raised(env, answer):
     env.reset(seed=42, options={"task": "logs.mean_duration"})
-    obs, reward, terminated, _, info = env.step('{"answer": ' + answer + "}")
+    _obs, reward, terminated, _, info = env.step('{"answer": ' + answer + "}")
     assert terminated and reward == 0.0 and not info["success"]
 
 
@@ -200,6 +200,6 @@ def test_the_instance_world_is_the_one_the_env_serves():
     inst = get_suite("acmecorp", "rigorous").instance(42, "test", "logs.malformed_lines", options={"log_lines": 3000})
     e = gym.make("arise_gym/AcmeCorp-v0", tools="reference")  # env default options differ
     e.reset(options={"instance": inst})
-    _, reward, *_ = e.step('{"tool": "log_malformed"}')
+    _, _reward, *_ = e.step('{"tool": "log_malformed"}')
     obs, *_ = e.step('{"tool": "log_malformed"}')
     assert json.loads(obs)["total"] == inst.truth
