@@ -15,7 +15,7 @@ from envs.access import WorldAccess
 from envs.datacorp import reach
 from envs.datacorp.dialect import to_record
 from envs.datacorp.validation_api import CURRENCIES, PRIMARY_KEYS, STATUSES
-from envs.grading import Comparator, CountMap, DictOf, ExactBool, ExactInt, ExactStr, SetOf, Tolerance
+from envs.grading import Comparator, CountMap, DictOf, ExactBool, ExactInt, ExactStr, ListOfRecords, SetOf, Tolerance
 from envs.tasks import Call, DegenerateTask, Solver, TaskFamily
 from envs.world import World
 
@@ -357,9 +357,23 @@ def _change_menu(world: World, table: str, row: dict[str, Any]) -> list[tuple[di
     ]
 
 
+def _code_fields(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Distinct (code, field) pairs of a validation result, sorted."""
+    pairs = sorted({(e["code"], e.get("field")) for e in errors}, key=lambda cf: (cf[0], cf[1] or ""))
+    return [{"code": c, "field": f} for c, f in pairs]
+
+
 class RowChange(TaskFamily):
     name, phase, difficulty = "validation.row_change", "validation", "hard"
-    answer_schema = obj({"valid": {"type": "boolean"}, "codes": CODE_LIST})
+    answer_schema = obj(
+        {
+            "valid": {"type": "boolean"},
+            "errors": {
+                "type": "array",
+                "items": obj({"code": {"type": "string"}, "field": {"type": ["string", "null"]}}),
+            },
+        }
+    )
 
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         table = str(rng.choice(["orders", "orders", "customers", "products", "shipments", "refunds"]))
@@ -387,7 +401,8 @@ class RowChange(TaskFamily):
         return (
             f"Take the row of the {p['table']} export whose {pk} is {p['key']}, as a JSON record (column names as "
             f"keys, typed values). Then {' and '.join(steps)}. Would the validation API accept this record "
-            f"(schema {p['table']}, sent alone)? Give valid (true/false) and the set of error codes it reports."
+            f"(schema {p['table']}, sent alone)? Give valid (true/false) and every distinct (code, field) pair "
+            "among the errors it reports."
         )
 
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
@@ -401,17 +416,18 @@ class RowChange(TaskFamily):
         for f in p["remove"]:
             rec.pop(f, None)
         res = reach.validate(access, p["table"], [rec])[0]
-        return {"valid": res["valid"], "codes": reach.codes_of(res)}
+        return {"valid": res["valid"], "errors": _code_fields(res["errors"])}
 
     def comparator(self, p: dict[str, Any]) -> Comparator:
-        return DictOf((("valid", ExactBool()), ("codes", SetOf(ExactStr()))))
+        pairs = ListOfRecords((("code", ExactStr()), ("field", ExactStr())))
+        return DictOf((("valid", ExactBool()), ("errors", pairs)))
 
     def solve(self, world: World, p: dict[str, Any]) -> Solver:
         out = yield Call(
             "val_row_change", {"table": p["table"], "key": p["key"], "changes": p["changes"], "remove": p["remove"]}
         )
         res = json.loads(out)
-        return {"valid": res["valid"], "codes": res["codes"]}
+        return {"valid": res["valid"], "errors": _code_fields(res["errors"])}
 
 
 class ExportFailures(TaskFamily):
