@@ -14,8 +14,9 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 
@@ -267,6 +268,34 @@ class CountMap(Comparator):
 
     def describe(self) -> str:
         return "object of name -> integer; every name present with its exact count, no extra names"
+
+
+CheckFn = Callable[[str, Any], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class FreeTextCheck(Comparator):
+    """A named free-text check (the paper protocols' substring-style graders).
+
+    Subclasses set ``checks`` = {kind: (check(text, truth) -> (ok, note), description)};
+    ``free_text`` makes ``grade_answer`` pass the raw answer text.
+    """
+
+    kind: str
+    free_text: ClassVar[bool] = True
+    checks: ClassVar[dict[str, tuple[CheckFn, str]]] = {}
+    label: ClassVar[str] = "free-text"
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.checks:
+            raise ValueError(f"unknown {self.label} check {self.kind!r}; known: {', '.join(sorted(self.checks))}")
+
+    def compare(self, pred: Any, truth: Any) -> tuple[bool, str]:
+        text = pred if isinstance(pred, str) else json.dumps(pred, ensure_ascii=False)
+        return self.checks[self.kind][0](text, truth)
+
+    def describe(self) -> str:
+        return f"free text; {self.checks[self.kind][1]}"
 
 
 def _canon(x: Any) -> str:

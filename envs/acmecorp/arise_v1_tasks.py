@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from envs.access import WorldAccess
 from envs.acmecorp.arise_v1_world import (
@@ -33,7 +33,7 @@ from envs.acmecorp.arise_v1_world import (
     V1Data,
     parse_conf_text,
 )
-from envs.grading import Comparator
+from envs.grading import FreeTextCheck
 from envs.tasks import Call, Solver, TaskFamily
 from envs.world import World
 
@@ -247,23 +247,11 @@ CHECKS: dict[str, tuple[Callable[[str, Any], tuple[bool, str]], str]] = {
 }
 
 
-@dataclass(frozen=True)
-class PaperCheck(Comparator):
-    """One of the paper's free-text checks (``kind`` selects it from ``CHECKS``)."""
+class PaperCheck(FreeTextCheck):
+    """One of the paper's free-text AcmeCorp checks (``kind`` selects it from ``CHECKS``)."""
 
-    kind: str
-    free_text: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        if self.kind not in CHECKS:
-            raise ValueError(f"unknown paper check {self.kind!r}; known: {', '.join(sorted(CHECKS))}")
-
-    def compare(self, pred: Any, truth: Any) -> tuple[bool, str]:
-        text = pred if isinstance(pred, str) else json.dumps(pred, ensure_ascii=False)
-        return CHECKS[self.kind][0](text, truth)
-
-    def describe(self) -> str:
-        return f"free text; {CHECKS[self.kind][1]}"
+    checks = CHECKS
+    label = "paper"
 
 
 # =================================================================================

@@ -11,6 +11,7 @@ import numpy as np
 from envs.access import WorldAccess
 from envs.acmecorp import reach
 from envs.acmecorp.metrics import aggregate, parse_window
+from envs.acmecorp.tasks_logs import pick_service
 from envs.grading import Comparator, DictOf, ExactInt, ExactStr, OrderedList, SetOf, Tolerance
 from envs.tasks import Call, DegenerateTask, Solver, TaskFamily
 from envs.world import World
@@ -18,10 +19,6 @@ from envs.world import World
 STR = {"type": "string"}
 WINDOWS = ("15m", "30m", "1h", "2h")
 FLOAT_METRICS = ("latency_p50", "latency_p95", "latency_p99", "cpu_pct", "memory_pct")
-
-
-def pick_service(world: World, rng: Any) -> str:
-    return str(rng.choice(world.facts["topology"].services))
 
 
 def pick_at(world: World, rng: Any, window: str) -> int:

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from envs.access import WorldAccess
 from envs.datacorp.arise_v1_world import (
@@ -41,7 +41,7 @@ from envs.datacorp.arise_v1_world import (
     post_validate,
     schema_of,
 )
-from envs.grading import Comparator
+from envs.grading import FreeTextCheck
 from envs.tasks import Call, Solver, TaskFamily
 from envs.world import World
 
@@ -260,23 +260,11 @@ CHECKS: dict[str, tuple[Callable[[str, Any], tuple[bool, str]], str]] = {
 }
 
 
-@dataclass(frozen=True)
-class DcCheck(Comparator):
+class DcCheck(FreeTextCheck):
     """One of the paper's free-text DataCorp checks (``kind`` selects it from ``CHECKS``)."""
 
-    kind: str
-    free_text: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        if self.kind not in CHECKS:
-            raise ValueError(f"unknown DataCorp paper check {self.kind!r}; known: {', '.join(sorted(CHECKS))}")
-
-    def compare(self, pred: Any, truth: Any) -> tuple[bool, str]:
-        text = pred if isinstance(pred, str) else json.dumps(pred, ensure_ascii=False)
-        return CHECKS[self.kind][0](text, truth)
-
-    def describe(self) -> str:
-        return f"free text; {CHECKS[self.kind][1]}"
+    checks = CHECKS
+    label = "DataCorp paper"
 
 
 # =================================================================================
