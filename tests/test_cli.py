@@ -38,10 +38,14 @@ def test_run_writes_records_and_result(tmp_path: Path):
     assert rec["tools_offered"][:5] == ["http_get", "http_post", "list_files", "read_file", "read_doc"]
 
 
-def test_same_config_and_seed_give_byte_identical_records(tmp_path: Path):
-    job(tmp_path / "a", "condition=null_random", "seed=5", FAMILIES)
-    job(tmp_path / "b", "condition=null_random", "seed=5", FAMILIES)
-    job(tmp_path / "c", "condition=null_random", "seed=6", FAMILIES)
+@pytest.mark.parametrize(
+    "world, families",
+    [("acmecorp", FAMILIES), ("datacorp", "families=[csv.valid_rows,validation.batch_codes,query.count_where]")],
+)
+def test_same_config_and_seed_give_byte_identical_records(tmp_path: Path, world: str, families: str):
+    job(tmp_path / "a", f"world={world}", "condition=null_random", "seed=5", families)
+    job(tmp_path / "b", f"world={world}", "condition=null_random", "seed=5", families)
+    job(tmp_path / "c", f"world={world}", "condition=null_random", "seed=6", families)
     a, b, c = ((tmp_path / d / "episodes.jsonl").read_bytes() for d in "abc")
     assert a == b and a != c
 

@@ -125,3 +125,23 @@ def test_world_api_serves_identical_bytes_over_loopback(world42):
                 assert a.headers.get("x-acme-encoding") == b.headers.get("x-acme-encoding")
     finally:
         world42.http.close()
+
+
+def test_incident_truths_agree_with_the_generator_record():
+    """Truths and the oracle share one detection algorithm, so check it against the generator."""
+    from envs.acmecorp import reach
+    from envs.acmecorp.tasks_incidents import cause_from_logs
+    from envs.tasks import get_suite
+
+    suite = get_suite("acmecorp", "rigorous")
+    for seed in range(1, 21):
+        world = suite.get_world(seed)
+        inc = world.facts["incident"]
+        access = suite.access(world)
+        view = reach.incident_view(access)
+        assert view["root_cause"] == inc.service, seed
+        assert abs(view["start_ts"] - inc.start_ts) <= 120, seed
+        assert cause_from_logs(access, inc.service, view["start_ts"]) == inc.cause, seed
+        assert world.facts["config"]["incident"]["trigger_deploy"] == suite.instance(
+            seed, "test", "incidents.trigger_deploy"
+        ).truth
