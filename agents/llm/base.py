@@ -1,0 +1,92 @@
+"""What the HTTP backends share: configuration, the injected client, keys, retries, pricing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from agents.llm.keys import read_key
+from agents.llm.pricing import PriceTable
+from agents.llm.retry import RetryPolicy, endpoint_limiter, post_json
+from agents.llm.types import ChatRequest, ChatResponse
+
+
+class HttpBackend:
+    """Base of the provider adapters. Subclasses build the payload and parse the answer.
+
+    ``client`` is the one seam: tests pass an ``httpx.Client`` mocked by respx, real runs
+    get a fresh client. No object holds the API key; it is read from ``api_key_env`` on
+    each call.
+    """
+
+    name = "http"
+    adapter_version = "0"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str,
+        api_key_env: str | None,
+        client: httpx.Client | None = None,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 4,
+        prices: PriceTable | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"{self.name}: base_url must start with http:// or https://, got {base_url!r}")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.timeout_s = float(timeout_s)
+        self.retry = retry or RetryPolicy()
+        self.max_concurrency = max_concurrency
+        self.prices = prices or PriceTable()
+        self._client = client or httpx.Client(timeout=self.timeout_s)
+        self._limiter = endpoint_limiter(self.base_url, max_concurrency)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+        )
+
+    def resolve_model(self, request: ChatRequest) -> str:
+        return request.model or self.model
+
+    # -- subclass hooks ------------------------------------------------------------------
+    def _endpoint(self) -> str:
+        raise NotImplementedError
+
+    def _headers(self, key: str | None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _payload(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str, latency_s: float) -> ChatResponse:
+        raise NotImplementedError
+
+    # -- the call --------------------------------------------------------------------------
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        model = self.resolve_model(request)
+        if not model:
+            raise ValueError(f"{self.name}: no model in the request and none configured")
+        key = read_key(self.api_key_env, self.name)
+        payload = self._payload(request, model)
+        start = time.perf_counter()
+        data = post_json(
+            self._client,
+            self._endpoint(),
+            payload=payload,
+            headers=self._headers(key),
+            policy=self.retry,
+            limiter=self._limiter,
+            timeout_s=self.timeout_s,
+            provider=self.name,
+            key=key,
+            key_env=self.api_key_env,
+        )
+        return self._parse(data, request, model, time.perf_counter() - start)

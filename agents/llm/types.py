@@ -1,0 +1,137 @@
+"""The small protocol every LLM backend speaks: a chat request in, a chat response out.
+
+Messages use the OpenAI Chat Completions shape whatever the provider (adapters map it):
+
+* ``{"role": "system" | "user", "content": str}``
+* ``{"role": "assistant", "content": str | None, "tool_calls": [{"id", "type": "function",
+  "function": {"name", "arguments": <JSON text>}}]}`` (``assistant_message`` builds it)
+* ``{"role": "tool", "tool_call_id": str, "content": str}`` for a tool result.
+
+Tools are JSON schemas in the ``envs.tools.ToolSpec.to_json()`` shape (name,
+description, parameters). ``meta`` is structured context for the simulated model; it
+never reaches a provider payload and never enters a replay cache key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion request. ``model=""`` means the backend's configured model."""
+
+    model: str
+    messages: list[Message]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    sample_index: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def sampling(self) -> dict[str, Any]:
+        """Sampling parameters (the ones that change the answer), ``None`` values included."""
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call proposed by the model. ``error`` is set when its arguments were malformed.
+
+    A malformed call is data, not an exception: the agent shows ``error`` to the model as
+    an observation and the run goes on.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one call and its cost (``None`` when the model has no price)."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """The model's answer: text, tool calls, usage, wall time and the provider payload."""
+
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChatResponse:
+        return cls(
+            text=data["text"],
+            tool_calls=[ToolCall(**tc) for tc in data.get("tool_calls", [])],
+            usage=Usage(**data.get("usage", {})),
+            latency_s=data.get("latency_s", 0.0),
+            raw=data.get("raw", {}),
+            finish_reason=data.get("finish_reason"),
+        )
+
+
+def assistant_message(response: ChatResponse) -> Message:
+    """The common-shape assistant message for ``response`` (to append to the transcript)."""
+    msg: Message = {"role": "assistant", "content": response.text or None}
+    if response.tool_calls:
+        msg["tool_calls"] = [
+            {"id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": tc.raw_arguments}}
+            for tc in response.tool_calls
+        ]
+    return msg
+
+
+def tool_message(tool_call_id: str, content: str) -> Message:
+    """The common-shape message carrying a tool's result back to the model."""
+    return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """Anything that answers chat requests. ``name`` is the provider (openai, anthropic, ...)."""
+
+    name: str
+
+    def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+
+class LLMError(RuntimeError):
+    """An LLM call failed; the message says what happened and what to check."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthError(LLMError):
+    """Missing or rejected credentials (never retried)."""
+
+
+class RateLimitError(LLMError):
+    """The endpoint kept answering 429 after every retry."""
+
+
+class MalformedResponseError(LLMError):
+    """The endpoint answered something that is not a valid response of its API."""
+
+
+class ReplayMissError(LLMError):
+    """Replay-only mode and the request is not in the cache."""
