@@ -142,6 +142,7 @@ def test_incident_truths_agree_with_the_generator_record():
         assert view["root_cause"] == inc.service, seed
         assert abs(view["start_ts"] - inc.start_ts) <= 120, seed
         assert cause_from_logs(access, inc.service, view["start_ts"]) == inc.cause, seed
-        assert world.facts["config"]["incident"]["trigger_deploy"] == suite.instance(
-            seed, "test", "incidents.trigger_deploy"
-        ).truth
+        assert (
+            world.facts["config"]["incident"]["trigger_deploy"]
+            == suite.instance(seed, "test", "incidents.trigger_deploy").truth
+        )
