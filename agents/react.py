@@ -1,0 +1,118 @@
+"""A ReAct-style tool-calling agent over the Gymnasium env, for any ``ChatBackend``.
+
+Each model turn either proposes tool calls (executed one per env step, their
+observations returned to the model as tool messages) or answers in text (the final
+answer; the env's grader extracts JSON from it leniently). A tool call with malformed
+arguments is forwarded as is, so the env answers with an error observation the model
+can react to. LLM failures other than authentication end the episode with an empty
+answer and are recorded; authentication errors stop the run (a config problem).
+
+The episode record gains ``llm``: usage (calls, tokens, cost), every response, and any
+error. Requests carry ``meta`` (task family, phase, params, tools on offer) for the
+simulated model; real providers never see it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agents.llm import (
+    AuthError,
+    ChatBackend,
+    ChatRequest,
+    LLMError,
+    ToolCall,
+    UsageMeter,
+    assistant_message,
+    tool_message,
+)
+from agents.policy import Policy
+from envs.toolenv import ToolUseEnv
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You solve tasks inside a simulated company by calling the tools you are given. Read the "
+    "handbook (read_doc) when a format is unfamiliar. When you know the answer, reply with the "
+    "final answer as JSON matching the task's answer schema, and nothing else."
+)
+
+
+class ReActAgent(Policy):
+    name = "react"
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        model: str = "",
+        temperature: float | None = 0.0,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.backend = backend
+        self.system_prompt = system_prompt
+        self.model = model
+        self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.tools: list[dict[str, Any]] = []
+        self.meta: dict[str, Any] = {}
+        self.pending: list[ToolCall] = []
+        self.awaiting: ToolCall | None = None
+        self.meter = UsageMeter()
+        self.responses: list[dict[str, Any]] = []
+        self.error: str | None = None
+
+    def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
+        self._reset_state()
+        self.messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": observation}]
+        self.tools = list(info["tools"])
+        task = info["task"]
+        self.meta = {
+            "world": task["world"],
+            "protocol": task["protocol"],
+            "family": task["family"],
+            "phase": task["phase"],
+            "params": task["params"],
+            "tools": [t["name"] for t in self.tools],
+        }
+
+    def act(self, observation: str) -> str:
+        if self.awaiting is not None:  # the observation answers the call we made last step
+            self.messages.append(tool_message(self.awaiting.id, observation))
+            self.awaiting = None
+        if not self.pending:
+            try:
+                response = self.backend.complete(
+                    ChatRequest(
+                        model=self.model,
+                        messages=list(self.messages),
+                        tools=self.tools,
+                        temperature=self.temperature,
+                        max_tokens=self.max_tokens,
+                        seed=self.seed,
+                        sample_index=len(self.responses),
+                        meta={**self.meta, "turn": len(self.responses)},
+                    )
+                )
+            except AuthError:
+                raise
+            except LLMError as exc:  # recorded; the episode ends without an answer
+                self.error = f"{type(exc).__name__}: {exc}"
+                return json.dumps({"answer": ""})
+            self.meter.add(response.usage)
+            self.responses.append(response.to_dict())
+            self.messages.append(assistant_message(response))
+            if not response.tool_calls:
+                return json.dumps({"answer": response.text or ""}, ensure_ascii=False)
+            self.pending = list(response.tool_calls)
+        call = self.pending.pop(0)
+        self.awaiting = call
+        # Malformed arguments go to the env as raw text: it answers with an error observation.
+        args: Any = call.arguments if call.error is None else call.raw_arguments
+        return json.dumps({"tool": call.name, "args": args}, ensure_ascii=False)
+
+    def episode_extras(self) -> dict[str, Any]:
+        return {"llm": {"usage": self.meter.to_dict(), "responses": self.responses, "error": self.error}}
