@@ -301,6 +301,8 @@ class FreeTextCheck(Comparator):
 def _canon(x: Any) -> str:
     if isinstance(x, str):
         return x.strip()
+    if isinstance(x, float) and x.is_integer():  # 17.0 and 17 are the same element
+        return json.dumps(int(x))
     return json.dumps(x, sort_keys=True)
 
 

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from envs import seeding
 from envs.access import WorldAccess
 from envs.datacorp import dcql
 from envs.datacorp.dcql_tools import run_query
@@ -755,6 +756,7 @@ def _misspell(rng: Any, value: str) -> str:
     return _pick(rng, [f for f in forms if f != value] or [value + "_x"])
 
 
+ERROR_SHARE = 0.25  # share of worlds whose error_or_result instance is an error case
 ERROR_SPECS = (
     ("orders", "status", "currency"),
     ("orders", "currency", "status"),
@@ -778,7 +780,10 @@ class ErrorOrResult(TaskFamily):
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         table, key, cond_col = ERROR_SPECS[int(rng.integers(len(ERROR_SPECS)))]
         value = _pick(rng, _enum_values(world, table, cond_col))
-        code = _pick(rng, ERROR_KINDS) if rng.random() < 0.5 else None
+        # Whether this world's instance is an error case is drawn once per world, so rejection
+        # sampling cannot skew the mix (a parser alone answers error cases: keep them a minority).
+        wants_error = seeding.rng(world.seed, "query.error_or_result.kind").random() < ERROR_SHARE
+        code = _pick(rng, ERROR_KINDS) if wants_error else None
         good = f"SELECT {key}, COUNT(*) AS n FROM {table} WHERE {cond_col} != {lit(value)} GROUP BY {key}"
         if code is None and rng.random() < 0.5:
             # Valid queries that look unusual, so "looks odd" is no shortcut to an error.

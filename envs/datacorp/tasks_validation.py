@@ -86,8 +86,9 @@ class InvalidCount(TaskFamily):
 
 class FieldRange(TaskFamily):
     name, phase, difficulty = "validation.field_range", "validation", "easy"
-    answer_schema = obj({"min": NUM, "max": NUM})
+    answer_schema = NUM
     FIELDS = (("orders", "quantity"), ("products", "price"), ("products", "stock"))
+    # Only the maximum varies across worlds (minimums are fixed by the schema), so only it is asked.
 
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         schema, fld = self.FIELDS[int(rng.integers(len(self.FIELDS)))]
@@ -95,21 +96,22 @@ class FieldRange(TaskFamily):
 
     def question(self, world: World, p: dict[str, Any]) -> str:
         return (
-            f"According to the validation API, what is the allowed range (inclusive min and max) of the field "
-            f"{p['field']} of schema {p['schema']} in this environment?"
+            f"According to the validation API, what is the largest allowed value (inclusive maximum) of the "
+            f"field {p['field']} of schema {p['schema']} in this environment?"
         )
 
-    def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, float]:
+    def truth(self, access: WorldAccess, p: dict[str, Any]) -> float:
         fd = next(f for f in reach.schema(access, p["schema"])["fields"] if f["name"] == p["field"])
-        return {"min": fd["min"], "max": fd["max"]}
+        value: float = fd["max"]
+        return value
 
     def comparator(self, p: dict[str, Any]) -> Comparator:
-        return DictOf((("min", Tolerance(abs_tol=1e-9)), ("max", Tolerance(abs_tol=1e-9))))
+        return Tolerance(abs_tol=1e-9)
 
     def solve(self, world: World, p: dict[str, Any]) -> Solver:
         out = yield Call("val_schema", {"name": p["schema"]})
         fd = next(f for f in json.loads(out)["fields"] if f["name"] == p["field"])
-        return {"min": fd["min"], "max": fd["max"]}
+        return fd["max"]
 
 
 class RecordsWithCode(TaskFamily):
@@ -248,8 +250,9 @@ class WorstBatch(TaskFamily):
     def question(self, world: World, p: dict[str, Any]) -> str:
         which = "incoming batch" if p["schema"] == "any" else f"incoming batch of schema {p['schema']}"
         return (
-            f"Which {which} has the largest share of records rejected by the validation API, and what is that "
-            "share (rejected records / records in the batch, a number between 0 and 1)?"
+            f"Which {which} has the largest share of records rejected by the validation API (answer its "
+            "batch_id, e.g. batch-003), and what is that share (rejected records / records in the batch, "
+            "a number between 0 and 1)?"
         )
 
     def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
@@ -432,7 +435,7 @@ class RowChange(TaskFamily):
 
 class ExportFailures(TaskFamily):
     name, phase, difficulty = "validation.export_failures", "validation", "hard"
-    answer_schema = obj({"invalid": INT, "codes": CODE_LIST})
+    answer_schema = INT  # (which codes occur is fixed per table, so only the count is asked)
 
     def sample(self, world: World, rng: Any) -> dict[str, Any]:
         return {"table": str(rng.choice(["customers", "products", "orders", "shipments", "refunds"]))}
@@ -441,22 +444,23 @@ class ExportFailures(TaskFamily):
         return (
             f"If every well-formed row of the {p['table']} export were sent to the validation API as a record of "
             f"schema {p['table']} (column names as keys, typed values, null as null; in requests of at most 1000 "
-            "records, in export order), how many would be rejected, and which error codes would occur?"
+            "records, in export order), how many would be rejected?"
         )
 
-    def truth(self, access: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
+    def truth(self, access: WorldAccess, p: dict[str, Any]) -> int:
         res = reach.export_results(access, p["table"])
         invalid = [r for r in res if not r["valid"]]
         if not invalid:
             raise DegenerateTask("a clean export")
-        return {"invalid": len(invalid), "codes": sorted({c for r in invalid for c in reach.codes_of(r)})}
+        return len(invalid)
 
     def comparator(self, p: dict[str, Any]) -> Comparator:
-        return DictOf((("invalid", ExactInt()), ("codes", SetOf(ExactStr()))))
+        return ExactInt()
 
     def solve(self, world: World, p: dict[str, Any]) -> Solver:
         out = json.loads((yield Call("val_export", {"table": p["table"]})))
-        return {"invalid": out["invalid"], "codes": sorted(out["errors_by_code"])}
+        invalid: int = out["invalid"]
+        return invalid
 
 
 VALIDATION_FAMILIES: list[TaskFamily] = [
@@ -468,6 +472,7 @@ VALIDATION_FAMILIES: list[TaskFamily] = [
     TopErrorField(),
     CodeByBatch(),
     WorstBatch(),
-    RowChange(),
     ExportFailures(),
 ]
+# RowChange is kept but not offered: its outcome follows from the change text alone (a prior
+# learned on train worlds scored 45% without reading the row); it needs row-dependent changes.
