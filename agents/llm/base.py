@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from agents.llm.retry import RetryPolicy, endpoint_limiter, post_json
 from agents.llm.types import ChatRequest, ChatResponse
 
 
-class HttpBackend:
+class HttpBackend(ABC):
     """Base of the provider adapters. Subclasses build the payload and parse the answer.
 
     ``client`` is the one seam: tests pass an ``httpx.Client`` mocked by respx, real runs
@@ -57,17 +58,21 @@ class HttpBackend:
         return request.model or self.model
 
     # -- subclass hooks ------------------------------------------------------------------
+    @abstractmethod
     def _endpoint(self) -> str:
-        raise NotImplementedError
+        """The URL requests are POSTed to."""
 
+    @abstractmethod
     def _headers(self, key: str | None) -> dict[str, str]:
-        raise NotImplementedError
+        """Request headers (with the key, if any)."""
 
+    @abstractmethod
     def _payload(self, request: ChatRequest, model: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """The provider's JSON body for ``request``."""
 
+    @abstractmethod
     def _parse(self, data: dict[str, Any], request: ChatRequest, model: str, latency_s: float) -> ChatResponse:
-        raise NotImplementedError
+        """The common response from the provider's JSON."""
 
     # -- the call --------------------------------------------------------------------------
     def complete(self, request: ChatRequest) -> ChatResponse:
