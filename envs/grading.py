@@ -385,11 +385,12 @@ def schema_error(value: Any, schema: dict[str, Any]) -> str | None:
     return f"{where + ': ' if where else ''}{err.message}"[:300]
 
 
-def grade_answer(raw: Any, truth: Any, comparator: Comparator) -> Grade:
+def grade_answer(raw: Any, truth: Any, comparator: Comparator, schema: dict[str, Any] | None = None) -> Grade:
     """Extract and grade; parse failures are reported as such (score 0).
 
     Comparators with ``free_text = True`` (the arise_v1 substring checks) receive the
-    answer as text: a JSON string value as-is, anything else JSON-encoded.
+    answer as text: a JSON string value as-is, anything else JSON-encoded. With ``schema``,
+    the breakdown also reports ``schema_error`` (None when the answer fits).
     """
     if getattr(comparator, "free_text", False):
         text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
@@ -400,4 +401,6 @@ def grade_answer(raw: Any, truth: Any, comparator: Comparator) -> Grade:
         return Grade(0.0, False, {"parse_error": str(exc)})
     grade = comparator.grade(value, truth)
     grade.detail["extraction"] = how
+    if schema is not None:  # does the answer fit the schema the prompt stated?
+        grade.detail["schema_error"] = schema_error(value, schema)
     return grade

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
-from envs.tasks import available, get_suite
+from envs.tasks import Suite, available, get_suite
+from envs.world import World
 
 
 def _value(text: str) -> object:
@@ -22,29 +23,34 @@ def _value(text: str) -> object:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def world_from_args(args: list[str]) -> tuple[Suite, World]:
+    """Build the world named by ``world= protocol= seed= [option=value ...]`` arguments.
+
+    Raises ``ValueError`` (or ``KeyError`` for unknown worlds/protocols) naming what is wrong.
+    """
+    kv: dict[str, str] = {}
+    for a in args:
+        if "=" not in a:
+            raise ValueError(f"expected key=value arguments, got {a!r} (see --help)")
+        k, v = a.split("=", 1)
+        kv[k] = v
+    suite = get_suite(kv.pop("world", "acmecorp"), kv.pop("protocol", "rigorous"))
+    seed = int(kv.pop("seed", "42"))
+    return suite, suite.build_world(seed, {**suite.default_options, **{k: _value(v) for k, v in kv.items()}})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(__doc__)
         print("available (world, protocol):", ", ".join(f"{w}/{p}" for w, p in available()))
         return 0
-    kv: dict[str, str] = {}
-    for a in args:
-        if "=" not in a:
-            print(f"error: expected key=value arguments, got {a!r} (see --help)", file=sys.stderr)
-            return 2
-        k, v = a.split("=", 1)
-        kv[k] = v
-    world_name = kv.pop("world", "acmecorp")
-    protocol = kv.pop("protocol", "rigorous")
     try:
-        seed = int(kv.pop("seed", "42"))
-        suite = get_suite(world_name, protocol)
         t0 = time.perf_counter()
-        world = suite.build_world(seed, {**suite.default_options, **{k: _value(v) for k, v in kv.items()}})
+        suite, world = world_from_args(args)
         build_s = time.perf_counter() - t0
     except (KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 2
     for line in world.summary_lines():
         print(line)

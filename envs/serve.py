@@ -11,8 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from envs.inspect import _value
-from envs.tasks import get_suite
+from envs.inspect import world_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,17 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(__doc__)
         return 0
-    kv = dict(a.split("=", 1) for a in args if "=" in a)
-    bad = [a for a in args if "=" not in a]
-    if bad:
-        print(f"error: expected key=value arguments, got {bad} (see --help)", file=sys.stderr)
-        return 2
     try:
-        suite = get_suite(kv.pop("world", "acmecorp"), kv.pop("protocol", "rigorous"))
-        seed = int(kv.pop("seed", "42"))
-        world = suite.build_world(seed, {**suite.default_options, **{k: _value(v) for k, v in kv.items()}})
+        _, world = world_from_args(args)
     except (KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 2
     for host in sorted(world.http.hosts):
         print(f"http://{host} -> {world.http.serve(host)}", flush=True)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from envs import seeding
 from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
-from envs.grading import Comparator, Grade, extract_answer, grade_answer, schema_error
+from envs.grading import Comparator, Grade, grade_answer
 from envs.world import World
 
 PHASE_ORDER = {"acmecorp": ("logs", "metrics", "config", "incidents"), "datacorp": ("csv", "validation", "query")}
@@ -120,11 +120,7 @@ class TaskInstance:
 
     def grade(self, raw_answer: Any) -> Grade:
         """Grade an answer; the breakdown also says whether it fits the stated answer schema."""
-        grade = grade_answer(raw_answer, self.truth, self.comparator)
-        if "parse_error" not in grade.detail and not getattr(self.comparator, "free_text", False):
-            value, _ = extract_answer(raw_answer)
-            grade.detail["schema_error"] = schema_error(value, self.answer_schema)
-        return grade
+        return grade_answer(raw_answer, self.truth, self.comparator, self.answer_schema)
 
     def to_json(self) -> dict[str, Any]:
         return {

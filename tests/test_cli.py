@@ -94,10 +94,13 @@ def test_inspect_hash_is_stable_across_processes_and_differs_across_seeds():
     assert h42 == world_hash(42) and h42 != world_hash(43) and len(h42) == 64
 
 
-def test_inspect_rejects_bad_arguments():
-    proc = run("-m", "envs.inspect", "world=nowhere", check=False)
-    assert proc.returncode == 2 and "unknown world" in proc.stderr
-    proc = run("-m", "envs.inspect", "log_lines=3", check=False)
+@pytest.mark.parametrize("module", ["envs.inspect", "envs.serve"])
+def test_world_clis_reject_bad_arguments(module: str):
+    proc = run("-m", module, "world=nowhere", check=False)
+    assert proc.returncode == 2 and "unknown world 'nowhere'" in proc.stderr
+    proc = run("-m", module, "bare", check=False)
+    assert proc.returncode == 2 and "expected key=value" in proc.stderr
+    proc = run("-m", module, "log_lines=3", check=False)
     assert proc.returncode == 2 and "log_lines" in proc.stderr
 
 

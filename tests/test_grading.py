@@ -100,3 +100,19 @@ def test_list_of_records_and_nullable():
     assert not c.grade([*truth, {"key": "c", "new": 3}], truth).success
     n = Nullable(ExactStr())
     assert n.grade(None, None).success and not n.grade("x", None).success and not n.grade(None, "x").success
+
+
+def test_grade_reports_whether_the_answer_fits_the_schema():
+    from envs.grading import DictOf, ExactInt, ExactStr, grade_answer
+
+    comp = DictOf((("service", ExactStr()), ("n", ExactInt())))
+    schema = {
+        "type": "object",
+        "properties": {"service": {"type": "string"}, "n": {"type": "integer"}},
+        "required": ["service", "n"],
+    }
+    truth = {"service": "a", "n": 3}
+    assert grade_answer({"service": "a", "n": 3}, truth, comp, schema).detail["schema_error"] is None
+    bad = grade_answer({"service": "a"}, truth, comp, schema)
+    assert bad.detail["schema_error"] == "'n' is a required property" and bad.score == 0.5
+    assert "schema_error" not in grade_answer({"service": "a"}, truth, comp).detail  # no schema, no check

@@ -186,12 +186,19 @@ def test_envs_sharing_a_world_do_not_share_rate_limits():
     assert codes(0) == codes(2) == ["HTTP 200", "HTTP 200", "HTTP 429"] * 2
 
 
-def test_rate_limits_and_auth_do_not_break_ground_truth():
+def test_rate_limits_and_auth_do_not_change_ground_truth():
+    """Truths go through a privileged path: the same with and without API limits (and no crash)."""
+    from envs.tasks import get_suite
+
+    suite = get_suite("acmecorp", "rigorous")
+    families = ("incidents.root_cause", "metrics.peak_error_minute", "metrics.total_requests")
+    plain = {f: suite.instance(5, "test", f).truth for f in families}
     for options in ({"metrics_rate_limit_every": 2}, {"metrics_auth": True}):
         e = gym.make("arise_gym/AcmeCorp-v0", tools="reference", world_options=options)
-        for task in ("incidents.root_cause", "metrics.peak_error_minute"):
-            e.reset(seed=5, options={"task": task})
-            assert e.unwrapped.instance.options == options
+        for fam in families:
+            e.reset(seed=5, options={"task": fam})
+            inst = e.unwrapped.instance
+            assert inst.options == options and inst.truth == plain[fam], (options, fam)
 
 
 def test_the_instance_world_is_the_one_the_env_serves():
@@ -200,6 +207,5 @@ def test_the_instance_world_is_the_one_the_env_serves():
     inst = get_suite("acmecorp", "rigorous").instance(42, "test", "logs.malformed_lines", options={"log_lines": 3000})
     e = gym.make("arise_gym/AcmeCorp-v0", tools="reference")  # env default options differ
     e.reset(options={"instance": inst})
-    _, _reward, *_ = e.step('{"tool": "log_malformed"}')
     obs, *_ = e.step('{"tool": "log_malformed"}')
     assert json.loads(obs)["total"] == inst.truth
