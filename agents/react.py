@@ -28,6 +28,7 @@ from agents.llm import (
     tool_message,
 )
 from agents.policy import Policy
+from agents.tool_selection import select_tools
 from envs.toolenv import ToolUseEnv
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -48,11 +49,17 @@ class ReActAgent(Policy):
         temperature: float | None = 0.0,
         seed: int | None = None,
         max_tokens: int | None = None,
+        max_steps: int = 30,
+        tool_top_k: int | None = None,
     ) -> None:
         self.backend = backend
         self.system_prompt = system_prompt
         self.model = model
         self.temperature, self.seed, self.max_tokens = temperature, seed, max_tokens
+        self.max_steps = max_steps
+        if tool_top_k is not None and tool_top_k < 0:
+            raise ValueError(f"tool_top_k must be >= 0 or None (offer every tool), got {tool_top_k}")
+        self.tool_top_k = tool_top_k
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -68,14 +75,19 @@ class ReActAgent(Policy):
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         self._reset_state()
         self.messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": observation}]
-        self.tools = list(info["tools"])
         task = info["task"]
+        self.tools = list(info["tools"])
+        if self.tool_top_k is not None:
+            self.tools = select_tools(self.tools, observation, self.tool_top_k, keep=set(env.affordance_names))
         self.meta = {
             "world": task["world"],
             "protocol": task["protocol"],
             "family": task["family"],
             "phase": task["phase"],
             "params": task["params"],
+            "world_seed": task["world_seed"],
+            "options": task["options"],
+            "max_steps": self.max_steps,
             "tools": [t["name"] for t in self.tools],
         }
 
@@ -115,4 +127,7 @@ class ReActAgent(Policy):
         return json.dumps({"tool": call.name, "args": args}, ensure_ascii=False)
 
     def episode_extras(self) -> dict[str, Any]:
-        return {"llm": {"usage": self.meter.to_dict(), "responses": self.responses, "error": self.error}}
+        return {
+            "tools_shown": [t["name"] for t in self.tools],
+            "llm": {"usage": self.meter.to_dict(), "responses": self.responses, "error": self.error},
+        }

@@ -10,8 +10,10 @@ Examples::
     {"provider": "replay", "cache_dir": "runs/llm_cache", "mode": "replay-only",
      "inner": {"provider": "openai", ...}}
 
-Unknown keys are an error listing the accepted ones. New providers (the simulated model
-``sim``) register a builder and its accepted keys in ``PROVIDERS``.
+    {"provider": "sim", "profile": "sim-sonnet-like", "overrides": {"p_wrong_tool": 0.0}}
+
+Unknown keys are an error listing the accepted ones. New providers register a builder
+and its accepted keys in ``PROVIDERS``.
 """
 
 from __future__ import annotations
@@ -95,10 +97,20 @@ def _replay(cfg: dict[str, Any], client: httpx.Client | None) -> ChatBackend:
     return ReplayBackend(inner, cfg["cache_dir"], mode=str(cfg.get("mode", "record")))
 
 
-# provider -> (builder, accepted config keys). The simulated model registers "sim" here.
+def _sim(cfg: dict[str, Any], client: httpx.Client | None) -> ChatBackend:
+    from agents.sim import SimChat, get_profile  # the sim imports the worlds: load it only when asked
+
+    profile = get_profile(str(cfg.get("profile", "sim-4o-mini-like")), cfg.get("overrides"))
+    if "prices" in cfg and cfg["prices"] is not None:
+        profile = profile.with_overrides({"prices": dict(cfg["prices"])})
+    return SimChat(profile, model=str(cfg.get("model") or ""))
+
+
+# provider -> (builder, accepted config keys).
 PROVIDERS: dict[str, tuple[Builder, frozenset[str]]] = {
     "openai": (_openai, HTTP_KEYS | {"native_tools"}),
     "anthropic": (_anthropic, HTTP_KEYS | {"anthropic_version", "default_max_tokens"}),
+    "sim": (_sim, frozenset({"provider", "profile", "model", "overrides", "prices"})),
     "replay": (_replay, frozenset({"provider", "cache_dir", "mode", "inner"})),
 }
 

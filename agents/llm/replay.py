@@ -2,7 +2,9 @@
 
 Key = sha256 of the canonical JSON of the request as the provider would see it:
 provider, base_url, model, messages, tools, sampling parameters, sample index and the
-adapter version. ``meta`` (simulator context) and keys are not part of it.
+adapter version. ``meta`` (simulator context) is part of it only for backends whose
+answers depend on it (``uses_meta``: the simulated model, in process or over HTTP);
+keys are never part of it.
 
 Each entry is one JSON file ``cache_dir/<key[:2]>/<key>.json`` written atomically
 (temporary file in the same directory + ``os.replace``), so concurrent jobs can share a
@@ -61,7 +63,7 @@ class ReplayBackend:
         """What the key is computed from (stored next to each entry for inspection)."""
         resolve = getattr(self.inner, "resolve_model", None)
         model = resolve(request) if callable(resolve) else (request.model or self.model)
-        return {
+        fields = {
             "provider": self.inner.name,
             "base_url": getattr(self.inner, "base_url", None),
             "adapter_version": getattr(self.inner, "adapter_version", None),
@@ -71,6 +73,9 @@ class ReplayBackend:
             "sampling": request.sampling(),
             "sample_index": request.sample_index,
         }
+        if getattr(self.inner, "uses_meta", False):  # the simulated model answers from meta too
+            fields["meta"] = request.meta
+        return fields
 
     def key(self, request: ChatRequest) -> str:
         return hashlib.sha256(_canonical(self.key_fields(request)).encode()).hexdigest()

@@ -1,0 +1,135 @@
+"""Behaviour profiles of the simulated model: every probability the mechanism uses, by name.
+
+A profile is the whole "personality" of a simulated LLM. The agent side says how it
+uses tools and reads data (``docs/sim.md`` explains each knob with the mechanism it
+drives); the tool-author side is added by the evolution pipeline. Profiles are plain
+frozen dataclasses so an ablation is one override: ``llm.overrides.p_wrong_tool=0``.
+
+Numbers were chosen so the two shipped profiles land near the ARISE paper's
+GPT-4o-mini and Claude Sonnet 4.5 tables on the ``arise_v1`` protocol; results of
+the simulated model are labelled as simulated in every report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SimProfile:
+    """A simulated model. Probabilities are per decision; capacities are in characters."""
+
+    name: str
+    mimics: str  # the real model whose behaviour (and price) the profile imitates
+    # -- using tools ---------------------------------------------------------------
+    p_use_tool: float  # a relevant tool is on offer: call it (else work from raw data)
+    p_wrong_tool: float  # per call: pick another tool on offer ("incorrect invocation")
+    p_wrong_args: float  # per call: get one argument wrong ("incorrect invocation")
+    p_recover: float  # after an error observation: retry the intended call correctly
+    max_chain: int  # chained calls it manages reliably (composition depth)
+    p_lose_thread: float  # per call beyond ``max_chain``: stop and answer from what it has
+    p_slip: float  # turning correct tool outputs into the answer: a reasoning slip
+    # -- in-context reasoning over raw data -------------------------------------------
+    context_chars: float  # P(correct after reading n chars of raw data) = exp(-n / context_chars)
+    encoded_chars: float  # same for base64 it must decode in its head
+    page_lines: int  # lines it asks for per read_file page
+    # -- accounting --------------------------------------------------------------------
+    prices: Mapping[str, float] = field(default_factory=dict)  # USD per 1M tokens: input, output
+    tokens_per_s: float = 80.0  # simulated generation speed (latency in records)
+    first_token_s: float = 0.4
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name.startswith("p_") and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"sim profile {self.name!r}: {f.name} must be a probability in [0, 1], got {value!r}")
+        for name in ("context_chars", "encoded_chars", "tokens_per_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"sim profile {self.name!r}: {name} must be > 0, got {getattr(self, name)!r}")
+        if self.max_chain < 1 or self.page_lines < 1:
+            raise ValueError(f"sim profile {self.name!r}: max_chain and page_lines must be >= 1")
+        if set(self.prices) - {"input", "output"}:
+            raise ValueError(f"sim profile {self.name!r}: prices accepts 'input' and 'output' (USD per 1M tokens)")
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> SimProfile:
+        """A copy with some knobs changed; unknown knobs are an error listing the accepted ones."""
+        if not overrides:
+            return self
+        known = {f.name for f in dataclasses.fields(self)} - {"name"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"sim profile override(s) {unknown} unknown; accepted: {', '.join(sorted(known))}")
+        changes = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in overrides.items()}
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["prices"] = dict(self.prices)
+        return out
+
+
+PROFILES: dict[str, SimProfile] = {
+    # A small, fast model: uses tools it is given most of the time but often misuses
+    # them, chains few calls, and cannot hold much raw data in context.
+    "sim-4o-mini-like": SimProfile(
+        name="sim-4o-mini-like",
+        mimics="gpt-4o-mini",
+        p_use_tool=0.75,
+        p_wrong_tool=0.12,
+        p_wrong_args=0.12,
+        p_recover=0.45,
+        max_chain=3,
+        p_lose_thread=0.25,
+        p_slip=0.08,
+        context_chars=40_000,
+        encoded_chars=1_200,
+        page_lines=100,
+        prices={"input": 0.15, "output": 0.60},
+        tokens_per_s=90.0,
+    ),
+    # A strong model: calls the right tool with the right arguments, recovers from
+    # errors, chains long plans, and reads a lot of raw data before losing accuracy.
+    "sim-sonnet-like": SimProfile(
+        name="sim-sonnet-like",
+        mimics="claude-sonnet-4-5",
+        p_use_tool=0.92,
+        p_wrong_tool=0.03,
+        p_wrong_args=0.04,
+        p_recover=0.85,
+        max_chain=8,
+        p_lose_thread=0.08,
+        p_slip=0.03,
+        context_chars=250_000,
+        encoded_chars=6_000,
+        page_lines=100,
+        prices={"input": 3.0, "output": 15.0},
+        tokens_per_s=60.0,
+    ),
+    # No mistakes at all and unbounded context: the mechanism's ceiling (tests, sanity checks).
+    "sim-perfect": SimProfile(
+        name="sim-perfect",
+        mimics="(none)",
+        p_use_tool=1.0,
+        p_wrong_tool=0.0,
+        p_wrong_args=0.0,
+        p_recover=1.0,
+        max_chain=1_000,
+        p_lose_thread=0.0,
+        p_slip=0.0,
+        context_chars=1e12,
+        encoded_chars=1e12,
+        page_lines=500,
+    ),
+}
+
+
+def get_profile(name: str, overrides: Mapping[str, Any] | None = None) -> SimProfile:
+    """The named profile, with ``overrides`` applied."""
+    try:
+        base = PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown sim profile {name!r}; accepted: {', '.join(sorted(PROFILES))}") from None
+    return base.with_overrides(overrides)
