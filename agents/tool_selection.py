@@ -14,7 +14,32 @@ from collections import Counter
 from typing import Any
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an and the of to in for on by or is are be as at with from this that it its".split())
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "to",
+        "in",
+        "for",
+        "on",
+        "by",
+        "or",
+        "is",
+        "are",
+        "be",
+        "as",
+        "at",
+        "with",
+        "from",
+        "this",
+        "that",
+        "it",
+        "its",
+    ]
+)
 
 
 def _words(text: str) -> set[str]:
@@ -30,7 +55,9 @@ def relevance(tools: list[dict[str, Any]], prompt: str) -> list[float]:
     return [sum(math.log(1 + n / df[w]) for w in d & query) for d in docs]
 
 
-def select_tools(tools: list[dict[str, Any]], prompt: str, k: int, keep: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+def select_tools(
+    tools: list[dict[str, Any]], prompt: str, k: int, keep: set[str] | frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """``keep`` tools plus the ``k`` most relevant others, in their original order."""
     library = [t for t in tools if t.get("name") not in keep]
     scores = relevance(library, prompt)

@@ -17,20 +17,40 @@ class WorldConfig:
     name: str = "acmecorp"
     # Generator knobs (see envs/<world>/world.py DEFAULT_OPTIONS); {} = the defaults.
     options: dict[str, Any] = field(default_factory=dict)
+    # System prompt of LLM agents in this world; null = agents.react.DEFAULT_SYSTEM_PROMPT.
+    system_prompt: str | None = None
 
 
 @dataclass
 class ProtocolConfig:
     name: str = "rigorous"  # rigorous | arise_v1
+    # Affordances of a condition under this protocol when the condition sets none
+    # (arise_v1: no_evolution has no tools at all, as in the paper).
+    condition_affordances: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
 class ConditionConfig:
     name: str = "oracle"
-    kind: str = "scripted"  # scripted (more kinds arrive with LLM agents)
+    kind: str = "scripted"  # scripted | llm (a ReAct agent over the `llm` backend)
     tools: str = "none"  # none | reference
-    # Affordances offered; null = the protocol's default set.
+    # Affordances offered; null = the protocol's default for this condition.
     affordances: list[str] | None = None
+    # Adaptive tool injection: offer only the k library tools most relevant to the task (null = all).
+    tool_top_k: int | None = None
+
+
+@dataclass
+class ReplayConfig:
+    # off | record | replay-only: a content-addressed cache of LLM responses around the `llm` backend.
+    mode: str = "off"
+    cache_dir: str = "llm_cache"  # shared across jobs; relative paths are relative to the working directory
+
+
+@dataclass
+class AgentConfig:
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -38,7 +58,10 @@ class RunConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
-    llm: str | None = None
+    # The LLM backend of `kind: llm` conditions (conf/llm/*.yaml; agents.llm.factory documents the keys).
+    llm: Any = None
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     seed: int = 42
     split: str = "test"  # which instance stream is evaluated: train | test
     n_worlds: int = 1  # worlds of the split (world 0 of the test split is built from `seed` itself)
@@ -56,3 +79,20 @@ def register_configs() -> None:
     cs.store(group="world", name="base_world", node=WorldConfig)
     cs.store(group="protocol", name="base_protocol", node=ProtocolConfig)
     cs.store(group="condition", name="base_condition", node=ConditionConfig)
+
+
+def compose_run_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The job config for ``overrides`` (as on the command line), without running Hydra's app.
+
+    For scripts and tests: ``run_job(compose_run_config(["condition=fixed_tools"]), out_dir)``.
+    """
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    conf_dir = str(Path(__file__).resolve().parents[1] / "conf")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))

@@ -31,6 +31,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from agents.llm import AuthError, ChatBackend, make_backend
+from agents.llm.replay import MODES, ReplayBackend
+from agents.policy import Policy
+from agents.react import DEFAULT_SYSTEM_PROMPT, ReActAgent
 from agents.scripted import make_scripted
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
 from envs.tasks import SPLITS, TaskInstance, get_suite
@@ -52,8 +56,17 @@ def _check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
     if int(cfg.seed) < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {cfg.seed}")
-    if cfg.condition.kind != "scripted":
-        raise ConfigError(f"condition kind {cfg.condition.kind!r} is not available yet; accepted: scripted")
+    if cfg.condition.kind not in ("scripted", "llm"):
+        raise ConfigError(f"condition kind {cfg.condition.kind!r} is not known; accepted: scripted, llm")
+    if cfg.condition.kind == "llm" and not cfg.llm:
+        raise ConfigError(
+            f"condition {cfg.condition.name!r} needs an LLM: add llm=sim-4o-mini-like (offline), llm=openai, "
+            f"llm=anthropic or llm=local (see conf/llm/)"
+        )
+    if cfg.replay.mode not in MODES:
+        raise ConfigError(f"replay.mode must be one of {', '.join(MODES)}, got {cfg.replay.mode!r}")
+    if cfg.condition.tool_top_k is not None and int(cfg.condition.tool_top_k) < 0:
+        raise ConfigError(f"condition.tool_top_k must be >= 0 or null, got {cfg.condition.tool_top_k}")
     if cfg.condition.tools not in ("none", "reference"):
         raise ConfigError(f"condition.tools must be 'none' or 'reference', got {cfg.condition.tools!r}")
 
@@ -110,6 +123,47 @@ def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
     return {k: sum(v) / len(v) for k, v in groups.items()}
 
 
+def _make_llm(cfg: DictConfig) -> ChatBackend:
+    llm_cfg = OmegaConf.to_container(cfg.llm, resolve=True)
+    if not isinstance(llm_cfg, dict):
+        raise ConfigError(f"llm must be a mapping with a 'provider' key (see conf/llm/), got {llm_cfg!r}")
+    backend = make_backend({str(k): v for k, v in llm_cfg.items()})  # ValueError -> ConfigError upstream
+    if cfg.replay.mode != "off":
+        backend = ReplayBackend(backend, cfg.replay.cache_dir, mode=cfg.replay.mode)
+    return backend
+
+
+def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBackend | None) -> dict[str, Any]:
+    """result.json's LLM fields: which model, and calls, tokens and cost summed over the records."""
+    if cfg.condition.kind != "llm":
+        return {
+            "llm": None,
+            "model": None,
+            "simulated": False,
+            "llm_calls": 0,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "cost_usd": 0.0,
+        }
+    usage = [r.get("llm", {}).get("usage", {}) for r in records]
+    costs = [u.get("cost_usd") for u in usage]
+    inner = backend.inner if isinstance(backend, ReplayBackend) else backend
+    out: dict[str, Any] = {
+        "llm": cfg.llm.provider,
+        "model": str(getattr(inner, "model", "") or cfg.llm.get("model") or ""),
+        "simulated": cfg.llm.provider == "sim" or bool(cfg.llm.get("send_meta")),
+        "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
+        "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
+        "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
+        # None when no call had a price (add the model to the llm config's `prices`).
+        "cost_usd": round(sum(c for c in costs if c is not None), 6) if any(c is not None for c in costs) else None,
+        "llm_errors": sum(1 for r in records if r.get("llm", {}).get("error")),
+    }
+    if isinstance(backend, ReplayBackend):
+        out["replay"] = {"mode": backend.mode, "cache_dir": str(backend.cache_dir), **backend.stats()}
+    return out
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("arise-gym", "gymnasium", "numpy", "httpx", "respx", "hydra-core"):
@@ -138,19 +192,36 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             families=list(cfg.families) or None,
             options=options,
         )
-        policy = make_scripted(
-            cfg.condition.name,
-            suite,
-            int(cfg.seed),
-            int(cfg.train_worlds),
-            options,
-            evaluated=(cfg.split, int(cfg.n_worlds)),
-        )
+        backend: ChatBackend | None = None
+        policy: Policy
+        if cfg.condition.kind == "llm":
+            backend = _make_llm(cfg)
+            policy = ReActAgent(
+                backend,
+                system_prompt=cfg.world.system_prompt or DEFAULT_SYSTEM_PROMPT,
+                temperature=cfg.agent.temperature,
+                max_tokens=cfg.agent.max_tokens,
+                seed=int(cfg.seed),
+                max_steps=int(cfg.max_steps),
+                tool_top_k=cfg.condition.tool_top_k,
+            )
+        else:
+            policy = make_scripted(
+                cfg.condition.name,
+                suite,
+                int(cfg.seed),
+                int(cfg.train_worlds),
+                options,
+                evaluated=(cfg.split, int(cfg.n_worlds)),
+            )
+        affordances = cfg.condition.affordances
+        if affordances is None:
+            affordances = cfg.protocol.condition_affordances.get(cfg.condition.name)
         env = gym.make(
             ENV_IDS[cfg.world.name],
             protocol=cfg.protocol.name,
             world_options=options,
-            affordances=tuple(cfg.condition.affordances) if cfg.condition.affordances is not None else None,
+            affordances=tuple(affordances) if affordances is not None else None,
             max_observation_chars=cfg.max_observation_chars,
             max_episode_steps=int(cfg.max_steps),
         )
@@ -161,8 +232,9 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     episodes_path = out_dir / "episodes.jsonl"
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    # Everything that changes what an episode record holds is in the plan hash (not `progress`).
-    planned_cfg = {k: v for k, v in resolved.items() if k != "progress"}
+    # Everything that changes what an episode record holds is in the plan hash (not `progress`, and
+    # not `replay`: a replayed run holds exactly the records of the recorded one).
+    planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay")}
     plan_hash = hashlib.sha256(
         json.dumps({"config": planned_cfg, "tasks": [p.id for p in planned]}, sort_keys=True).encode()
     ).hexdigest()[:16]
@@ -172,7 +244,10 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     label = f"{cfg.world.name}/{cfg.protocol.name}/{cfg.condition.name}/seed={cfg.seed}"
     with RecordWriter(episodes_path) as writer, RecordWriter(out_dir / "timings.jsonl") as timings:
         for inst in tqdm(todo, desc=label, disable=not cfg.progress, leave=False, file=sys.stderr):
-            record, timing = run_episode(env, policy, inst, cfg.condition.tools)
+            try:
+                record, timing = run_episode(env, policy, inst, cfg.condition.tools)
+            except AuthError as exc:  # a config problem: stop, keeping every record already written
+                raise ConfigError(f"{exc} ({len(records)} complete episode records kept in {out_dir})") from None
             record = {"episode": len(records), "condition": cfg.condition.name, "seed": int(cfg.seed), **record}
             writer.write(record)
             timings.write({"episode": len(records), "task": inst.id, **timing})
@@ -183,7 +258,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "world": cfg.world.name,
         "protocol": cfg.protocol.name,
         "condition": cfg.condition.name,
-        "llm": cfg.llm,
+        **_llm_summary(cfg, records, backend),
         "seed": int(cfg.seed),
         "split": cfg.split,
         "n_episodes": n,
@@ -220,9 +295,14 @@ def main(cfg: DictConfig) -> None:
             f"hydra.run.dir={out_dir} to continue"
         ) from None
     phases = "  ".join(f"{p}={v:.0%}" for p, v in result["by_phase"].items())
+    llm = ""
+    if result["llm"]:
+        cost = "n/a" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
+        sim = " simulated" if result["simulated"] else ""
+        llm = f"  llm={result['llm']}:{result['model']}{sim} calls={result['llm_calls']} cost={cost}"
     print(
         f"{result['world']}/{result['protocol']}/{result['condition']} seed={result['seed']}: "
-        f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]  -> {out_dir}"
+        f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}  -> {out_dir}"
     )
 
 

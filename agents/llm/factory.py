@@ -75,7 +75,11 @@ def _http_kwargs(cfg: dict[str, Any], client: httpx.Client | None) -> dict[str, 
 
 
 def _openai(cfg: dict[str, Any], client: httpx.Client | None) -> ChatBackend:
-    return OpenAIChat(native_tools=bool(cfg.get("native_tools", True)), **_http_kwargs(cfg, client))
+    return OpenAIChat(
+        native_tools=bool(cfg.get("native_tools", True)),
+        send_meta=bool(cfg.get("send_meta", False)),
+        **_http_kwargs(cfg, client),
+    )
 
 
 def _anthropic(cfg: dict[str, Any], client: httpx.Client | None) -> ChatBackend:
@@ -101,16 +105,14 @@ def _sim(cfg: dict[str, Any], client: httpx.Client | None) -> ChatBackend:
     from agents.sim import SimChat, get_profile  # the sim imports the worlds: load it only when asked
 
     profile = get_profile(str(cfg.get("profile", "sim-4o-mini-like")), cfg.get("overrides"))
-    if "prices" in cfg and cfg["prices"] is not None:
-        profile = profile.with_overrides({"prices": dict(cfg["prices"])})
     return SimChat(profile, model=str(cfg.get("model") or ""))
 
 
 # provider -> (builder, accepted config keys).
 PROVIDERS: dict[str, tuple[Builder, frozenset[str]]] = {
-    "openai": (_openai, HTTP_KEYS | {"native_tools"}),
+    "openai": (_openai, HTTP_KEYS | {"native_tools", "send_meta"}),
     "anthropic": (_anthropic, HTTP_KEYS | {"anthropic_version", "default_max_tokens"}),
-    "sim": (_sim, frozenset({"provider", "profile", "model", "overrides", "prices"})),
+    "sim": (_sim, frozenset({"provider", "profile", "model", "overrides"})),
     "replay": (_replay, frozenset({"provider", "cache_dir", "mode", "inner"})),
 }
 

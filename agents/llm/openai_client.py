@@ -31,10 +31,21 @@ class OpenAIChat(HttpBackend):
     name = "openai"
     adapter_version = "openai-1"
 
-    def __init__(self, *, native_tools: bool = True, base_url: str = "https://api.openai.com/v1", **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        native_tools: bool = True,
+        send_meta: bool = False,
+        base_url: str = "https://api.openai.com/v1",
+        **kwargs: Any,
+    ):
         kwargs.setdefault("api_key_env", "OPENAI_API_KEY")
         super().__init__(base_url=base_url, **kwargs)
         self.native_tools = native_tools
+        # Only for the simulated model's server (agents.serve_sim): the task context travels as an
+        # extra field, ``arise_meta``. Real servers never get it (and may reject unknown fields).
+        self.send_meta = send_meta
+        self.uses_meta = send_meta
         if not native_tools:
             self.adapter_version += "-jsontext"
 
@@ -58,6 +69,8 @@ class OpenAIChat(HttpBackend):
         for name, value in request.sampling().items():
             if value is not None:
                 payload[name] = value
+        if self.send_meta:
+            payload["arise_meta"] = request.meta
         return payload
 
     def _parse(self, data: dict[str, Any], request: ChatRequest, model: str, latency_s: float) -> ChatResponse:

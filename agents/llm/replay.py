@@ -16,6 +16,8 @@ same request. Modes:
 * ``off``: always the inner backend, the cache is neither read nor written.
 
 Replayed responses equal the recorded ones field for field (usage and latency as recorded).
+A ``ContextLengthError`` is cached too (it is a deterministic verdict on the request) and
+raised again on replay.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agents.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMError, ReplayMissError
+from agents.llm.types import ChatBackend, ChatRequest, ChatResponse, ContextLengthError, LLMError, ReplayMissError
 
 MODES = ("record", "replay-only", "off")
 CACHE_FORMAT = 1
@@ -109,7 +111,11 @@ class ReplayBackend:
                 f"base_url and adapter version)"
             )
         self._count("backend_requests")
-        response = self.inner.complete(request)
+        try:
+            response = self.inner.complete(request)
+        except ContextLengthError as exc:  # a deterministic verdict on this request: replay it too
+            self._store(key, request, None, error=exc)
+            raise
         self._store(key, request, response)
         return response
 
@@ -121,19 +127,23 @@ class ReplayBackend:
             return None
         try:
             entry = json.loads(text)
+            if "error" in entry:
+                err = entry["error"]
+                raise ContextLengthError(str(err["message"]), err.get("status"))
             return ChatResponse.from_dict(entry["response"])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise LLMError(f"replay: cache entry {path} is unreadable ({exc!r}); delete it to re-record") from None
 
-    def _store(self, key: str, request: ChatRequest, response: ChatResponse) -> None:
+    def _store(
+        self, key: str, request: ChatRequest, response: ChatResponse | None, error: LLMError | None = None
+    ) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {
-            "format": CACHE_FORMAT,
-            "key": key,
-            "request": self.key_fields(request),
-            "response": response.to_dict(),
-        }
+        entry: dict[str, Any] = {"format": CACHE_FORMAT, "key": key, "request": self.key_fields(request)}
+        if response is not None:
+            entry["response"] = response.to_dict()
+        if error is not None:
+            entry["error"] = {"type": type(error).__name__, "message": str(error), "status": error.status}
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +27,13 @@ import httpx
 import numpy as np
 
 from agents.llm.keys import redact
-from agents.llm.types import AuthError, LLMError, MalformedResponseError, RateLimitError
+from agents.llm.types import AuthError, ContextLengthError, LLMError, MalformedResponseError, RateLimitError
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+# Provider phrasings of a context-window overflow (OpenAI, vLLM, Anthropic, llama.cpp).
+_CONTEXT_LENGTH = re.compile(
+    r"context_length_exceeded|maximum context length|prompt is too long|exceeds the context", re.I
+)
 _BODY_EXCERPT = 300
 
 
@@ -132,6 +137,11 @@ def post_json(
                 hint = f"check that {key_env} holds a valid key" if key_env else "this endpoint needs an API key"
                 raise AuthError(
                     f"{provider}: {url} answered {status} (authentication failed); {hint}. Body: {body}", status
+                )
+            if status in (400, 413) and _CONTEXT_LENGTH.search(resp.text):
+                raise ContextLengthError(
+                    f"{provider}: the request is longer than the model's context window ({status}). Body: {body}",
+                    status,
                 )
             if status not in RETRY_STATUSES:
                 raise LLMError(

@@ -133,5 +133,9 @@ class MalformedResponseError(LLMError):
     """The endpoint answered something that is not a valid response of its API."""
 
 
+class ContextLengthError(LLMError):
+    """The request does not fit the model's context window (deterministic: replay caches it)."""
+
+
 class ReplayMissError(LLMError):
     """Replay-only mode and the request is not in the cache."""

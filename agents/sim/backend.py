@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from agents.llm.types import ChatRequest, ChatResponse, ToolCall, Usage
+from agents.llm.types import ChatRequest, ChatResponse, ContextLengthError, ToolCall, Usage
 from agents.sim.behaviour import Action, EpisodeContext, Outcome, play
 from agents.sim.knowledge import knowledge_for
 from agents.sim.profiles import SimProfile, get_profile
@@ -62,6 +62,13 @@ class SimChat:
         return request.model or self.model
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        tokens_in = math.ceil((_chars(request.messages) + len(json.dumps(request.tools))) / CHARS_PER_TOKEN)
+        if tokens_in > self.profile.context_tokens:
+            raise ContextLengthError(
+                f"sim: prompt is too long: {tokens_in} tokens > the {self.profile.context_tokens}-token context "
+                f"window of {self.profile.name} (context_length_exceeded)",
+                400,
+            )
         meta = dict(request.meta)
         prompt = next((str(m.get("content") or "") for m in request.messages if m.get("role") == "user"), "")
         offered = [str(t.get("name")) for t in request.tools]
@@ -76,6 +83,7 @@ class SimChat:
         )
         move = next_move(ctx, observations(request.messages))
         turn = int(meta.get("turn", sum(1 for m in request.messages if m.get("role") == "assistant")))
+        raw: dict[str, Any]
         if isinstance(move, Action):
             raw_args = json.dumps(move.args, ensure_ascii=False, sort_keys=True)
             calls = [ToolCall(f"call_{turn}", move.tool, dict(move.args), raw_args)]
@@ -83,7 +91,6 @@ class SimChat:
         else:
             calls, text, out_chars = [], move.text, len(move.text)
             raw = {"sim": {"events": move.events}}
-        tokens_in = math.ceil((_chars(request.messages) + len(json.dumps(request.tools))) / CHARS_PER_TOKEN)
         tokens_out = math.ceil(out_chars / CHARS_PER_TOKEN) + 5
         return ChatResponse(
             text=text,

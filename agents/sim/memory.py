@@ -27,7 +27,7 @@ _TRUNCATED = re.compile(r"\n\.\.\.\[truncated \d+ characters\]$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]{64,}$")
 
 
-class NeedData(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class NeedData(BaseException):
     """The reasoning needs data not yet observed: ``(tool, call_args)`` would fetch it.
 
     A ``BaseException`` so that tools' broad ``except Exception`` clauses cannot swallow it.

@@ -36,6 +36,7 @@ class SimProfile:
     context_chars: float  # P(correct after reading n chars of raw data) = exp(-n / context_chars)
     encoded_chars: float  # same for base64 it must decode in its head
     page_lines: int  # lines it asks for per read_file page
+    context_tokens: int = 128_000  # a longer request is refused (ContextLengthError), as real APIs do
     # -- accounting --------------------------------------------------------------------
     prices: Mapping[str, float] = field(default_factory=dict)  # USD per 1M tokens: input, output
     tokens_per_s: float = 80.0  # simulated generation speed (latency in records)
@@ -49,8 +50,8 @@ class SimProfile:
         for name in ("context_chars", "encoded_chars", "tokens_per_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"sim profile {self.name!r}: {name} must be > 0, got {getattr(self, name)!r}")
-        if self.max_chain < 1 or self.page_lines < 1:
-            raise ValueError(f"sim profile {self.name!r}: max_chain and page_lines must be >= 1")
+        if self.max_chain < 1 or self.page_lines < 1 or self.context_tokens < 1:
+            raise ValueError(f"sim profile {self.name!r}: max_chain, page_lines and context_tokens must be >= 1")
         if set(self.prices) - {"input", "output"}:
             raise ValueError(f"sim profile {self.name!r}: prices accepts 'input' and 'output' (USD per 1M tokens)")
 
@@ -62,7 +63,7 @@ class SimProfile:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(f"sim profile override(s) {unknown} unknown; accepted: {', '.join(sorted(known))}")
-        changes = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in overrides.items()}
+        changes: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in overrides.items()}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +106,7 @@ PROFILES: dict[str, SimProfile] = {
         context_chars=250_000,
         encoded_chars=6_000,
         page_lines=100,
+        context_tokens=200_000,
         prices={"input": 3.0, "output": 15.0},
         tokens_per_s=60.0,
     ),
@@ -122,6 +124,7 @@ PROFILES: dict[str, SimProfile] = {
         context_chars=1e12,
         encoded_chars=1e12,
         page_lines=500,
+        context_tokens=10**9,
     ),
 }
 
