@@ -1,6 +1,6 @@
 """Adaptive tool injection: offer the model only the k library tools most relevant to a task.
 
-Relevance is lexical: the words of a tool's name and description that also occur in
+Relevance is lexical: the words of a tool's name, description and parameters that also occur in
 the task prompt, each weighted by its inverse document frequency over the tool set
 (a word every tool shares says nothing). Ties keep the library order, so the choice
 is deterministic. Affordances (``keep``) are always offered and do not count toward k.
@@ -46,9 +46,16 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower().replace("_", " ")) if w not in _STOP and len(w) > 1}
 
 
+def _document(tool: dict[str, Any]) -> str:
+    """A tool's name, description, and parameter names and descriptions."""
+    props = (tool.get("parameters") or {}).get("properties") or {}
+    params = " ".join(f"{name} {spec.get('description', '')}" for name, spec in props.items() if isinstance(spec, dict))
+    return f"{tool.get('name', '')} {tool.get('description', '')} {params}"
+
+
 def relevance(tools: list[dict[str, Any]], prompt: str) -> list[float]:
     """A relevance score per tool (``ToolSpec.to_json()`` shape) for ``prompt``."""
-    docs = [_words(f"{t.get('name', '')} {t.get('description', '')}") for t in tools]
+    docs = [_words(_document(t)) for t in tools]
     df = Counter(w for d in docs for w in d)
     n = len(docs)
     query = _words(prompt)

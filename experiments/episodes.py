@@ -58,7 +58,8 @@ def run_episode(
         "tools_called": tools_called,
         "steps": steps,
         "n_steps": len(steps),
-        "truncated": bool(truncated),
+        # Out of steps without an answer (TimeLimit also flags truncation when the last step answers).
+        "truncated": bool(truncated and not terminated),
         "answer": final.get("answer"),
         "grade": grade,
         "score": grade["score"],

@@ -156,7 +156,7 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
         "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
         "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
         # None when no call had a price (add the model to the llm config's `prices`).
-        "cost_usd": round(sum(c for c in costs if c is not None), 6) if any(c is not None for c in costs) else None,
+        "cost_usd": round(sum(c for c in costs if c is not None), 8) if any(c is not None for c in costs) else None,
         "llm_errors": sum(1 for r in records if r.get("llm", {}).get("error")),
     }
     if isinstance(backend, ReplayBackend):

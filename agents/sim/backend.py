@@ -62,7 +62,9 @@ class SimChat:
         return request.model or self.model
 
     def complete(self, request: ChatRequest) -> ChatResponse:
-        tokens_in = math.ceil((_chars(request.messages) + len(json.dumps(request.tools))) / CHARS_PER_TOKEN)
+        tokens_in = math.ceil(
+            (_chars(request.messages) + (len(json.dumps(request.tools)) if request.tools else 0)) / CHARS_PER_TOKEN
+        )
         if tokens_in > self.profile.context_tokens:
             raise ContextLengthError(
                 f"sim: prompt is too long: {tokens_in} tokens > the {self.profile.context_tokens}-token context "
@@ -86,7 +88,7 @@ class SimChat:
         raw: dict[str, Any]
         if isinstance(move, Action):
             raw_args = json.dumps(move.args, ensure_ascii=False, sort_keys=True)
-            calls = [ToolCall(f"call_{turn}", move.tool, dict(move.args), raw_args)]
+            calls = [ToolCall(f"call_{turn}", move.tool, json.loads(raw_args), raw_args)]  # as a client parses it
             text, out_chars, raw = "", len(move.tool) + len(raw_args), {"sim": {"action": move.tool}}
         else:
             calls, text, out_chars = [], move.text, len(move.text)
