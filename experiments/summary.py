@@ -23,11 +23,11 @@ def load_results(root: Path) -> list[dict[str, Any]]:
 
 def table(results: list[dict[str, Any]]) -> str:
     """Markdown table: one row per (world, protocol, condition), averaged over seeds."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for r in results:
-        groups.setdefault((r["world"], r["protocol"], r["condition"]), []).append(r)
+        groups.setdefault((r["world"], r["protocol"], r["condition"], _model(r)), []).append(r)
     phases = [p for p in PHASES if any(p in r["by_phase"] for r in results)]
-    head = ["world", "protocol", "condition", "seeds", "episodes", *phases, "overall", "worst family"]
+    head = ["world", "protocol", "condition", "model", "seeds", "episodes", *phases, "overall", "cost $", "worst family"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     order = {"oracle": 0}
     for key in sorted(groups, key=lambda k: (k[0], k[1] != "rigorous", order.get(k[2], 1), k[2])):
@@ -43,16 +43,25 @@ def table(results: list[dict[str, Any]]) -> str:
             for f, v in r["by_family"].items():
                 fam.setdefault(f, []).append(v)
         means = {f: sum(v) / len(v) for f, v in fam.items()}
-        # The family that most deserves a look: the oracle's lowest, a baseline's highest.
-        pick = min if key[2] == "oracle" else max
+        # The family that most deserves a look: the oracle's or an agent's lowest, a null baseline's highest.
+        baseline = key[3] == "-" and key[2] != "oracle"
+        pick = max if baseline else min
         worst = pick(means, key=lambda f: means[f]) if means else None
-        if worst is None or means[worst] == (1.0 if key[2] == "oracle" else 0.0):
+        if worst is None or means[worst] == (0.0 if baseline else 1.0):
             worst_s = "-"
         else:
             worst_s = f"{worst} {100 * means[worst]:.0f}%"
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rs}))
-        rows.append("| " + " | ".join([*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", worst_s]) + " |")
+        costs = [r.get("cost_usd") for r in rs]
+        cost = f"{sum(c for c in costs if c is not None):.2f}" if any(c for c in costs) else "-"
+        rows.append("| " + " | ".join([*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", cost, worst_s]) + " |")
     return "\n".join(rows)
+
+
+def _model(result: dict[str, Any]) -> str:
+    if not result.get("llm"):
+        return "-"
+    return f"{result.get('model')}{' (sim)' if result.get('simulated') else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no result.json under {args.directory}", file=sys.stderr)
         return 1
     print(table(results))
-    print("\nworst family: the oracle's lowest-scoring family, or a baseline's highest-scoring one ('-': none).")
+    print(
+        "\nworst family: the lowest-scoring family of the oracle or an LLM agent, the highest-scoring one of a "
+        "null baseline ('-': none). (sim) marks the simulated model; its cost is what the mimicked model would charge."
+    )
     return 0
 
 

@@ -106,8 +106,12 @@ def test_world_clis_reject_bad_arguments(module: str):
 
 def test_summary_prints_a_table(tmp_path: Path):
     job(tmp_path / "s" / "one", "condition=oracle", "seed=1", FAMILIES)
+    llm = job(tmp_path / "s" / "two", "condition=fixed_tools", "llm=sim-sonnet-like", "seed=1", FAMILIES)
     out = run("-m", "experiments.summary", str(tmp_path / "s")).stdout
-    assert "| acmecorp | rigorous | oracle | 1 | 4 |" in out and "100.0%" in out
+    assert "| acmecorp | rigorous | oracle | - | 1 | 4 |" in out and "100.0%" in out
+    row = next(line for line in out.splitlines() if "fixed_tools" in line)
+    assert row.startswith("| acmecorp | rigorous | fixed_tools | sim-sonnet-like (sim) | 1 | 4 |")
+    assert f"| {llm['cost_usd']:.2f} |" in row
 
 
 @pytest.mark.parametrize("world", ["acmecorp", "datacorp"])

@@ -110,7 +110,7 @@ def test_record_over_the_sim_server_then_replay_only_with_zero_backend_requests(
 def test_bad_llm_configs_are_clear_errors(tmp_path: Path):
     with pytest.raises(ConfigError, match="needs an LLM: add llm=sim-4o-mini-like"):
         job(tmp_path / "a", "condition=no_evolution", "~llm")
-    with pytest.raises(ConfigError, match="replay.mode must be one of record, replay-only, off"):
+    with pytest.raises(ConfigError, match=r"replay\.mode must be one of record, replay-only, off"):
         job(tmp_path / "b", "condition=no_evolution", "replay.mode=replay")
     with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['temprature'\]"):
         job(tmp_path / "c", "condition=no_evolution", "+llm.temprature=0")
