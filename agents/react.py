@@ -7,9 +7,11 @@ arguments is forwarded as is, so the env answers with an error observation the m
 can react to. LLM failures other than authentication end the episode with an empty
 answer and are recorded; authentication errors stop the run (a config problem).
 
-The episode record gains ``llm``: usage (calls, tokens, cost), every response, and any
-error. Requests carry ``meta`` (task family, phase, params, tools on offer) for the
-simulated model; real providers never see it.
+The episode record gains ``tools_shown`` and ``llm``: the system prompt, usage (calls,
+tokens, cost), every response, and any error; with the env's steps (actions and
+observations) that is the whole transcript: every request can be rebuilt from it.
+Requests carry ``meta`` (task family, phase, params, world seed, step budget, tools on
+offer) for the simulated model; real providers never see it.
 """
 
 from __future__ import annotations
@@ -129,5 +131,10 @@ class ReActAgent(Policy):
     def episode_extras(self) -> dict[str, Any]:
         return {
             "tools_shown": [t["name"] for t in self.tools],
-            "llm": {"usage": self.meter.to_dict(), "responses": self.responses, "error": self.error},
+            "llm": {
+                "system_prompt": self.system_prompt,
+                "usage": self.meter.to_dict(),
+                "responses": self.responses,
+                "error": self.error,
+            },
         }

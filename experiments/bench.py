@@ -3,7 +3,10 @@
 * world generation: default-size rigorous AcmeCorp and DataCorp worlds, fresh per seed (target <= 1 s);
 * affordance steps per second in-process through ``env.step`` (target >= 5,000/s), for
   a realistic mix (read_file pages, list_files, read_doc, http_get of the metrics API)
-  and for each affordance alone.
+  and for each affordance alone;
+* a 60-episode ``no_evolution`` job with the simulated model (target <= 20 s), on
+  AcmeCorp rigorous (30 families x 2 worlds; the agent pages through raw data) and on
+  the paper's 60 arise_v1 tasks.
 """
 
 from __future__ import annotations
@@ -53,6 +56,26 @@ def bench_steps(actions: list[tuple[str, dict[str, Any]]], n: int) -> float:
     return n / dt
 
 
+def bench_sim_job(protocol: str) -> tuple[int, float]:
+    """(episodes, wall seconds) of a 60-episode no_evolution job with sim-4o-mini-like."""
+    import tempfile
+    from pathlib import Path
+
+    from envs.tasks import get_suite
+    from experiments.config import compose_run_config
+    from experiments.run import run_job
+
+    overrides = [f"protocol={protocol}", "condition=no_evolution", "llm=sim-4o-mini-like", "seed=1", "progress=false"]
+    if protocol == "rigorous":
+        families = [f.name for f in get_suite("acmecorp").families[:30]]
+        overrides += ["n_worlds=2", f"families=[{','.join(families)}]"]
+    cfg = compose_run_config(overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = run_job(cfg, Path(tmp))
+        return result["n_episodes"], time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worlds", type=int, default=10, help="number of worlds to generate")
@@ -72,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("read_file", "list_files", "read_doc", "http_get"):
         only = [m for m in MIX if m[0] == name][:1]
         print(f"  {name:<10} alone: {bench_steps(only, args.steps // 4):,.0f} steps/s")
+    for protocol in ("rigorous", "arise_v1"):
+        n, wall = bench_sim_job(protocol)
+        print(
+            f"no_evolution job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in {wall:.1f} s  (target <= 20 s)"
+        )
     print("DCQL interpreter: python -m experiments.bench_dcql")
     return 0
 

@@ -27,7 +27,18 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         groups.setdefault((r["world"], r["protocol"], r["condition"], _model(r)), []).append(r)
     phases = [p for p in PHASES if any(p in r["by_phase"] for r in results)]
-    head = ["world", "protocol", "condition", "model", "seeds", "episodes", *phases, "overall", "cost $", "worst family"]
+    head = [
+        "world",
+        "protocol",
+        "condition",
+        "model",
+        "seeds",
+        "episodes",
+        *phases,
+        "overall",
+        "cost $",
+        "worst family",
+    ]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     order = {"oracle": 0}
     for key in sorted(groups, key=lambda k: (k[0], k[1] != "rigorous", order.get(k[2], 1), k[2])):
