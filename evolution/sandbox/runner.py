@@ -22,6 +22,7 @@ with rlimits and a cleared environment only; ``isolation`` says which
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -39,6 +40,7 @@ from evolution.sandbox import worker as wire
 
 log = logging.getLogger(__name__)
 WORKER = Path(wire.__file__).resolve()
+NOBODY = 65534
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Limits:
     file_mb: int = 8
     open_files: int = 64
     output_bytes: int = 65_536
-    nproc_extra: int = 64  # processes the call may add to what the user already runs
+    nproc_extra: int = 64  # processes a call may run (on top of what the sandbox user already runs)
 
     def to_wire(self, nproc_base: int) -> dict[str, Any]:
         out = asdict(self)
@@ -65,6 +67,30 @@ class SandboxError(RuntimeError):
 
 def bwrap_path() -> str | None:
     return shutil.which("bwrap")
+
+
+def _world_executable(path: str) -> bool:
+    """Whether any user may run ``path`` (every parent directory searchable, the file executable)."""
+    real = Path(os.path.realpath(path))
+    try:
+        if not real.stat().st_mode & 0o001:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in real.parents)
+    except OSError:
+        return False
+
+
+def sandbox_python(run_as: int | None) -> str:
+    """The interpreter for the worker (stdlib only): ours, unless the sandbox user cannot run it."""
+    if run_as is None or _world_executable(sys.executable):
+        return sys.executable
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"):
+        if _world_executable(candidate):
+            return candidate
+    raise SandboxError(
+        f"no Python interpreter the sandbox user (uid {run_as}) may run: {sys.executable} is inside a private "
+        "directory; install python3 system-wide or make the interpreter's directories world-searchable"
+    )
 
 
 def _user_processes() -> int:
@@ -114,13 +140,16 @@ class Sandbox:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_worker = self._from_worker = -1
-        self._nproc_base = _user_processes()
+        # RLIMIT_NPROC never applies to root, so a root host runs the sandbox as `nobody` (a fork bomb
+        # then hits the limit); any other user keeps its uid and the limit counts its other processes.
+        self.run_as = NOBODY if os.getuid() == 0 else None
+        self._nproc_base = 1 if self.run_as is not None else _user_processes()
         self.calls = 0
         self.restarts = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def _command(self, fd_in: int, fd_out: int) -> list[str]:
-        py = [sys.executable, "-I", "-S", "-B", str(WORKER), str(fd_in), str(fd_out)]
+        py = [sandbox_python(self.run_as), "-I", "-S", "-B", str(WORKER), str(fd_in), str(fd_out)]
         if self.isolation != "bwrap":
             return py
         cmd = [bwrap_path() or "bwrap", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
@@ -134,6 +163,9 @@ class Sandbox:
         host_to_worker_r, host_to_worker_w = os.pipe()
         worker_to_host_r, worker_to_host_w = os.pipe()
         env = {} if self.isolation == "bwrap" else {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        drop: dict[str, Any] = {}
+        if self.run_as is not None:
+            drop = {"user": self.run_as, "group": self.run_as, "extra_groups": []}
         try:
             self._proc = subprocess.Popen(
                 self._command(host_to_worker_r, worker_to_host_w),
@@ -143,6 +175,7 @@ class Sandbox:
                 stderr=subprocess.PIPE,
                 env=env,
                 cwd="/tmp",
+                **drop,
             )
         except OSError as exc:
             raise SandboxError(f"cannot start the sandbox worker: {exc}") from None
@@ -163,10 +196,8 @@ class Sandbox:
     def close(self) -> None:
         for fd in (self._to_worker, self._from_worker):
             if fd >= 0:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
         self._to_worker = self._from_worker = -1
         if self._proc is not None:
             if self._proc.poll() is None:

@@ -17,6 +17,7 @@ Results travel only on the private pipe, so printing "passed" cannot forge a pas
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -144,6 +145,7 @@ def _child(req: dict[str, Any], code: types.CodeType, tests: types.CodeType | No
                 value = fn(*req.get("argv", []), **req.get("args", {}))
                 out = {"ok": True, "value": json.loads(json.dumps(value, default=str))}
         else:
+            assert tests is not None
             exec(tests, ns)
             names = [n for n in sorted(ns) if n.startswith("test") and callable(ns[n])]
             results = []
@@ -159,10 +161,8 @@ def _child(req: dict[str, Any], code: types.CodeType, tests: types.CodeType | No
     except BaseException as exc:
         out = {"ok": False, "error": _describe(exc), "trace": traceback.format_exc(limit=4)[-2000:]}
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):
             stream.flush()
-        except Exception:
-            pass
     write_frame(result_w, {"op": "result", **out})
 
 
@@ -207,10 +207,14 @@ def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
     open_fds = {res_r, out_r}
     while open_fds:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if result is not None:  # done; take what output is already there (forked leftovers hold the pipes)
+            remaining = 0.0
+        elif remaining <= 0:
             timed_out = True
             break
         ready, _, _ = select.select(list(open_fds), [], [], remaining)
+        if not ready and result is not None:
+            break
         for fd in ready:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -233,16 +237,15 @@ def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
                 frame = json.loads(bytes(res_buf[_HEADER.size : _HEADER.size + n]))
                 del res_buf[: _HEADER.size + n]
                 if frame.get("op") == "rpc":
+                    t_rpc = time.monotonic()
                     write_frame(host_out, frame)
-                    reply = read_frame(host_in)
-                    write_frame(rpc_w, reply if reply is not None else {"ok": False, "error": "host gone"})
-                    deadline = max(deadline, time.monotonic() + 0.05)  # world time is not the tool's
+                    answer = read_frame(host_in)
+                    write_frame(rpc_w, answer if answer is not None else {"ok": False, "error": "host gone"})
+                    deadline += time.monotonic() - t_rpc  # time the host spends serving is not the tool's
                 elif frame.get("op") == "result":
                     result = frame
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)  # the child and anything it forked
-    except (ProcessLookupError, PermissionError):
-        pass
     _, status = os.waitpid(pid, 0)
     for fd in (res_r, rpc_w, out_r):
         os.close(fd)
