@@ -4,6 +4,7 @@
 * affordance steps per second in-process through ``env.step`` (target >= 5,000/s), for
   a realistic mix (read_file pages, list_files, read_doc, http_get of the metrics API)
   and for each affordance alone;
+* sandboxed tool calls per second (bubblewrap worker, fork per call; target >= 500/s);
 * a 60-episode ``no_evolution`` job with the simulated model (target <= 20 s), on
   AcmeCorp rigorous (30 families x 2 worlds; the agent pages through raw data) and on
   the paper's 60 arise_v1 tasks.
@@ -56,6 +57,28 @@ def bench_steps(actions: list[tuple[str, dict[str, Any]]], n: int) -> float:
     return n / dt
 
 
+def bench_sandbox(n: int) -> tuple[str, float, float]:
+    """(isolation, calls/s of a trivial tool, calls/s of a tool making one forwarded read_file)."""
+    from envs.access import WorldAccess
+    from evolution.sandbox import Sandbox
+
+    access = WorldAccess(build_world(42, {}))
+    plain = "def f(x):\n    return x + 1\n"
+    reads = "from envs.toolkit import read_file\ndef g():\n    return len(read_file('config/env'))\n"
+    with Sandbox() as sb:
+        for i in range(20):
+            sb.call(plain, "f", {"x": i})
+        t0 = time.perf_counter()
+        for i in range(n):
+            sb.call(plain, "f", {"x": i})
+        rate_plain = n / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            sb.call(reads, "g", {}, access)
+        rate_reads = n / (time.perf_counter() - t0)
+        return sb.isolation, rate_plain, rate_reads
+
+
 def bench_sim_job(protocol: str) -> tuple[int, float]:
     """(episodes, wall seconds) of a 60-episode no_evolution job with sim-4o-mini-like."""
     import tempfile
@@ -95,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("read_file", "list_files", "read_doc", "http_get"):
         only = [m for m in MIX if m[0] == name][:1]
         print(f"  {name:<10} alone: {bench_steps(only, args.steps // 4):,.0f} steps/s")
+    isolation, plain, reads = bench_sandbox(1000)
+    print(
+        f"sandboxed tool calls ({isolation}): {plain:,.0f} calls/s, with one forwarded read_file "
+        f"{reads:,.0f} calls/s  (target >= 500/s)"
+    )
     for protocol in ("rigorous", "arise_v1"):
         n, wall = bench_sim_job(protocol)
         print(
