@@ -25,6 +25,8 @@ from agents.llm.types import ChatRequest, ContextLengthError
 from agents.sim.backend import SimChat
 from agents.sim.profiles import PROFILES
 
+SIM_FINGERPRINT = "arise-gym-sim"  # how results recognise responses of the simulated model
+
 
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -41,6 +43,15 @@ class SimServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> SimServer:
+        """Serve from a background thread (tests, notebooks): ``with SimServer() as srv: srv.base_url``."""
+        threading.Thread(target=self.serve_forever, name="sim-server", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
 
     def count(self) -> None:
         with self._lock:
@@ -113,7 +124,7 @@ def handle_chat(server: SimServer, body: Any) -> tuple[int, dict[str, Any]]:
         "object": "chat.completion",
         "created": 0,
         "model": model,
-        "system_fingerprint": "arise-gym-sim",
+        "system_fingerprint": SIM_FINGERPRINT,
         "choices": [{"index": 0, "message": message, "finish_reason": response.finish_reason, "logprobs": None}],
         "usage": {
             "prompt_tokens": usage.tokens_in,

@@ -36,6 +36,7 @@ from agents.llm.replay import MODES, ReplayBackend
 from agents.policy import Policy
 from agents.react import DEFAULT_SYSTEM_PROMPT, ReActAgent
 from agents.scripted import make_scripted
+from agents.serve_sim import SIM_FINGERPRINT
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
 from envs.tasks import SPLITS, TaskInstance, get_suite
 from experiments.config import register_configs
@@ -151,7 +152,8 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
     out: dict[str, Any] = {
         "llm": cfg.llm.provider,
         "model": str(getattr(inner, "model", "") or cfg.llm.get("model") or ""),
-        "simulated": cfg.llm.provider == "sim" or bool(cfg.llm.get("send_meta")),
+        # From what answered, not from the config: the sim in process or behind agents.serve_sim.
+        "simulated": cfg.llm.provider == "sim" or any(_simulated(resp) for r in records for resp in _responses(r)),
         "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
         "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
         "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
@@ -162,6 +164,15 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
     if isinstance(backend, ReplayBackend):
         out["replay"] = {"mode": backend.mode, "cache_dir": str(backend.cache_dir), **backend.stats()}
     return out
+
+
+def _responses(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(record.get("llm", {}).get("responses") or [])
+
+
+def _simulated(response: dict[str, Any]) -> bool:
+    raw = response.get("raw") or {}
+    return bool(raw.get("simulated")) or raw.get("system_fingerprint") == SIM_FINGERPRINT
 
 
 def _versions() -> dict[str, str]:

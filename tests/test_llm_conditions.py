@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,12 +78,8 @@ def test_adaptive_tool_injection_offers_the_top_k(tmp_path: Path):
 
 @pytest.fixture
 def sim_server() -> Iterator[SimServer]:
-    srv = SimServer("127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with SimServer("127.0.0.1", 0) as srv:
+        yield srv
 
 
 def test_record_over_the_sim_server_then_replay_only_with_zero_backend_requests(tmp_path: Path, sim_server: SimServer):

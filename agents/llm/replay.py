@@ -98,7 +98,11 @@ class ReplayBackend:
             self._count("backend_requests")
             return self.inner.complete(request)
         key = self.key(request)
-        cached = self._load(key)
+        try:
+            cached = self._load(key)
+        except ContextLengthError:  # a cached verdict is a hit too
+            self._count("hits")
+            raise
         if cached is not None:
             self._count("hits")
             return cached

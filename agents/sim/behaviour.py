@@ -97,7 +97,7 @@ class _Episode:
         self.context_chars = 0  # raw inline data reasoned over (besides what ``mem`` counts)
         self.used_tools = False
         self.events: list[dict[str, Any]] = []
-        self.runner = InProcessRunner.of(self.k.tools.values()) if self.k else InProcessRunner({})
+        self.runner = self.k.runner if self.k else InProcessRunner({})
 
     def _rng(self, *names: str | int) -> np.random.Generator:
         return seeding.rng(self.ctx.seed, "sim", self.ctx.episode_key, *names)

@@ -15,11 +15,12 @@ and a test checks every long text those solvers pass to tools appears in the pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from envs.tasks import Solver, Suite, TaskFamily, get_suite
+from envs.tools import InProcessRunner
 from envs.world import World
 
 # Protocols whose prompts carry the data inline (the solver reads it from the world).
@@ -36,8 +37,9 @@ class TaskKnowledge:
     world: World | None
 
     @property
-    def tools(self) -> dict[str, Callable[..., Any]]:
-        return {fn.__name__: fn for fn in self.suite.reference_tools()}
+    def runner(self) -> InProcessRunner:
+        """The world's tools as the model runs them in its head (built once per suite: specs are not free)."""
+        return _runner(self.suite.world, self.suite.protocol)
 
     @property
     def answer_schema(self) -> dict[str, Any]:
@@ -50,6 +52,11 @@ class TaskKnowledge:
     def plan(self) -> Solver:
         # Solvers are typed with a World; rigorous ones must not use it (None enforces that).
         return self.family.solve(self.world, self.params)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _runner(world: str, protocol: str) -> InProcessRunner:
+    return InProcessRunner.of(get_suite(world, protocol).reference_tools())
 
 
 def knowledge_for(meta: dict[str, Any]) -> TaskKnowledge | None:

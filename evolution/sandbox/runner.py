@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -256,8 +257,6 @@ class Sandbox:
             )
 
     def _read_with_deadline(self, deadline: float) -> dict[str, Any]:
-        import select
-
         remaining = deadline - time.monotonic()
         ready, _, _ = select.select([self._from_worker], [], [], max(0.0, remaining))
         if not ready:

@@ -10,7 +10,16 @@ import httpx
 import pytest
 import respx
 
-from agents.llm import ChatRequest, OpenAIChat, ReplayBackend, ReplayMissError, RetryPolicy, make_backend
+from agents.llm import (
+    ChatRequest,
+    ContextLengthError,
+    OpenAIChat,
+    ReplayBackend,
+    ReplayMissError,
+    RetryPolicy,
+    make_backend,
+)
+from agents.sim import SimChat, get_profile
 from tests.agents.conftest import FAKE_KEY
 
 TOOLS = [{"name": "read_doc", "description": "Read.", "parameters": {"type": "object", "properties": {}}}]
@@ -167,3 +176,19 @@ def test_factory_replay_over_openai(tmp_path, base_url):
     assert route.call_count == 1 and isinstance(backend, ReplayBackend)
     replayed = make_backend({**cfg, "mode": "replay-only"}).complete(request())
     assert replayed == recorded
+
+
+def test_a_context_length_verdict_is_cached_and_replayed(tmp_path):
+    sim = SimChat(get_profile("sim-4o-mini-like", {"context_tokens": 10}))
+    request = ChatRequest(model="", messages=[{"role": "user", "content": "x" * 200}], meta={"turn": 0})
+    recorder = ReplayBackend(sim, tmp_path, mode="record")
+    with pytest.raises(ContextLengthError, match="context_length_exceeded"):
+        recorder.complete(request)
+    assert recorder.stats() == {"hits": 0, "misses": 1, "backend_requests": 1}
+    replayer = ReplayBackend(sim, tmp_path, mode="replay-only")
+    with pytest.raises(ContextLengthError, match="context_length_exceeded"):
+        replayer.complete(request)
+    assert replayer.stats() == {"hits": 1, "misses": 0, "backend_requests": 0}
+    other_meta = ChatRequest(model="", messages=request.messages, meta={"turn": 1})  # the sim answers from meta
+    with pytest.raises(ReplayMissError):
+        replayer.complete(other_meta)

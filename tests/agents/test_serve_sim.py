@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,12 +22,8 @@ from experiments.episodes import run_episode
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimServer]:
-    srv = SimServer("127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with SimServer("127.0.0.1", 0) as srv:
+        yield srv
 
 
 def _instance(family: str, seed: int = 2) -> Any:
