@@ -23,7 +23,8 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
     {
         "json", "re", "base64", "urllib", "urllib.parse", "hashlib", "collections", "math",
         "statistics", "datetime", "itertools", "functools", "decimal", "fractions", "string",
-        "textwrap", "dataclasses", "typing", "bisect", "heapq", "csv", "operator", "envs.toolkit",
+        "textwrap", "dataclasses", "typing", "bisect", "heapq", "csv", "operator", "binascii", "difflib",
+        "__future__", "envs.toolkit",
     }
 )  # fmt: skip
 FORBIDDEN_CALLS = frozenset(

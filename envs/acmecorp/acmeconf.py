@@ -26,7 +26,6 @@ Public API: ``parse_duration``, ``format_duration``, ``parse_value``, ``parse_en
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -532,15 +531,28 @@ class ParsedFile:
     variables: list[VarUse] = field(default_factory=list)
 
 
+def _normalise(parts: list[str]) -> str | None:
+    """Join path segments resolving ``.`` and ``..`` (None if it climbs above the root)."""
+    out: list[str] = []
+    for part in parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not out:
+                return None
+            out.pop()
+        else:
+            out.append(part)
+    return "/".join(out) or None
+
+
 def resolve_include(including: str, target: str) -> str | None:
-    """World path of ``@include "target"`` written in ``including``; None if it leaves the tree."""
-    if target.startswith("/"):
-        path = posixpath.normpath(target.lstrip("/"))
-    else:
-        path = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
-    if path.startswith("..") or path == ".":
-        return None
-    return path
+    """World path of ``@include "target"`` written in ``including``; None if it leaves the tree.
+
+    Pure string work (no ``posixpath``), so the format's code can run inside the tool sandbox.
+    """
+    base = [] if target.startswith("/") else including.split("/")[:-1]
+    return _normalise([*base, *target.split("/")])
 
 
 def parse_file(path: str, text: str, env: Mapping[str, str]) -> ParsedFile:

@@ -34,7 +34,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -608,10 +608,9 @@ class _Parser:
 
 
 def _respan(node: Node, pos: int, end: int) -> Node:
-    # dataclasses.replace would re-run __init__; positions are not part of equality.
-    object.__setattr__(node, "pos", pos)
-    object.__setattr__(node, "end", end)
-    return node
+    # A copy with the wider span (positions are not part of equality). No object.__setattr__:
+    # this module also runs inside the tool sandbox, whose static policy refuses dunder access.
+    return replace(node, pos=pos, end=end)
 
 
 def parse(text: str) -> Query:

@@ -33,6 +33,12 @@ from typing import Any
 
 AFFORDANCES = ("http_get", "http_post", "list_files", "read_file", "read_doc")
 _HEADER = struct.Struct(">I")
+# Standard modules tools commonly import (the static policy's allow-list), pre-imported by the worker.
+PREWARM = (
+    "re", "json", "statistics", "collections", "dataclasses", "decimal", "base64", "binascii", "difflib",
+    "hashlib", "math", "itertools", "functools", "typing", "datetime", "bisect", "heapq", "operator",
+    "string", "textwrap", "csv", "fractions", "urllib.parse",
+)  # fmt: skip
 
 
 def read_frame(fd: int) -> Any:
@@ -132,8 +138,12 @@ def _compiled(source: str, filename: str) -> types.CodeType:
 def _child(req: dict[str, Any], code: types.CodeType, tests: types.CodeType | None, result_w: int, rpc_in: int) -> None:
     _set_limits(req["limits"])
     _RPC["out"], _RPC["in"] = result_w, rpc_in
-    ns: dict[str, Any] = {"__name__": "arise_tool", **{fn: getattr(_TOOLKIT, fn) for fn in AFFORDANCES}}
     assert _TOOLKIT is not None
+    # A real module object in sys.modules: dataclasses, typing and pickle look the defining module up.
+    module = types.ModuleType("arise_tool")
+    sys.modules["arise_tool"] = module
+    ns: dict[str, Any] = module.__dict__
+    ns.update({fn: getattr(_TOOLKIT, fn) for fn in AFFORDANCES})
     out: dict[str, Any]
     try:
         exec(code, ns)
@@ -272,6 +282,9 @@ def main() -> None:
     global _TOOLKIT
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _TOOLKIT = _install_toolkit()
+    for name in PREWARM:  # imported once here, so a forked child's `import re` is a dict lookup
+        with contextlib.suppress(ImportError):
+            __import__(name)
     gc.collect()
     gc.freeze()  # the warm heap stays shared with every forked child (fewer copy-on-write faults)
     while True:

@@ -1,0 +1,188 @@
+"""Reference differential tests: does a synthesized tool behave like the world's reference tool?
+
+A *case* is a tool call (name, arguments) on a frozen world. Nominal cases are the
+calls the task families' oracle plans make (``run_oracle`` on real instances); edge
+cases perturb them the way adversarial tests would (empty strings, zero, negative
+and out-of-range numbers, unknown names). The reference output of a case is what the
+hand-written reference tool returns in process; a candidate passes a case when the
+sandboxed candidate returns the same JSON value (floats to 1e-6 relative), or when
+both raise. Differential tests never feed back into evolution: they measure it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from envs import seeding, toolkit
+from envs.acmecorp.arise_v1 import run_oracle
+from envs.tasks import Suite
+from envs.tools import ToolSpec, check_args, tool_spec
+from evolution.sandbox.runner import Sandbox
+
+
+@dataclass(frozen=True)
+class Case:
+    world_seed: int
+    tool: str
+    args: dict[str, Any]
+    kind: str = "nominal"  # nominal | edge
+
+    def key(self) -> str:
+        return json.dumps([self.world_seed, self.tool, self.args], sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class Expected:
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+
+def plain(value: Any) -> Any:
+    """A value as it crosses the sandbox boundary (JSON, with ``str`` for the rest)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def same(a: Any, b: Any, rel: float = 1e-6) -> bool:
+    """Typed equality of JSON values: int/float compare numerically, bool is not a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, float) or isinstance(b, float):
+            return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], rel) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def nominal_cases(suite: Suite, seed: int, split: str = "test", n_worlds: int = 1, per_family: int = 1) -> list[Case]:
+    """Every distinct reference-tool call the oracle plans make on the split's instances."""
+    names = {fn.__name__ for fn in suite.reference_tools()}
+    seen: dict[str, Case] = {}
+    for inst in suite.instances(seed, split, n_worlds=n_worlds, per_family=per_family):
+        _, calls = run_oracle(suite, inst)
+        for call in calls:
+            if call.tool in names:
+                case = Case(inst.world_seed, call.tool, dict(call.args))
+                seen.setdefault(case.key(), case)
+    return list(seen.values())
+
+
+def edge_cases(specs: Iterable[ToolSpec], nominal: list[Case], seed: int, per_tool: int = 4) -> list[Case]:
+    """Perturbed calls: each argument in turn set to an edge value of its type (valid under the schema)."""
+    by_tool: dict[str, list[Case]] = {}
+    for case in nominal:
+        by_tool.setdefault(case.tool, []).append(case)
+    out: list[Case] = []
+    for spec in specs:
+        bases = by_tool.get(spec.name) or []
+        rng = seeding.rng(seed, "edge", spec.name)
+        props = spec.parameters.get("properties", {})
+        made: dict[str, Case] = {}
+        candidates: list[Case] = []
+        for base in bases or []:
+            for pname, schema in sorted(props.items()):
+                for value in edge_values(schema, base.args.get(pname)):
+                    args = {**base.args, pname: value}
+                    if check_args(spec, args) is None:
+                        candidates.append(Case(base.world_seed, spec.name, args, "edge"))
+        if not bases and not spec.parameters.get("required"):
+            world_seeds = sorted({c.world_seed for c in nominal}) or [seed]
+            candidates.append(Case(world_seeds[0], spec.name, {}, "edge"))
+        order = rng.permutation(len(candidates)) if candidates else np.array([], dtype=int)
+        for i in order:
+            c = candidates[int(i)]
+            made.setdefault(c.key(), c)
+            if len(made) >= per_tool:
+                break
+        out.extend(made.values())
+    return out
+
+
+def edge_values(schema: dict[str, Any], current: Any) -> list[Any]:
+    """Edge values for one parameter: empty, zero, boundary and unknown values of its type."""
+    kind = schema.get("type")
+    if kind == "string":
+        return ["", "no-such-name", (current or "") + "_x"]
+    if kind == "integer":
+        base = current if isinstance(current, int) else 0
+        return [0, -1, base + 1, base - 1]
+    if kind == "number":
+        return [0.0, -1.0, 1e9]
+    if kind == "array":
+        return [[]]
+    if kind == "object":
+        return [{}]
+    if kind == "boolean":
+        return [not current] if isinstance(current, bool) else [True, False]
+    return []
+
+
+def expected_output(suite: Suite, fn: Callable[..., Any], case: Case) -> Expected:
+    """The reference tool's output for ``case`` (privileged access: no rate limits or session state)."""
+    world = suite.get_world(case.world_seed)
+    try:
+        with toolkit.bound(suite.access(world)):
+            return Expected(True, plain(fn(**case.args)))
+    except Exception as exc:
+        return Expected(False, error=f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class DiffResult:
+    tool: str
+    n: int = 0
+    passed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.n if self.n else 0.0
+
+    @property
+    def all_passed(self) -> bool:
+        return self.n > 0 and self.passed == self.n
+
+
+def differential(
+    sandbox: Sandbox,
+    suite: Suite,
+    name: str,
+    code: str,
+    cases: Iterable[Case],
+    reference: Callable[..., Any] | None = None,
+) -> DiffResult:
+    """Run ``code``'s ``name`` in the sandbox on ``cases`` and compare with the reference tool ``name``."""
+    refs = {fn.__name__: fn for fn in suite.reference_tools()}
+    ref = reference or refs.get(name)
+    result = DiffResult(name)
+    if ref is None:
+        return result
+    spec = tool_spec(ref)
+    for case in cases:
+        if case.tool != name or check_args(spec, case.args) is not None:
+            continue
+        want = expected_output(suite, ref, case)
+        got = sandbox.call(code, name, case.args, suite.access(suite.get_world(case.world_seed)))
+        agree = (not want.ok and not got.ok) or (want.ok and got.ok and same(want.value, got.value))
+        result.n += 1
+        result.passed += agree
+        if not agree and len(result.failures) < 5:
+            result.failures.append(
+                {
+                    "kind": case.kind,
+                    "args": case.args,
+                    "expected": want.value if want.ok else want.error,
+                    "got": got.value if got.ok else got.error,
+                }
+            )
+    return result
