@@ -144,6 +144,17 @@ class Library:
             self._event(episode, "candidate", name=name, version=version, origin=origin, parent=parent_version)
         return self.get(name, version)
 
+    def revise(self, name: str, version: int, code: str, tests: str, episode: int, **details: Any) -> None:
+        """Replace the code and tests of a version still in ``testing`` (a repair round)."""
+        tool = self.get(name, version)
+        if tool.status != "testing":
+            raise LibraryError(f"{name} v{version} is {tool.status}; only testing versions are revised")
+        with self._tx():
+            self.db.execute(
+                "UPDATE tools SET code = ?, tests = ? WHERE name = ? AND version = ?", (code, tests, name, version)
+            )
+            self._event(episode, "revised", name=name, version=version, **details)
+
     def get(self, name: str, version: int | None = None) -> ToolVersion:
         """A version of ``name`` (default: its active one)."""
         if version is None:

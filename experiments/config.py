@@ -33,11 +33,39 @@ class ProtocolConfig:
 class ConditionConfig:
     name: str = "oracle"
     kind: str = "scripted"  # scripted | llm (a ReAct agent over the `llm` backend)
-    tools: str = "none"  # none | reference
+    # none | reference (hand-written) | library (the evolved library: arise) | code (run_python: code_agent)
+    tools: str = "none"
     # Affordances offered; null = the protocol's default for this condition.
     affordances: list[str] | None = None
     # Adaptive tool injection: offer only the k library tools most relevant to the task (null = all).
     tool_top_k: int | None = None
+
+
+@dataclass
+class EvolutionConfig:
+    """Switches of the evolution pipeline (evolution.pipeline.EvolutionSettings); used by `tools: library`."""
+
+    protocol: str = "online"  # online (evolve while scored, as in the paper) | train_test (evolve on train, freeze)
+    failure_threshold: int = 3  # evolve after this many failures (reward < 0.5) since the last evolution
+    plateau_window: int = 0  # > 0: also evolve when success over W episodes is no better than the W before
+    max_evolutions: int = 1  # at most this many evolutions ...
+    per_episodes: int = 5  # ... per this many episodes (episode-counted: runs stay reproducible)
+    max_gaps: int = 2  # tools asked for per evolution
+    max_repairs: int = 2  # repair rounds per candidate (0 = one-shot "Direct" synthesis)
+    adversarial: bool = True  # adversarial test suite written by a separate request
+    static_policy: bool = True  # AST policy check before anything runs
+    library_cap: int | None = None  # max active tools (null = no cap)
+    pruning: str = "none"  # none | least_used | lowest_success | unused_for
+    unused_for: int = 20  # episodes, for pruning=unused_for
+    reward_signal: str = "oracle"  # oracle (task grader) | self (agent's own judgement) | none
+    ab_replays: int = 3  # patch path: replayed failures each version of a patched tool is tried on
+
+
+@dataclass
+class SandboxConfig:
+    isolation: str = "auto"  # auto (bwrap if installed, else rlimits-only with a loud warning) | bwrap | rlimits-only
+    wall_s: float = 5.0  # per call / per test suite
+    memory_mb: int = 512
 
 
 @dataclass
@@ -61,6 +89,8 @@ class RunConfig:
     # The LLM backend of `kind: llm` conditions (conf/llm/*.yaml; agents.llm.factory documents the keys).
     llm: Any = None
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     seed: int = 42
     split: str = "test"  # which instance stream is evaluated: train | test

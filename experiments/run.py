@@ -39,8 +39,15 @@ from agents.scripted import make_scripted
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
 from envs.tasks import SPLITS, TaskInstance, get_suite
+from envs.tools import ToolRunner
+from evolution.code_agent import CodeRunner
+from evolution.library import Library
+from evolution.pipeline import EvolutionSettings, Evolver
+from evolution.sandbox.runner import Limits, Sandbox, SandboxError
 from experiments.config import register_configs
 from experiments.episodes import RecordWriter, run_episode, write_json_atomic
+
+TOOL_SOURCES = ("none", "reference", "library", "code")
 
 
 class ConfigError(ValueError):
@@ -68,8 +75,12 @@ def _check(cfg: DictConfig) -> None:
         raise ConfigError(f"replay.mode must be one of {', '.join(MODES)}, got {cfg.replay.mode!r}")
     if cfg.condition.tool_top_k is not None and int(cfg.condition.tool_top_k) < 0:
         raise ConfigError(f"condition.tool_top_k must be >= 0 or null, got {cfg.condition.tool_top_k}")
-    if cfg.condition.tools not in ("none", "reference"):
-        raise ConfigError(f"condition.tools must be 'none' or 'reference', got {cfg.condition.tools!r}")
+    if cfg.condition.tools not in TOOL_SOURCES:
+        raise ConfigError(f"condition.tools must be one of {', '.join(TOOL_SOURCES)}, got {cfg.condition.tools!r}")
+    if cfg.condition.tools in ("library", "code") and cfg.condition.kind != "llm":
+        raise ConfigError(f"condition.tools={cfg.condition.tools} needs kind: llm (an agent that uses the tools)")
+    if cfg.evolution.protocol not in ("online", "train_test"):
+        raise ConfigError(f"evolution.protocol must be 'online' or 'train_test', got {cfg.evolution.protocol!r}")
 
 
 def _complete_lines(path: Path) -> list[str]:
@@ -85,8 +96,8 @@ def _complete_lines(path: Path) -> list[str]:
     return lines[:-1]
 
 
-def _load_existing(out_dir: Path, planned: list[TaskInstance], plan_hash: str) -> list[dict[str, Any]]:
-    """Records already in ``out_dir`` for exactly this plan; anything else is refused, never overwritten."""
+def _check_plan(out_dir: Path, plan_hash: str) -> None:
+    """Refuse a directory holding records of another plan (never overwrite them)."""
     episodes, plan_file = out_dir / "episodes.jsonl", out_dir / "plan.json"
     if plan_file.exists():
         recorded = json.loads(plan_file.read_text(encoding="utf-8")).get("plan_hash")
@@ -97,6 +108,10 @@ def _load_existing(out_dir: Path, planned: list[TaskInstance], plan_hash: str) -
             )
     elif episodes.exists() and episodes.stat().st_size:
         raise ConfigError(f"{episodes} exists without plan.json, so it cannot be resumed safely; use a fresh directory")
+
+
+def _load_records(episodes: Path, planned: list[TaskInstance]) -> list[dict[str, Any]]:
+    """Complete records in ``episodes`` matching the start of ``planned`` (timings trimmed to match)."""
     records = []
     for i, line in enumerate(_complete_lines(episodes)):
         try:
@@ -108,7 +123,7 @@ def _load_existing(out_dir: Path, planned: list[TaskInstance], plan_hash: str) -
         if i >= len(planned) or rec.get("task", {}).get("id") != planned[i].id:
             raise ConfigError(f"{episodes} record {i} does not match the plan; use a fresh output directory")
         records.append(rec)
-    timings = out_dir / "timings.jsonl"
+    timings = episodes.with_name(episodes.stem.replace("episodes", "timings") + ".jsonl")
     if timings.exists():  # keep timings in step with the records that survive
         kept = _complete_lines(timings)[: len(records)]
         tmp = timings.with_suffix(".jsonl.tmp")
@@ -185,6 +200,56 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _make_evolver(
+    cfg: DictConfig, out_dir: Path, backend: ChatBackend, sandbox: Sandbox, suite: Any, options: dict[str, Any]
+) -> Evolver:
+    raw = OmegaConf.to_container(cfg.evolution, resolve=True)
+    assert isinstance(raw, dict)
+    try:
+        settings = EvolutionSettings(**{str(k): v for k, v in raw.items() if k != "protocol"})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    db = out_dir / "library.sqlite"
+    for suffix in ("", "-wal", "-shm"):  # rebuilt from the kept records (see run_job)
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    inner = backend.inner if isinstance(backend, ReplayBackend) else backend
+    return Evolver(
+        settings,
+        backend,
+        Library(db),
+        sandbox,
+        suite,
+        int(cfg.seed),
+        model=str(getattr(inner, "model", "") or ""),
+        temperature=cfg.agent.temperature,
+        world_options=options,
+    )
+
+
+def _evolution_summary(evolver: Evolver | None, out_dir: Path, sandbox: Sandbox | None, n_train: int) -> dict[str, Any]:
+    """result.json's evolution fields (zeros for conditions without a library)."""
+    out: dict[str, Any] = {"sandbox": sandbox.isolation if sandbox is not None else None}
+    if evolver is None:
+        return out
+    stats = evolver.stats.to_json()
+    active = evolver.library.active()
+    evolver.library.export(out_dir / "library")
+    out.update(
+        {
+            "tools_promoted": stats["promoted"],
+            "candidates": stats["candidates"],
+            "rejections": stats["rejections"],
+            "evolution_llm_calls": stats["llm_calls"],
+            "evolution_tokens_in": stats["tokens_in"],
+            "evolution_tokens_out": stats["tokens_out"],
+            "evolution_cost_usd": stats["cost_usd"],
+            "evolution": {**stats, "train_episodes": n_train, "library": [f"{t.name} v{t.version}" for t in active]},
+        }
+    )
+    evolver.library.close()
+    return out
+
+
 def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content."""
     _check(cfg)
@@ -240,30 +305,94 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise ConfigError(str(exc.args[0]) if exc.args else str(exc)) from None
     except ValueError as exc:  # bad world options, NoInstance, unknown policy
         raise ConfigError(str(exc)) from None
-    episodes_path = out_dir / "episodes.jsonl"
+    train: list[TaskInstance] = []
+    if cfg.condition.tools == "library" and cfg.evolution.protocol == "train_test":
+        train = suite.instances(
+            int(cfg.seed),
+            "train",
+            n_worlds=int(cfg.n_worlds),
+            per_family=int(cfg.per_family),
+            families=list(cfg.families) or None,
+            options=options,
+        )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     # Everything that changes what an episode record holds is in the plan hash (not `progress`, and
     # not `replay`: a replayed run holds exactly the records of the recorded one).
     planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay")}
-    plan_hash = hashlib.sha256(
-        json.dumps({"config": planned_cfg, "tasks": [p.id for p in planned]}, sort_keys=True).encode()
-    ).hexdigest()[:16]
-    records = _load_existing(out_dir, planned, plan_hash)
-    write_json_atomic(out_dir / "plan.json", {"plan_hash": plan_hash, "tasks": [p.id for p in planned]})
-    todo = planned[len(records) :]
+    plan = {"config": planned_cfg, "tasks": [p.id for p in planned]}
+    if train:
+        plan["train_tasks"] = [p.id for p in train]
+    plan_hash = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
+    _check_plan(out_dir, plan_hash)
+    train_records = _load_records(out_dir / "train_episodes.jsonl", train) if train else []
+    records = _load_records(out_dir / "episodes.jsonl", planned)
+    write_json_atomic(
+        out_dir / "plan.json", {"plan_hash": plan_hash, **{k: v for k, v in plan.items() if k != "config"}}
+    )
     label = f"{cfg.world.name}/{cfg.protocol.name}/{cfg.condition.name}/seed={cfg.seed}"
-    with RecordWriter(episodes_path) as writer, RecordWriter(out_dir / "timings.jsonl") as timings:
-        for inst in tqdm(todo, desc=label, disable=not cfg.progress, leave=False, file=sys.stderr):
-            try:
-                record, timing = run_episode(env, policy, inst, cfg.condition.tools)
-            except AuthError as exc:  # a config problem: stop, keeping every record already written
-                raise ConfigError(f"{exc} ({len(records)} complete episode records kept in {out_dir})") from None
-            record = {"episode": len(records), "condition": cfg.condition.name, "seed": int(cfg.seed), **record}
-            writer.write(record)
-            timings.write({"episode": len(records), "task": inst.id, **timing})
-            records.append(record)
-    env.close()
+    sandbox: Sandbox | None = None
+    evolver: Evolver | None = None
+    try:
+        if cfg.condition.tools in ("library", "code"):
+            sandbox = Sandbox(
+                Limits(
+                    wall_s=float(cfg.sandbox.wall_s),
+                    cpu_s=float(cfg.sandbox.wall_s),
+                    memory_mb=int(cfg.sandbox.memory_mb),
+                ),
+                isolation=str(cfg.sandbox.isolation),
+            )
+            sandbox.start()
+        by_id = {inst.id: inst for inst in [*train, *planned]}
+
+        def tools() -> str | ToolRunner:
+            if evolver is not None:
+                return evolver.runner()
+            if cfg.condition.tools == "code":
+                assert sandbox is not None
+                return CodeRunner(sandbox)
+            return str(cfg.condition.tools)
+
+        if cfg.condition.tools == "library":
+            assert backend is not None and sandbox is not None
+            evolver = _make_evolver(cfg, out_dir, backend, sandbox, suite, options)
+            evolver.replay = lambda task_id, runner: run_episode(env, policy, by_id[task_id], runner)[0]
+            # Resume: the library is rebuilt by observing the kept records again (deterministic on the
+            # simulated or replayed model), so it is exactly the library those episodes left behind.
+            for i, rec in enumerate([*train_records, *(records if not train else [])]):
+                evolver.observe(i, rec)
+        phases = [("train", train, train_records, "train_episodes.jsonl", True)] if train else []
+        phases.append(("test", planned, records, "episodes.jsonl", evolver is not None and not train))
+        offset = 0
+        for phase, instances, done, filename, evolving in phases:
+            todo = instances[len(done) :]
+            path = out_dir / filename
+            timing_path = path.with_name(filename.replace("episodes", "timings"))
+            desc = f"{label} [{phase}]" if train else label
+            with RecordWriter(path) as writer, RecordWriter(timing_path) as timings:
+                for inst in tqdm(todo, desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr):
+                    try:
+                        record, timing = run_episode(env, policy, inst, tools())
+                    except AuthError as exc:  # a config problem: stop, keeping every record already written
+                        raise ConfigError(f"{exc} ({len(done)} complete episode records kept in {out_dir})") from None
+                    record = {"episode": len(done), "condition": cfg.condition.name, "seed": int(cfg.seed), **record}
+                    if train:
+                        record["protocol_phase"] = phase
+                    writer.write(record)
+                    timings.write({"episode": len(done), "task": inst.id, **timing})
+                    done.append(record)
+                    if evolving:
+                        assert evolver is not None
+                        evolver.observe(offset + len(done) - 1, record)
+            offset += len(instances)
+    except SandboxError as exc:
+        raise ConfigError(f"sandbox: {exc}") from None
+    finally:
+        env.close()
+        if sandbox is not None:
+            sandbox.close()
+    evolution = _evolution_summary(evolver, out_dir, sandbox, len(train_records))
     n = len(records)
     result = {
         "world": cfg.world.name,
@@ -280,6 +409,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "by_family": _rates(records, "family"),
         "by_difficulty": _rates(records, "difficulty"),
         "tasks": [{"id": r["task"]["id"], "success": r["success"], "score": r["score"]} for r in records],
+        **evolution,
         "wall_s": round(time.perf_counter() - t0, 3),
         "config": resolved,
         "config_hash": plan_hash,

@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from agents.llm.types import ChatRequest, ChatResponse, ContextLengthError, ToolCall, Usage
+from agents.sim import author
 from agents.sim.behaviour import Action, EpisodeContext, Outcome, play
 from agents.sim.knowledge import knowledge_for
 from agents.sim.profiles import SimProfile, get_profile
@@ -72,6 +73,8 @@ class SimChat:
                 400,
             )
         meta = dict(request.meta)
+        if meta.get("role") == "tool_author":
+            return self._author(request, meta, tokens_in)
         prompt = next((str(m.get("content") or "") for m in request.messages if m.get("role") == "user"), "")
         offered = [str(t.get("name")) for t in request.tools]
         ctx = EpisodeContext(
@@ -101,6 +104,20 @@ class SimChat:
             latency_s=round(self.profile.first_token_s + tokens_out / self.profile.tokens_per_s, 3),
             raw={**raw, "profile": self.profile.name, "simulated": True},
             finish_reason="tool_calls" if calls else "stop",
+        )
+
+    def _author(self, request: ChatRequest, meta: dict[str, Any], tokens_in: int) -> ChatResponse:
+        """A request of the evolution pipeline (gap analysis, synthesis, tests, repair): text out."""
+        prompt = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") == "user")
+        text = author.respond(self.profile, meta, prompt, int(request.seed or 0))
+        tokens_out = math.ceil(len(text) / CHARS_PER_TOKEN) + 5
+        return ChatResponse(
+            text=text,
+            tool_calls=[],
+            usage=Usage(tokens_in, tokens_out, self._cost(tokens_in, tokens_out)),
+            latency_s=round(self.profile.first_token_s + tokens_out / self.profile.tokens_per_s, 3),
+            raw={"sim": {"step": meta.get("step")}, "profile": self.profile.name, "simulated": True},
+            finish_reason="stop",
         )
 
     def _cost(self, tokens_in: int, tokens_out: int) -> float | None:

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.sim import author
 from agents.sim.knowledge import TaskKnowledge
 from agents.sim.memory import NeedData, ObservedWorld
 from agents.sim.profiles import SimProfile
@@ -47,6 +48,7 @@ from envs.access import ALL_AFFORDANCES
 from envs.tasks import Call
 from envs.tools import InProcessRunner
 
+CODE_TOOL = "run_python"  # the code_agent condition's sandbox tool (evolution.code_agent)
 INLINE_ARG_CHARS = 200  # a string argument this long is data the model would have to read itself
 
 
@@ -153,8 +155,18 @@ class _Episode:
             if self._rng("call", n, "use").random() < self.p.p_use_tool:
                 return (yield from self._tool_call(call, n))
             self.events.append({"event": "tool_not_called", "call": n, "tool": call.tool})
+        elif (
+            CODE_TOOL in self.ctx.offered
+            and self.k is not None
+            and author.knows(self.k.suite.world, self.k.suite.protocol, call.tool)
+        ):
+            if self._rng("call", n, "use").random() < self.p.p_use_tool:
+                obs = yield from self._code_call(call, n)
+                if obs is not None:
+                    return obs
+            self.events.append({"event": "missing_tool", "call": n, "tool": call.tool, "args": dict(call.args)})
         else:
-            self.events.append({"event": "missing_tool", "call": n, "tool": call.tool})
+            self.events.append({"event": "missing_tool", "call": n, "tool": call.tool, "args": dict(call.args)})
         return (yield from self._in_context(call, n))
 
     def _tool_call(self, call: Call, n: int) -> Generator[Action, str, str]:
@@ -177,6 +189,25 @@ class _Episode:
                 self.events.append({"event": "gave_up_after_error", "call": n})
                 raise _CannotAnswer
         return obs
+
+    def _code_call(self, call: Call, n: int) -> Generator[Action, str, str | None]:
+        """Write the capability as a throwaway snippet (code_agent) and run it; None if it kept failing."""
+        assert self.k is not None
+        self.used_tools = True
+        for attempt in range(2):
+            rng = self._rng("call", n, "code", attempt)
+            code, bugs = author.draft_source(self.p, self.k.suite.world, self.k.suite.protocol, call.tool, rng)
+            snippet = f"{code}\nresult = {call.tool}(**{dict(call.args)!r})\n"
+            self.events.append({"event": "wrote_code", "call": n, "tool": call.tool, "bugs": bugs})
+            if self._remaining() <= 0:
+                return None
+            obs = yield from self._act(CODE_TOOL, {"code": snippet})
+            if not obs.startswith("Error"):
+                return obs
+            if attempt or rng.random() >= self.p.p_recover:
+                break
+        self.events.append({"event": "code_failed", "call": n, "tool": call.tool})
+        return None
 
     def _in_context(self, call: Call, n: int) -> Generator[Action, str, str]:
         """Do a tool's work by reading the raw data through affordances."""

@@ -37,6 +37,14 @@ class SimProfile:
     encoded_chars: float  # same for base64 it must decode in its head
     page_lines: int  # lines it asks for per read_file page
     context_tokens: int = 128_000  # a longer request is refused (ContextLengthError), as real APIs do
+    # -- writing tools (the evolution pipeline; see agents/sim/author.py) ---------------
+    p_misdiagnose: float = 0.0  # a diagnosed gap names another capability than the one that was missing
+    bug_rates: Mapping[str, float] = field(default_factory=dict)  # per draft: P(bug of this kind), bugs.BUG_KINDS
+    p_test_nominal: float = 1.0  # each example call from the failures becomes a unit test
+    p_test_edge: float = 0.0  # each edge case also gets a unit test
+    p_adversarial_case: float = 1.0  # the adversarial suite covers each edge case
+    p_repair: float = 1.0  # a repair fixes each departure from correct code the verdict implicates
+    p_repair_regress: float = 0.0  # a repair introduces a fresh bug
     # -- accounting --------------------------------------------------------------------
     prices: Mapping[str, float] = field(default_factory=dict)  # USD per 1M tokens: input, output
     tokens_per_s: float = 80.0  # simulated generation speed (latency in records)
@@ -52,6 +60,14 @@ class SimProfile:
                 raise ValueError(f"sim profile {self.name!r}: {name} must be > 0, got {getattr(self, name)!r}")
         if self.max_chain < 1 or self.page_lines < 1 or self.context_tokens < 1:
             raise ValueError(f"sim profile {self.name!r}: max_chain, page_lines and context_tokens must be >= 1")
+        from agents.sim.bugs import BUG_KINDS  # here: profiles stay importable without the AST machinery
+
+        for kind, rate in self.bug_rates.items():
+            if kind not in BUG_KINDS or not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
+                raise ValueError(
+                    f"sim profile {self.name!r}: bug_rates[{kind!r}]={rate!r}; accepted kinds "
+                    f"{', '.join(BUG_KINDS)} with probabilities in [0, 1]"
+                )
         if set(self.prices) - {"input", "output"}:
             raise ValueError(f"sim profile {self.name!r}: prices accepts 'input' and 'output' (USD per 1M tokens)")
 
@@ -69,7 +85,12 @@ class SimProfile:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["prices"] = dict(self.prices)
+        out["bug_rates"] = dict(self.bug_rates)
         return out
+
+
+def _rates(**rates: float) -> dict[str, float]:
+    return rates
 
 
 PROFILES: dict[str, SimProfile] = {
@@ -90,6 +111,20 @@ PROFILES: dict[str, SimProfile] = {
         page_lines=100,
         prices={"input": 0.15, "output": 0.60},
         tokens_per_s=90.0,
+        p_misdiagnose=0.15,
+        bug_rates={
+            "off_by_one": 0.25,
+            "missing_empty_guard": 0.3,
+            "wrong_key": 0.12,
+            "wrong_type": 0.12,
+            "forbidden_import": 0.1,
+            "unbounded_loop": 0.1,
+        },
+        p_test_nominal=0.6,
+        p_test_edge=0.1,
+        p_adversarial_case=0.6,
+        p_repair=0.55,
+        p_repair_regress=0.1,
     ),
     # A strong model: calls the right tool with the right arguments, recovers from
     # errors, chains long plans, and reads a lot of raw data before losing accuracy.
@@ -109,6 +144,20 @@ PROFILES: dict[str, SimProfile] = {
         context_tokens=200_000,
         prices={"input": 3.0, "output": 15.0},
         tokens_per_s=60.0,
+        p_misdiagnose=0.04,
+        bug_rates={
+            "off_by_one": 0.1,
+            "missing_empty_guard": 0.1,
+            "wrong_key": 0.04,
+            "wrong_type": 0.04,
+            "forbidden_import": 0.02,
+            "unbounded_loop": 0.03,
+        },
+        p_test_nominal=0.9,
+        p_test_edge=0.4,
+        p_adversarial_case=0.85,
+        p_repair=0.85,
+        p_repair_regress=0.03,
     ),
     # No mistakes at all and unbounded context: the mechanism's ceiling (tests, sanity checks).
     "sim-perfect": SimProfile(

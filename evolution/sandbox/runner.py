@@ -55,6 +55,7 @@ class Limits:
     open_files: int = 64
     output_bytes: int = 65_536
     nproc_extra: int = 64  # processes a call may run (on top of what the sandbox user already runs)
+    max_rpc: int = 5000  # forwarded world calls per call or test suite (a retry loop is a runaway)
 
     def to_wire(self, nproc_base: int) -> dict[str, Any]:
         out = asdict(self)
@@ -113,7 +114,7 @@ class CallOutcome:
     ok: bool
     value: Any = None
     error: str | None = None
-    reason: str | None = None  # timeout, cpu_limit, killed, crash, worker
+    reason: str | None = None  # timeout, cpu_limit, rpc_limit, killed, crash, worker
     tests: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
     output_truncated: int = 0

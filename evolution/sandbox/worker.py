@@ -212,7 +212,8 @@ def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
     deadline = t0 + float(limits["wall_s"])
     output, out_cap, dropped = bytearray(), int(limits["output_bytes"]), 0
     result: dict[str, Any] | None = None
-    timed_out = False
+    timed_out = runaway = False
+    rpcs, credit = 0, 0.5 * float(limits["wall_s"])
     res_buf = bytearray()
     open_fds = {res_r, out_r}
     while open_fds:
@@ -221,6 +222,8 @@ def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
             remaining = 0.0
         elif remaining <= 0:
             timed_out = True
+            break
+        if runaway:
             break
         ready, _, _ = select.select(list(open_fds), [], [], remaining)
         if not ready and result is not None:
@@ -247,11 +250,19 @@ def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
                 frame = json.loads(bytes(res_buf[_HEADER.size : _HEADER.size + n]))
                 del res_buf[: _HEADER.size + n]
                 if frame.get("op") == "rpc":
+                    rpcs += 1
+                    if rpcs > int(limits.get("max_rpc", 5000)):
+                        runaway = True
+                        break
                     t_rpc = time.monotonic()
                     write_frame(host_out, frame)
                     answer = read_frame(host_in)
                     write_frame(rpc_w, answer if answer is not None else {"ok": False, "error": "host gone"})
-                    deadline += time.monotonic() - t_rpc  # time the host spends serving is not the tool's
+                    # Time the host spends serving is not the tool's, up to half the budget again (so a
+                    # loop of world calls cannot stretch its deadline without bound).
+                    grant = min(time.monotonic() - t_rpc, credit)
+                    credit -= grant
+                    deadline += grant
                 elif frame.get("op") == "result":
                     result = frame
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -263,6 +274,8 @@ def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
     reply: dict[str, Any]
     if timed_out:
         reply = {"ok": False, "error": f"timeout: killed after {limits['wall_s']} s wall clock", "reason": "timeout"}
+    elif runaway:
+        reply = {"ok": False, "error": f"runaway: killed after more than {rpcs - 1} world calls", "reason": "rpc_limit"}
     elif result is None:
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         why = f"killed by signal {signal.Signals(sig).name}" if sig else f"exited with status {os.WEXITSTATUS(status)}"

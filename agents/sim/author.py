@@ -1,0 +1,296 @@
+"""The simulated model as a tool author: gap diagnosis, code, tests, adversarial tests, repairs.
+
+The evolution pipeline sends the same requests to every backend; a real model reads
+the prompt, the simulated one reads the request's ``meta`` (``role: tool_author`` and
+a ``step``) plus the code shown in the prompt. Its answers are real artefacts:
+
+* ``gaps``: from the failure summaries (the tools its plan wanted but did not have,
+  and library tools it used in failed episodes) it names up to ``max_gaps`` missing
+  capabilities, most frequent first; each is replaced by another capability of the
+  world with ``p_misdiagnose``. A library tool is named again (the patch path) when
+  failures that used it outnumber those that missed a tool.
+* ``synthesize``: real, self-contained source for the capability (``bundle``), with
+  bugs drawn from the profile's ``bug_rates`` (``bugs``), the reference schema, and
+  unit tests. Tests assert values the model expects on the validation world, from its
+  knowledge of the format: the example calls from the failures (each kept with
+  ``p_test_nominal``) and, with ``p_test_edge`` each, edge cases.
+* ``adversarial``: a separate suite of edge-case tests (empty and unknown values,
+  boundaries), each written with ``p_adversarial_case``.
+* ``repair``: given the code and the sandbox's verdict, each departure from correct
+  code that the verdict implicates is fixed with ``p_repair``; a repair introduces a
+  fresh bug with ``p_repair_regress``.
+
+What is caught, what is promoted and how promoted tools do on tasks all follow from
+running that code; nothing here decides an outcome. Draws are keyed by (seed, step,
+gap, attempt, round), so the author is deterministic and stateless.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
+from agents.sim.bundle import bundle_tool
+from agents.sim.profiles import SimProfile
+from envs import seeding
+from envs.tasks import get_suite
+from envs.tools import tool_spec
+from evolution.differential import Case, edge_values, expected_output
+
+MAX_ADVERSARIAL = 6
+MAX_NOMINAL = 4
+
+
+@functools.cache
+def _references(world: str, protocol: str) -> dict[str, Callable[..., Any]]:
+    return {fn.__name__: fn for fn in get_suite(world, protocol).reference_tools()}
+
+
+@functools.cache
+def clean_source(world: str, protocol: str, name: str) -> str:
+    """The correct self-contained source of capability ``name`` (what a flawless author writes)."""
+    return bundle_tool(_references(world, protocol)[name])
+
+
+def draft_source(
+    profile: SimProfile, world: str, protocol: str, name: str, rng: np.random.Generator
+) -> tuple[str, list[str]]:
+    """Source for capability ``name`` as this model writes it: correct code plus drawn bugs (and their kinds)."""
+    code = clean_source(world, protocol, name)
+    kinds: list[str] = []
+    for kind in BUG_KINDS:
+        if rng.random() < float(profile.bug_rates.get(kind, 0.0)):
+            mutated = mutate(code, name, kind, rng)
+            if mutated is not None:
+                code, kinds = mutated, [*kinds, kind]
+    return code, kinds
+
+
+def knows(world: str, protocol: str, name: str) -> bool:
+    try:
+        return name in _references(world, protocol)
+    except KeyError:
+        return False
+
+
+def respond(profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int) -> str:
+    """The text answer to one tool-author request."""
+    step = meta.get("step")
+    world, protocol = str(meta.get("world")), str(meta.get("protocol"))
+    try:
+        refs = _references(world, protocol)
+    except KeyError:
+        return "I do not know this system well enough to write tools for it."
+    author = _Author(profile, meta, refs, seed)
+    if step == "gaps":
+        return author.gaps()
+    if step == "synthesize":
+        return author.synthesize()
+    if step == "adversarial":
+        return author.adversarial()
+    if step == "repair":
+        return author.repair(prompt)
+    return f"Unknown request step {step!r}."
+
+
+class _Author:
+    def __init__(self, profile: SimProfile, meta: dict[str, Any], refs: dict[str, Callable[..., Any]], seed: int):
+        self.p = profile
+        self.meta = meta
+        self.refs = refs
+        self.seed = seed
+        self.world, self.protocol = str(meta["world"]), str(meta["protocol"])
+
+    def _rng(self, *names: str | int) -> np.random.Generator:
+        return seeding.rng(self.seed, "author", str(self.meta.get("evolution", 0)), *names)
+
+    # -- gap analysis ---------------------------------------------------------------------
+    def gaps(self) -> str:
+        missing: Counter[str] = Counter()
+        used: Counter[str] = Counter()
+        for failure in self.meta.get("failures") or []:
+            for m in failure.get("missing") or []:
+                if m.get("tool") in self.refs:
+                    missing[m["tool"]] += 1
+            for name in set(failure.get("used") or []):
+                used[name] += 1
+        library = set(self.meta.get("library") or [])
+        ranked: list[tuple[str, str]] = [
+            (n, "missing") for n, _ in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        for name, count in sorted(used.items(), key=lambda kv: (-kv[1], kv[0])):
+            if name in library and name in self.refs and count > missing.get(name, 0):
+                ranked.append((name, "misbehaves"))
+        out = []
+        for i, (name, why) in enumerate(ranked[: int(self.meta.get("max_gaps") or 2)]):
+            rng = self._rng("gap", i)
+            if rng.random() < self.p.p_misdiagnose:
+                others = sorted(set(self.refs) - {name} - library)
+                if others:
+                    name, why = others[int(rng.integers(len(others)))], "misdiagnosed"
+            fn = self.refs[name]
+            spec = tool_spec(fn)
+            evidence = (
+                f"{missing.get(name, 0)} failed episodes needed it"
+                if why != "misbehaves"
+                else (f"{used[name]} failed episodes used it")
+            )
+            out.append({"name": name, "description": spec.description, "signature": _signature(spec.parameters),
+                        "evidence": [evidence]})  # fmt: skip
+        return "```json\n" + json.dumps({"gaps": out}, indent=2) + "\n```"
+
+    # -- synthesis ------------------------------------------------------------------------
+    def _draft_code(self, name: str) -> tuple[str, list[str]]:
+        rng = self._rng("bugs", name, int(self.meta.get("attempt", 0)))
+        return draft_source(self.p, self.world, self.protocol, name, rng)
+
+    def synthesize(self) -> str:
+        name = str((self.meta.get("gap") or {}).get("name") or "")
+        if name not in self.refs:
+            return f"I cannot write a tool for {name!r}: I do not know how that would work on this system."
+        code, _ = self._draft_code(name)
+        spec = tool_spec(self.refs[name])
+        rng = self._rng("tests", name, int(self.meta.get("attempt", 0)))
+        cases = self._examples(name)
+        nominal = [c for i, c in enumerate(cases[:MAX_NOMINAL]) if i == 0 or rng.random() < self.p.p_test_nominal]
+        edges = [c for c in self._edge_cases(name, cases) if rng.random() < self.p.p_test_edge]
+        tests = self._tests(name, [*nominal, *edges], "test")
+        draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": code,
+                 "tests": tests}  # fmt: skip
+        return "```json\n" + json.dumps(draft, indent=1) + "\n```"
+
+    def adversarial(self) -> str:
+        name = str((self.meta.get("gap") or {}).get("name") or "")
+        if name not in self.refs:
+            return "```python\n# no adversarial tests: unknown tool\n```"
+        rng = self._rng("adversarial", name, int(self.meta.get("attempt", 0)), int(self.meta.get("round", 0)))
+        chosen = [c for c in self._edge_cases(name, self._examples(name)) if rng.random() < self.p.p_adversarial_case]
+        return "```python\n" + self._tests(name, chosen[:MAX_ADVERSARIAL], "test_adversarial") + "```"
+
+    def _examples(self, name: str) -> list[Case]:
+        wseed = int(self.meta.get("world_seed", 0))
+        out, seen = [], set()
+        for args in self.meta.get("examples") or []:
+            if isinstance(args, dict):
+                case = Case(wseed, name, dict(args))
+                if case.key() not in seen:
+                    seen.add(case.key())
+                    out.append(case)
+        if not out:
+            out.append(Case(wseed, name, {}))
+        return out
+
+    def _edge_cases(self, name: str, cases: list[Case]) -> list[Case]:
+        props = tool_spec(self.refs[name]).parameters.get("properties", {})
+        out, seen = [], {c.key() for c in cases}
+        for base in cases[:2]:
+            for pname, schema in sorted(props.items()):
+                for value in edge_values(schema, base.args.get(pname)):
+                    case = Case(base.world_seed, name, {**base.args, pname: value}, "edge")
+                    if case.key() not in seen:
+                        seen.add(case.key())
+                        out.append(case)
+        return out
+
+    def _tests(self, name: str, cases: list[Case], prefix: str) -> str:
+        """Test functions asserting the values the model expects (its knowledge of the format)."""
+        suite = get_suite(self.world, self.protocol)
+        lines = [_SAME_HELPER]
+        for i, case in enumerate(cases):
+            want = expected_output(suite, self.refs[name], case)
+            call = f"{name}(**{case.args!r})"
+            lines.append(f"def {prefix}_{case.kind}_{i}():")
+            if want.ok:
+                lines.append(f"    got = {call}")
+                lines.append(f"    want = {want.value!r}")
+                message = f"{name}({_short(case.args)}) returned {{got!r:.200}}, expected {{want!r:.200}}"
+                lines.append(f"    assert _same(got, want), f'{message}'")
+            else:
+                lines.append("    try:")
+                lines.append(f"        got = {call}")
+                lines.append("    except Exception:")
+                lines.append("        return")
+                lines.append(
+                    f"    raise AssertionError(f'{name}({_short(case.args)}) should fail, returned {{got!r:.200}}')"
+                )
+            lines.append("")
+        return "\n".join(lines) + "\n"
+
+    # -- repair ---------------------------------------------------------------------------
+    def repair(self, prompt: str) -> str:
+        name = str((self.meta.get("gap") or {}).get("name") or "")
+        if name not in self.refs:
+            return "I cannot repair a tool I do not know."
+        code = _python_block(prompt, "code")
+        if code is None:
+            return "The request shows no code to repair."
+        clean = clean_source(self.world, self.protocol, name)
+        sites = bug_sites(code, clean)
+        implicated = set(sites)
+        feedback = set(self.meta.get("feedback") or [])
+        if feedback and feedback <= {"static_policy", "timeout"}:  # a narrow verdict points at narrow sites
+            implicated = {s for s in sites if (s.startswith("import:") and "static_policy" in feedback) or s == name}
+        rng = self._rng("repair", name, int(self.meta.get("attempt", 0)), int(self.meta.get("round", 0)))
+        if "<syntax>" in sites:
+            fixed = clean
+        else:
+            fixed = restore(code, clean, {s for s in sorted(implicated) if rng.random() < self.p.p_repair})
+        if rng.random() < self.p.p_repair_regress:
+            kind = BUG_KINDS[int(rng.integers(len(BUG_KINDS)))]
+            fixed = mutate(fixed, name, kind, rng) or fixed
+        tests = _python_block(prompt, "tests") or ""
+        spec = tool_spec(self.refs[name])
+        draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": fixed,
+                 "tests": tests}  # fmt: skip
+        return "```json\n" + json.dumps(draft, indent=1) + "\n```"
+
+
+_SAME_HELPER = """def _same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= 1e-6 * max(abs(a), abs(b)) + 1e-9
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+"""
+
+
+def _short(args: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return text.replace("{", "{{").replace("}", "}}").replace("'", "\\'")
+
+
+def _signature(parameters: dict[str, Any]) -> str:
+    props = parameters.get("properties", {})
+    return "(" + ", ".join(f"{k}: {v.get('type', 'any')}" for k, v in props.items()) + ")"
+
+
+_SECTION = re.compile(r"^## (\w+)[ \t]*$", re.MULTILINE)
+
+
+def _python_block(prompt: str, section: str) -> str | None:
+    """The ```python block under the ``## <section>`` heading of a pipeline prompt."""
+    parts = _SECTION.split(prompt)
+    for i in range(1, len(parts) - 1, 2):
+        if parts[i].lower() == section:
+            m = re.search(r"```(?:python|py)?[ \t]*\n(.*?)```", parts[i + 1], re.DOTALL)
+            if m:
+                try:
+                    ast.parse(m.group(1))
+                except SyntaxError:
+                    return m.group(1) if section == "code" else None
+                return m.group(1)
+    return None

@@ -1,0 +1,474 @@
+"""The ARISE loop, sound and ablatable: trigger -> gaps -> synthesis -> checks -> repair -> promotion.
+
+``Evolver.observe(episode, record)`` is called after every recorded episode. It
+counts the reward signal (``oracle``: the task's score; ``self``: the agent's own
+judgement; ``none``: every episode counts as a failure) and evolves when
+``failure_threshold`` failures accumulated since the last evolution (or, optionally,
+success plateaued), at most ``max_evolutions`` times per ``per_episodes`` episodes.
+Everything is counted in episodes, so runs are reproducible.
+
+One evolution: a gap-analysis request over the failures; for each gap a synthesis
+request; the candidate enters the library as ``testing`` and is checked in full
+(static policy, its own tests in the sandbox, the adversarial suite written by a
+separate request); a failed check goes to a repair request, at most ``max_repairs``
+rounds, and *every* repaired version is checked again in full. Only a version whose
+last full check passed is promoted, so no unchecked code is ever active. A gap that
+names an active tool is a patch: the new version must beat the old one on replays
+of the failures that used it. Every step, verdict and parse problem is an event in
+the library's log; nothing raises out of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from agents.llm.types import AuthError, ChatBackend, ChatRequest, LLMError
+from envs.tasks import Suite
+from envs.tools import ToolSpec
+from evolution import prompts
+from evolution.library import PRUNING_POLICIES, Library
+from evolution.parsing import Gap, ToolDraft, fenced_blocks, identifier, parse_gaps, parse_tool
+from evolution.sandbox.runner import CallOutcome, Sandbox, SandboxRunner
+from evolution.static_policy import check_source
+
+REWARD_SIGNALS = ("oracle", "self", "none")
+REJECTION_REASONS = (
+    "static_policy", "sandbox_tests", "adversarial_tests", "timeout", "schema_invalid", "duplicate",
+    "ab_test_lost", "no_evidence",
+)  # fmt: skip
+_HEDGES = ("could not", "cannot determine", "unable to", "not sure", "best guess", "i don't know")
+
+
+@dataclass(frozen=True)
+class EvolutionSettings:
+    """Every switch of the pipeline (``conf/evolution/default.yaml`` documents them)."""
+
+    failure_threshold: int = 3
+    plateau_window: int = 0  # > 0: also evolve when success over the last W episodes is no better than the W before
+    max_evolutions: int = 1  # at most this many evolutions ...
+    per_episodes: int = 5  # ... in any window of this many episodes
+    max_gaps: int = 2
+    max_repairs: int = 2  # 0 = one-shot ("Direct") synthesis
+    adversarial: bool = True
+    static_policy: bool = True
+    library_cap: int | None = None
+    pruning: str = "none"
+    unused_for: int = 20
+    reward_signal: str = "oracle"
+    ab_replays: int = 3
+
+    def __post_init__(self) -> None:
+        for key in ("failure_threshold", "max_evolutions", "per_episodes", "max_gaps", "ab_replays"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"evolution.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("plateau_window", "max_repairs", "unused_for"):
+            if int(getattr(self, key)) < 0:
+                raise ValueError(f"evolution.{key} must be >= 0, got {getattr(self, key)}")
+        if self.library_cap is not None and int(self.library_cap) < 1:
+            raise ValueError(f"evolution.library_cap must be >= 1 or null, got {self.library_cap}")
+        if self.pruning not in PRUNING_POLICIES:
+            raise ValueError(f"evolution.pruning must be one of {', '.join(PRUNING_POLICIES)}, got {self.pruning!r}")
+        if self.reward_signal not in REWARD_SIGNALS:
+            raise ValueError(
+                f"evolution.reward_signal must be one of {', '.join(REWARD_SIGNALS)}, got {self.reward_signal!r}"
+            )
+
+
+@dataclass
+class EvolutionStats:
+    evolutions: list[int] = field(default_factory=list)  # episodes after which the pipeline ran
+    candidates: int = 0
+    promoted: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    repair_rounds: int = 0
+    parse_failures: int = 0
+    llm_calls: int = 0
+    llm_errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    sandbox_calls: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rejections"] = {k: self.rejections[k] for k in sorted(self.rejections)}
+        out["cost_usd"] = None if self.cost_usd is None else round(self.cost_usd, 8)
+        return out
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str | None = None  # a REJECTION_REASONS entry when not ok
+    text: str = ""
+    static_ok: bool | None = None
+    tests: tuple[int, int] = (0, 0)  # passed, total
+    adversarial: tuple[int, int] | None = None
+
+
+def self_reward(record: dict[str, Any]) -> float:
+    """The agent's own judgement of an episode: 0 when it knows it failed, else 1 (no ground truth).
+
+    It knows when it ran out of steps, answered nothing or hedged, or (simulated model) guessed.
+    """
+    answer = str(record.get("answer") or "").lower()
+    if record.get("truncated") or not answer or any(h in answer for h in _HEDGES):
+        return 0.0
+    responses = (record.get("llm") or {}).get("responses") or []
+    events = ((responses[-1].get("raw") or {}).get("sim") or {}).get("events") or [] if responses else []
+    return 0.0 if any(e.get("event") == "guessed" for e in events) else 1.0
+
+
+def _sha(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def _sim_events(record: dict[str, Any]) -> list[dict[str, Any]]:
+    responses = (record.get("llm") or {}).get("responses") or []
+    if not responses:
+        return []
+    return list(((responses[-1].get("raw") or {}).get("sim") or {}).get("events") or [])
+
+
+Replay = Callable[[str, SandboxRunner], dict[str, Any]]  # (task id, tools) -> a fresh episode record
+
+
+class Evolver:
+    """The evolution pipeline of one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: EvolutionSettings,
+        backend: ChatBackend,
+        library: Library,
+        sandbox: Sandbox,
+        suite: Suite,
+        seed: int,
+        *,
+        model: str = "",
+        temperature: float | None = 0.0,
+        max_tokens: int | None = None,
+        world_options: dict[str, Any] | None = None,
+        replay: Replay | None = None,
+    ) -> None:
+        self.s = settings
+        self.backend = backend
+        self.library = library
+        self.sandbox = sandbox
+        self.suite = suite
+        self.seed = seed
+        self.model = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.world_options = dict(world_options or {})
+        self.replay = replay
+        self.stats = EvolutionStats()
+        self.pending: list[dict[str, Any]] = []  # failures since the last evolution
+        self.rewards: list[float | None] = []
+        self.used_by: dict[str, list[str]] = {}  # library tool -> failed task ids that called it
+
+    # -- tools for the agent -------------------------------------------------------------------
+    def runner(self) -> SandboxRunner:
+        """The active library as the env's tool runner (every call runs in the sandbox)."""
+        tools = {t.name: (ToolSpec(t.name, _description(t), t.schema), t.code) for t in self.library.active()}
+        return SandboxRunner(self.sandbox, tools)
+
+    # -- observing episodes ---------------------------------------------------------------------
+    def reward(self, record: dict[str, Any]) -> float | None:
+        if self.s.reward_signal == "oracle":
+            return float(record.get("score") or 0.0)
+        if self.s.reward_signal == "self":
+            return self_reward(record)
+        return None
+
+    def observe(self, episode: int, record: dict[str, Any]) -> None:
+        """Account one recorded episode and evolve if a trigger fires."""
+        reward = self.reward(record)
+        self.rewards.append(reward)
+        active = {t.name for t in self.library.active()}
+        called = [c["tool"] for c in record.get("tools_called") or [] if c.get("tool") in active]
+        success = bool(record.get("success")) if reward is None else reward >= 0.5
+        for name in called:
+            self.library.record_use(name, success, episode)
+        if reward is None or reward < 0.5:
+            self.pending.append(record)
+            for name in set(called):
+                self.used_by.setdefault(name, []).append(record["task"]["id"])
+        why = self._trigger(episode)
+        if why:
+            self.evolve(episode, why)
+
+    def _trigger(self, episode: int) -> str | None:
+        recent = [e for e in self.stats.evolutions if e > episode - self.s.per_episodes]
+        if len(recent) >= self.s.max_evolutions or not self.pending:
+            return None
+        if len(self.pending) >= self.s.failure_threshold:
+            return f"{len(self.pending)} failures since the last evolution"
+        w = self.s.plateau_window
+        since = episode - (self.stats.evolutions[-1] if self.stats.evolutions else -1)
+        if w and since >= 2 * w and all(r is not None for r in self.rewards[-2 * w :]):
+            last = [float(r >= 0.5) for r in self.rewards[-w:] if r is not None]
+            before = [float(r >= 0.5) for r in self.rewards[-2 * w : -w] if r is not None]
+            if sum(last) <= sum(before):
+                return f"success plateaued over the last {2 * w} episodes"
+        return None
+
+    # -- one evolution ---------------------------------------------------------------------------
+    def evolve(self, episode: int, why: str) -> None:
+        failures, self.pending = self.pending, []
+        index = len(self.stats.evolutions)
+        self.stats.evolutions.append(episode)
+        self.library.log(episode, "trigger", reason=why, failures=[r["task"]["id"] for r in failures], index=index)
+        library = [{"name": t.name, "description": _description(t)} for t in self.library.active()]
+        meta_failures = [
+            {
+                "family": r["task"]["family"],
+                "missing": [
+                    {"tool": e.get("tool"), "args": e.get("args") or {}}
+                    for e in _sim_events(r)
+                    if e.get("event") == "missing_tool"
+                ],
+                "used": [c["tool"] for c in r.get("tools_called") or []],
+            }
+            for r in failures
+        ]
+        text = self._ask(
+            episode,
+            "gaps",
+            prompts.gaps_prompt(failures, library, self.s.max_gaps),
+            {"failures": meta_failures, "library": [t["name"] for t in library], "max_gaps": self.s.max_gaps},
+            index,
+        )
+        if text is None:
+            return
+        parsed = parse_gaps(text)
+        if parsed.problems:
+            self.library.log(episode, "parse", step="gaps", problems=parsed.problems)
+        if parsed.value is None:
+            self.stats.parse_failures += 1
+            return
+        self.library.log(episode, "gaps", gaps=[g.name for g in parsed.value])
+        world_seed = int(failures[-1]["task"]["world_seed"])
+        done: set[str] = set()
+        for gap in parsed.value[: self.s.max_gaps]:
+            if gap.name in done:
+                self.library.log(episode, "duplicate_gap", name=gap.name)
+                continue
+            done.add(gap.name)
+            examples = [m["args"] for f in meta_failures for m in f["missing"] if m["tool"] == gap.name]
+            self._develop(episode, index, gap, examples, world_seed, failures)
+
+    def _develop(
+        self,
+        episode: int,
+        index: int,
+        gap: Gap,
+        examples: list[dict[str, Any]],
+        world_seed: int,
+        failures: list[dict[str, Any]],
+    ) -> None:
+        """Synthesize, check, repair and promote (or reject) one tool for ``gap``."""
+        active = {t.name: t for t in self.library.active()}
+        attempt = len(self.library.versions(gap.name)) if gap.name.isidentifier() else 0
+        base_meta = {"gap": {"name": gap.name, "description": gap.description}, "attempt": attempt,
+                     "world_seed": world_seed, "options": self.world_options, "examples": examples}  # fmt: skip
+        text = self._ask(episode, "synthesize", prompts.synthesis_prompt(gap, examples), base_meta, index)
+        if text is None:
+            return
+        parsed = parse_tool(text)
+        if parsed.problems:
+            self.library.log(episode, "parse", step="synthesize", gap=gap.name, problems=parsed.problems)
+        if parsed.value is None:
+            self.stats.parse_failures += 1
+            return
+        draft = parsed.value
+        patch_of = active.get(draft.name)
+        cand = self.library.add_candidate(
+            draft.name if draft.name.isidentifier() else identifier(draft.name) or "unnamed_tool",
+            draft.code,
+            draft.parameters if isinstance(draft.parameters, dict) else {},
+            draft.tests,
+            origin="patch" if patch_of else "synthesis",
+            episode=episode,
+            parent_version=patch_of.version if patch_of else None,
+        )
+        self.stats.candidates += 1
+        problem = _schema_problem(draft)
+        if problem:
+            return self._reject(cand.name, cand.version, "schema_invalid", episode, detail=problem)
+        earlier = [v for v in self.library.versions(cand.name) if v.version != cand.version]
+        if any(_sha(v.code) == _sha(draft.code) for v in earlier):
+            return self._reject(cand.name, cand.version, "duplicate", episode, detail="same code as an earlier version")
+        access = self.suite.access(self.suite.get_world(world_seed, self.world_options))
+        adversarial = ""
+        if self.s.adversarial:
+            adv_text = self._ask(
+                episode, "adversarial", prompts.adversarial_prompt(gap, draft.code, draft.parameters),
+                {**base_meta, "round": 0}, index,
+            )  # fmt: skip
+            blocks = [b for lang, b in fenced_blocks(adv_text or "") if lang in ("python", "py", "")]
+            adversarial = "\n".join(blocks)
+            if not blocks:
+                self.library.log(episode, "parse", step="adversarial", gap=gap.name, problems=["no python block"])
+        code, tests = draft.code, draft.tests
+        for rnd in range(self.s.max_repairs + 1):
+            verdict = self._check(code, tests, adversarial, access)
+            self.library.log(
+                episode, "check", name=cand.name, version=cand.version, round=rnd, code_sha=_sha(code),
+                ok=verdict.ok, reason=verdict.reason, static_policy=verdict.static_ok,
+                static_policy_enforced=self.s.static_policy, tests=list(verdict.tests),
+                adversarial=list(verdict.adversarial) if verdict.adversarial else None,
+                adversarial_enforced=self.s.adversarial,
+            )  # fmt: skip
+            if verdict.ok:
+                break
+            if rnd == self.s.max_repairs:
+                return self._reject(cand.name, cand.version, verdict.reason or "sandbox_tests", episode,
+                                    detail=verdict.text[:500], rounds=rnd)  # fmt: skip
+            self.stats.repair_rounds += 1
+            feedback = sorted({verdict.reason or "sandbox_tests"})
+            text = self._ask(
+                episode, "repair", prompts.repair_prompt(gap, code, tests, verdict.text),
+                {**base_meta, "round": rnd + 1, "feedback": feedback}, index,
+            )  # fmt: skip
+            repaired = parse_tool(text or "")
+            if repaired.value is None:
+                self.stats.parse_failures += 1
+                self.library.log(episode, "parse", step="repair", gap=gap.name, problems=repaired.problems)
+                return self._reject(cand.name, cand.version, verdict.reason or "sandbox_tests", episode,
+                                    detail="the repair could not be parsed", rounds=rnd)  # fmt: skip
+            code, tests = repaired.value.code, repaired.value.tests or tests
+            self.library.revise(cand.name, cand.version, code, tests, episode, round=rnd + 1, code_sha=_sha(code))
+        if patch_of is not None:
+            won, detail = self._ab_test(cand.name, patch_of.code, code, patch_of.schema, _description(patch_of))
+            if not won:
+                reason = "no_evidence" if detail.get("replays", 0) == 0 else "ab_test_lost"
+                return self._reject(cand.name, cand.version, reason, episode, **detail)
+            self.library.log(episode, "ab_test", name=cand.name, version=cand.version, **detail)
+        self.library.promote(cand.name, cand.version, episode, reason=f"passed validation (evolution {index})")
+        self.stats.promoted += 1
+        if self.s.pruning != "none":
+            retired = self.library.prune(self.s.library_cap, self.s.pruning, episode, self.s.unused_for)
+            if retired:
+                self.library.log(episode, "pruned", names=retired)
+        return None
+
+    def _reject(self, name: str, version: int, reason: str, episode: int, **details: Any) -> None:
+        self.library.reject(name, version, reason, episode, **details)
+        self.stats.rejections[reason] += 1
+
+    # -- checks ------------------------------------------------------------------------------------
+    def _check(self, code: str, tests: str, adversarial: str, access: Any) -> Verdict:
+        """The full check of one version: static policy, its tests, the adversarial suite."""
+        static_ok = None
+        if self.s.static_policy:
+            report = check_source(code)
+            static_ok = report.ok
+            if not report.ok:
+                return Verdict(False, "static_policy", "static policy: " + report.summary(), static_ok)
+        out = self.sandbox.run_tests(code, tests, access)
+        self.stats.sandbox_calls += 1
+        passed = (sum(t["passed"] for t in out.tests), len(out.tests))
+        if not out.ok:
+            return Verdict(False, _failure_reason(out, "sandbox_tests"), _describe(out, "tests"), static_ok, passed)
+        adv: tuple[int, int] | None = None
+        if self.s.adversarial and adversarial.strip():
+            out2 = self.sandbox.run_tests(code, adversarial, access)
+            self.stats.sandbox_calls += 1
+            adv = (sum(t["passed"] for t in out2.tests), len(out2.tests))
+            if (not out2.ok and adv[1] > 0) or out2.reason is not None:
+                reason = _failure_reason(out2, "adversarial_tests")
+                return Verdict(False, reason, _describe(out2, "adversarial tests"), static_ok, passed, adv)
+        return Verdict(True, None, "all checks passed", static_ok, passed, adv)
+
+    def _ab_test(
+        self, name: str, old_code: str, new_code: str, schema: dict[str, Any], description: str
+    ) -> tuple[bool, dict[str, Any]]:
+        """Replay failures that used ``name`` with the old and the new version; the new must do better."""
+        tasks = list(dict.fromkeys(self.used_by.get(name, [])))[-self.s.ab_replays :]
+        if self.replay is None or self.s.reward_signal == "none" or not tasks:
+            return False, {"replays": 0}
+        score = {"old": 0, "new": 0}
+        for label, code in (("old", old_code), ("new", new_code)):
+            runner = self.runner()
+            runner.add(ToolSpec(name, description, schema), code)
+            for task in tasks:
+                reward = self.reward(self.replay(task, runner))
+                score[label] += int(reward is not None and reward >= 0.5)
+        return score["new"] > score["old"], {"replays": len(tasks), "old_successes": score["old"],
+                                              "new_successes": score["new"]}  # fmt: skip
+
+    # -- the model -------------------------------------------------------------------------------
+    def _ask(self, episode: int, step: str, prompt: str, meta: dict[str, Any], index: int) -> str | None:
+        request = ChatRequest(
+            model=self.model,
+            messages=[{"role": "system", "content": prompts.SYSTEM}, {"role": "user", "content": prompt}],
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+            meta={
+                "role": "tool_author",
+                "step": step,
+                "world": self.suite.world,
+                "protocol": self.suite.protocol,
+                "evolution": index,
+                **meta,
+            },
+        )
+        self.stats.llm_calls += 1
+        try:
+            response = self.backend.complete(request)
+        except AuthError:
+            raise  # a configuration problem: stop the run (records are kept)
+        except LLMError as exc:
+            self.stats.llm_errors += 1
+            self.library.log(episode, "llm_error", step=step, error=f"{type(exc).__name__}: {exc}")
+            return None
+        self.stats.tokens_in += response.usage.tokens_in
+        self.stats.tokens_out += response.usage.tokens_out
+        if response.usage.cost_usd is not None:
+            self.stats.cost_usd = (self.stats.cost_usd or 0.0) + response.usage.cost_usd
+        return response.text
+
+
+def _description(tool: Any) -> str:
+    return str(tool.schema.get("description") or "") or f"Evolved tool {tool.name} (v{tool.version})."
+
+
+def _schema_problem(draft: ToolDraft) -> str | None:
+    params = draft.parameters
+    if not draft.name.isidentifier():
+        return f"tool name {draft.name!r} is not a Python identifier"
+    if not isinstance(params, dict) or params.get("type") != "object":
+        return "parameters must be a JSON schema object with type 'object'"
+    props = params.get("properties", {})
+    if not isinstance(props, dict) or any(not isinstance(v, dict) for v in props.values()):
+        return "parameters.properties must map each argument to a schema object"
+    required = params.get("required", [])
+    if not isinstance(required, list) or set(required) - set(props):
+        return f"parameters.required names arguments that are not properties: {sorted(set(required) - set(props))}"
+    return None
+
+
+def _failure_reason(out: CallOutcome, default: str) -> str:
+    if out.reason in ("timeout", "cpu_limit", "rpc_limit", "killed"):
+        return "timeout"
+    if any("timeout" in str(t.get("error") or "").lower() for t in out.tests):
+        return "timeout"
+    return default
+
+
+def _describe(out: CallOutcome, what: str) -> str:
+    if not out.tests:
+        return f"{what}: {out.error or 'failed'}"
+    failed = [t for t in out.tests if not t["passed"]]
+    lines = [f"{what}: {len(out.tests) - len(failed)}/{len(out.tests)} passed"]
+    lines += [f"- {t['name']}: {t['error']}" for t in failed[:8]]
+    return "\n".join(lines)
+
+
+__all__ = ["REJECTION_REASONS", "EvolutionSettings", "EvolutionStats", "Evolver", "Verdict", "self_reward"]
