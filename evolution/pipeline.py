@@ -50,8 +50,8 @@ class EvolutionSettings:
     failure_threshold: int = 3
     plateau_window: int = 0  # > 0: also evolve when success over the last W episodes is no better than the W before
     max_evolutions: int = 1  # at most this many evolutions ...
-    per_episodes: int = 5  # ... in any window of this many episodes
-    max_gaps: int = 2
+    per_episodes: int = 3  # ... in any window of this many episodes
+    max_gaps: int = 3
     max_repairs: int = 2  # 0 = one-shot ("Direct") synthesis
     adversarial: bool = True
     static_policy: bool = True
@@ -472,3 +472,31 @@ def _describe(out: CallOutcome, what: str) -> str:
 
 
 __all__ = ["REJECTION_REASONS", "EvolutionSettings", "EvolutionStats", "Evolver", "Verdict", "self_reward"]
+
+
+def audit_promotions(library: Library) -> list[str]:
+    """Promotions the event log cannot justify (empty = every promoted version passed a full check).
+
+    A promotion is justified by a ``check`` event of that version whose code hash matches
+    the promoted code, with the static policy passed (when enforced), every one of its
+    own tests passed (at least one), and every adversarial test passed (when enforced).
+    """
+    checks: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for e in library.events("check"):
+        checks.setdefault((e["name"], e["version"]), []).append(e)
+    bad = []
+    for e in library.events("promoted"):
+        tool = library.get(e["name"], e["version"])
+        ok = [
+            c
+            for c in checks.get((tool.name, tool.version), [])
+            if c["ok"]
+            and c["code_sha"] == _sha(tool.code)
+            and (c["static_policy"] is True or not c["static_policy_enforced"])
+            and c["tests"][1] > 0
+            and c["tests"][0] == c["tests"][1]
+            and (c["adversarial"] is None or c["adversarial"][0] == c["adversarial"][1])
+        ]
+        if not ok:
+            bad.append(f"{tool.name} v{tool.version} was promoted without a passing full check of its code")
+    return bad

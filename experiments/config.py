@@ -49,8 +49,8 @@ class EvolutionConfig:
     failure_threshold: int = 3  # evolve after this many failures (reward < 0.5) since the last evolution
     plateau_window: int = 0  # > 0: also evolve when success over W episodes is no better than the W before
     max_evolutions: int = 1  # at most this many evolutions ...
-    per_episodes: int = 5  # ... per this many episodes (episode-counted: runs stay reproducible)
-    max_gaps: int = 2  # tools asked for per evolution
+    per_episodes: int = 3  # ... per this many episodes (episode-counted: runs stay reproducible)
+    max_gaps: int = 3  # tools asked for per evolution
     max_repairs: int = 2  # repair rounds per candidate (0 = one-shot "Direct" synthesis)
     adversarial: bool = True  # adversarial test suite written by a separate request
     static_policy: bool = True  # AST policy check before anything runs

@@ -172,7 +172,9 @@ class _Author:
         if name not in self.refs:
             return "```python\n# no adversarial tests: unknown tool\n```"
         rng = self._rng("adversarial", name, int(self.meta.get("attempt", 0)), int(self.meta.get("round", 0)))
-        chosen = [c for c in self._edge_cases(name, self._examples(name)) if rng.random() < self.p.p_adversarial_case]
+        edges = self._edge_cases(name, self._examples(name))
+        order = rng.permutation(len(edges)) if edges else []
+        chosen = [edges[int(i)] for i in order if rng.random() < self.p.p_adversarial_case]
         return "```python\n" + self._tests(name, chosen[:MAX_ADVERSARIAL], "test_adversarial") + "```"
 
     def _examples(self, name: str) -> list[Case]:

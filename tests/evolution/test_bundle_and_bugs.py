@@ -1,0 +1,104 @@
+"""The sim author's raw material: bundled reference tools and the bug model."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from agents.sim.author import clean_source
+from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
+from agents.sim.bundle import BundleError, bundle_tool
+from envs.tasks import get_suite
+from envs.tools import tool_spec
+from evolution.differential import differential, edge_cases, nominal_cases
+from evolution.sandbox.runner import Sandbox
+from evolution.static_policy import check_source
+
+SUITES = [("acmecorp", "rigorous"), ("datacorp", "rigorous"), ("acmecorp", "arise_v1"), ("datacorp", "arise_v1")]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.mark.parametrize(("world", "protocol"), SUITES)
+def test_every_reference_tool_bundles_into_policy_clean_self_contained_source(world: str, protocol: str):
+    for fn in get_suite(world, protocol).reference_tools():
+        src = bundle_tool(fn)
+        report = check_source(src)
+        assert report.ok, f"{fn.__name__}: {report.summary()}"
+        tree = ast.parse(src)
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if m and m.startswith("envs") and m != "envs.toolkit"}, fn.__name__
+        assert any(isinstance(n, ast.FunctionDef) and n.name == fn.__name__ for n in tree.body)
+
+
+def test_bundling_refuses_code_that_needs_a_third_party_package():
+    from envs.acmecorp import world as acme_world
+
+    with pytest.raises(BundleError, match="numpy|httpx|not in the standard library"):
+        bundle_tool(acme_world.build_world)
+
+
+@pytest.mark.parametrize(("world", "names"), [("acmecorp", ["log_group_count", "metrics_series_stats",
+                                                           "acmeconf_effective"]),
+                                              ("datacorp", ["dc_aggregate", "dcql_query", "val_batch"])])  # fmt: skip
+def test_bundled_tools_behave_exactly_like_the_reference_in_the_sandbox(sandbox: Sandbox, world: str, names: list):
+    suite = get_suite(world, "rigorous")
+    nominal = nominal_cases(suite, 3)
+    cases = nominal + edge_cases([tool_spec(f) for f in suite.reference_tools()], nominal, 3)
+    for name in names:
+        result = differential(sandbox, suite, name, clean_source(world, "rigorous", name), cases)
+        assert result.n >= 2, name
+        assert result.all_passed, (name, result.failures)
+
+
+@pytest.mark.parametrize("kind", BUG_KINDS)
+def test_each_bug_kind_edits_the_code_and_a_repair_restores_it(kind: str):
+    mutated = None
+    for name in ("log_count", "metrics_get", "log_charges"):  # the first with a site for this kind
+        clean = clean_source("acmecorp", "rigorous", name)
+        mutated = mutate(clean, name, kind, np.random.default_rng(0))
+        if mutated is not None:
+            break
+    assert mutated is not None
+    sites = bug_sites(mutated, clean)
+    assert sites, kind
+    assert bug_sites(restore(mutated, clean, set(sites)), clean) == []
+    if kind == "forbidden_import":
+        assert not check_source(mutated).ok
+    else:
+        assert check_source(mutated).ok
+
+
+def test_a_bug_changes_behaviour_where_the_data_exercises_it(sandbox: Sandbox):
+    """The retry-loop bug: fine on valid input, a runaway on input the reference rejects."""
+    suite = get_suite("acmecorp", "rigorous")
+    clean = clean_source("acmecorp", "rigorous", "log_count")
+    buggy = mutate(clean, "log_count", "unbounded_loop", np.random.default_rng(0))
+    assert buggy is not None
+    access = suite.access(suite.get_world(3))
+    good = sandbox.call(buggy, "log_count", {"service": "payments"}, access)
+    assert good.ok and isinstance(good.value, int)
+    bad = sandbox.call(buggy, "log_count", {"severity": "LOUD"}, access)  # the reference raises ValueError
+    assert not bad.ok and bad.reason in ("rpc_limit", "timeout")
+    nominal = nominal_cases(suite, 3)
+    edges = [
+        c for c in edge_cases([tool_spec(f) for f in suite.reference_tools()], nominal, 3) if c.tool == "log_count"
+    ]
+    assert any(c.args.get("severity") == "no-such-name" for c in edges)
+    result = differential(sandbox, suite, "log_count", buggy, [c for c in nominal if c.tool == "log_count"] + edges)
+    assert not result.all_passed  # a hang where the reference raises is a disagreement
+    assert differential(
+        sandbox, suite, "log_count", clean, [c for c in nominal if c.tool == "log_count"] + edges
+    ).all_passed
+
+
+def test_unknown_bug_kind_is_refused_with_the_accepted_kinds():
+    with pytest.raises(ValueError, match="off_by_one"):
+        mutate("def f():\n    return 1\n", "f", "typo", np.random.default_rng(0))
