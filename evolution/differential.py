@@ -25,7 +25,6 @@ from envs.tasks import Suite
 from envs.tools import ToolSpec, check_args, tool_spec
 from evolution.sandbox.runner import Sandbox
 
-
 HARD_FAILURES = frozenset({"timeout", "cpu_limit", "rpc_limit", "killed", "crash", "worker", "syntax"})
 
 

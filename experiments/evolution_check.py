@@ -69,8 +69,8 @@ def measure(world: str, profile: str, seeds: list[int], variants: list[str], out
     with Sandbox() as sandbox:
         for variant in variants:
             by_phase: dict[str, list[bool]] = {}
-            row: dict[str, Any] = {"candidates": 0, "promoted": 0, "rejections": Counter(), "diff_failing": 0,
-                                   "diff_checked": 0, "audit": [], "wall_s": 0.0, "evolution_cost_usd": 0.0}  # fmt: skip
+            row: dict[str, Any] = dict(candidates=0, promoted=0, rejections=Counter(), diff_failing=0, diff_checked=0,
+                                       audit=[], wall_s=0.0, evolution_cost_usd=0.0)  # fmt: skip
             for seed in seeds:
                 run_dir = out / f"{world}-{variant}-s{seed}"
                 overrides = [*VARIANTS[variant], f"world={world}", f"llm={profile}", f"seed={seed}", "progress=false"]
@@ -112,12 +112,15 @@ def violations(table: dict[str, dict[str, Any]]) -> list[str]:
         on, off = table["arise"]["diff_fail_share"], table["arise_no_adversarial"]["diff_fail_share"]
         if not off > on:
             bad.append(f"without adversarial tests the differential-failure share {off:.1%} is not above {on:.1%}")
-    if "arise" in table and "arise_no_repair" in table:
-        if not table["arise_no_repair"]["promoted"] < table["arise"]["promoted"]:
-            bad.append(
-                f"with 0 repair rounds {table['arise_no_repair']['promoted']} tools were promoted, "
-                f"not fewer than {table['arise']['promoted']}"
-            )
+    if (
+        "arise" in table
+        and "arise_no_repair" in table
+        and not table["arise_no_repair"]["promoted"] < table["arise"]["promoted"]
+    ):
+        bad.append(
+            f"with 0 repair rounds {table['arise_no_repair']['promoted']} tools were promoted, "
+            f"not fewer than {table['arise']['promoted']}"
+        )
     for variant, row in table.items():
         bad += [f"{variant}: {a}" for a in row["audit"]]
     return bad

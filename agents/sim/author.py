@@ -173,8 +173,8 @@ class _Author:
             return "```python\n# no adversarial tests: unknown tool\n```"
         rng = self._rng("adversarial", name, int(self.meta.get("attempt", 0)), int(self.meta.get("round", 0)))
         edges = self._edge_cases(name, self._examples(name))
-        order = rng.permutation(len(edges)) if edges else []
-        chosen = [edges[int(i)] for i in order if rng.random() < self.p.p_adversarial_case]
+        order = [int(i) for i in rng.permutation(len(edges))]
+        chosen = [edges[i] for i in order if rng.random() < self.p.p_adversarial_case]
         return "```python\n" + self._tests(name, chosen[:MAX_ADVERSARIAL], "test_adversarial") + "```"
 
     def _examples(self, name: str) -> list[Case]:

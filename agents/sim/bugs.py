@@ -121,7 +121,7 @@ def _wrong_key(tree: ast.Module, entry: str, rng: np.random.Generator) -> bool:
 
 
 def _wrong_type(tree: ast.Module, entry: str, rng: np.random.Generator) -> bool:
-    sites = []
+    sites: list[tuple[ast.AST, str, int | None, ast.Call]] = []
     for node in ast.walk(tree):
         for field, value in ast.iter_fields(node):
             items = value if isinstance(value, list) else [value]
@@ -136,11 +136,11 @@ def _wrong_type(tree: ast.Module, entry: str, rng: np.random.Generator) -> bool:
                     sites.append((node, field, j if isinstance(value, list) else None, child))
     if not sites:
         return False
-    parent, field, j, call = sites[int(rng.integers(len(sites)))]
-    if j is None:
+    parent, field, index, call = sites[int(rng.integers(len(sites)))]
+    if index is None:
         setattr(parent, field, call.args[0])
     else:
-        getattr(parent, field)[j] = call.args[0]
+        getattr(parent, field)[index] = call.args[0]
     return True
 
 

@@ -41,7 +41,7 @@ def test_every_reference_tool_bundles_into_policy_clean_self_contained_source(wo
 def test_bundling_refuses_code_that_needs_a_third_party_package():
     from envs.acmecorp import world as acme_world
 
-    with pytest.raises(BundleError, match="numpy|httpx|not in the standard library"):
+    with pytest.raises(BundleError, match=r"numpy|httpx|not in the standard library"):
         bundle_tool(acme_world.build_world)
 
 

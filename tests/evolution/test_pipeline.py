@@ -66,8 +66,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def failure(i: int, score: float = 0.0) -> dict[str, Any]:
-    return {"task": {"id": f"t{i}", "family": "logs.severity_count", "world_seed": WORLD_SEED}, "prompt": "p",
-            "tools_called": [], "answer": "42", "score": score, "success": score >= 0.5, "truncated": False}  # fmt: skip
+    task = {"id": f"t{i}", "family": "logs.severity_count", "world_seed": WORLD_SEED}
+    return {"task": task, "prompt": "p", "tools_called": [], "answer": "42", "score": score, "success": score >= 0.5,
+            "truncated": False}  # fmt: skip
 
 
 def evolver(backend: Scripted, sandbox: Sandbox, **settings: Any) -> Evolver:
