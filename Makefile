@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml requirements.lock | system-deps
 
 # The main job on the embedded default (offline): oracle and every null baseline, then the LLM
 # baselines (no_evolution, fixed_tools) with both simulated profiles, on both worlds and
-# protocols; then one summary table.
+# protocols; then arise and code_agent with the weak profile; then one summary table.
 run: install
 	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 \
 	  condition=oracle,null_empty,null_echo,null_names,null_numbers,null_random,null_majority,null_blob \
@@ -37,6 +37,8 @@ run: install
 	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 \
 	  condition=no_evolution,fixed_tools llm=sim-4o-mini-like,sim-sonnet-like \
 	  n_worlds=2 progress=false hydra.sweep.dir=$(RUN_DIR) hydra/job_logging=none hydra/hydra_logging=none
+	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 condition=arise,code_agent \
+	  llm=sim-4o-mini-like progress=false hydra.sweep.dir=$(RUN_DIR) hydra/job_logging=none hydra/hydra_logging=none
 	$(PY) -m experiments.summary $(RUN_DIR)
 	@echo "records and results: $(RUN_DIR)"
 

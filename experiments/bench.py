@@ -7,7 +7,9 @@
 * sandboxed tool calls per second (bubblewrap worker, fork per call; target >= 500/s);
 * a 60-episode ``no_evolution`` job with the simulated model (target <= 20 s), on
   AcmeCorp rigorous (30 families x 2 worlds; the agent pages through raw data) and on
-  the paper's 60 arise_v1 tasks.
+  the paper's 60 arise_v1 tasks;
+* the same 60-episode jobs in the ``arise`` condition: evolution, sandboxed validation
+  and sandboxed tool calls included (target <= 60 s).
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ def bench_sandbox(n: int) -> tuple[str, float, float]:
         return sb.isolation, rate_plain, rate_reads
 
 
-def bench_sim_job(protocol: str) -> tuple[int, float]:
-    """(episodes, wall seconds) of a 60-episode no_evolution job with sim-4o-mini-like."""
+def bench_sim_job(protocol: str, condition: str = "no_evolution") -> tuple[int, float, dict[str, Any]]:
+    """(episodes, wall seconds, result) of a 60-episode job with sim-4o-mini-like."""
     import tempfile
     from pathlib import Path
 
@@ -88,7 +90,7 @@ def bench_sim_job(protocol: str) -> tuple[int, float]:
     from experiments.config import compose_run_config
     from experiments.run import run_job
 
-    overrides = [f"protocol={protocol}", "condition=no_evolution", "llm=sim-4o-mini-like", "seed=1", "progress=false"]
+    overrides = [f"protocol={protocol}", f"condition={condition}", "llm=sim-4o-mini-like", "seed=1", "progress=false"]
     if protocol == "rigorous":
         families = [f.name for f in get_suite("acmecorp").families[:30]]
         overrides += ["n_worlds=2", f"families=[{','.join(families)}]"]
@@ -96,7 +98,7 @@ def bench_sim_job(protocol: str) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = run_job(cfg, Path(tmp))
-        return result["n_episodes"], time.perf_counter() - t0
+        return result["n_episodes"], time.perf_counter() - t0, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,9 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{reads:,.0f} calls/s  (target >= 500/s)"
     )
     for protocol in ("rigorous", "arise_v1"):
-        n, wall = bench_sim_job(protocol)
+        n, wall, _ = bench_sim_job(protocol)
         print(
             f"no_evolution job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in {wall:.1f} s  (target <= 20 s)"
+        )
+    for protocol in ("rigorous", "arise_v1"):
+        n, wall, r = bench_sim_job(protocol, "arise")
+        print(
+            f"arise job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in {wall:.1f} s  (target <= 60 s; "
+            f"{len(r['evolution']['evolutions'])} evolutions, {r['candidates']} candidates, "
+            f"{r['tools_promoted']} promoted, sandbox {r['sandbox']})"
         )
     print("DCQL interpreter: python -m experiments.bench_dcql")
     return 0

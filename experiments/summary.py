@@ -37,6 +37,7 @@ def table(results: list[dict[str, Any]]) -> str:
         *phases,
         "overall",
         "cost $",
+        "tools promoted/seed",
         "worst family",
     ]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -63,9 +64,13 @@ def table(results: list[dict[str, Any]]) -> str:
         else:
             worst_s = f"{worst} {100 * means[worst]:.0f}%"
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rs}))
-        costs = [r.get("cost_usd") for r in rs]
-        cost = f"{sum(c for c in costs if c is not None):.2f}" if any(c for c in costs) else "-"
-        rows.append("| " + " | ".join([*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", cost, worst_s]) + " |")
+        # Agent and evolution calls together: what the run would cost.
+        costs = [c for r in rs for c in (r.get("cost_usd"), r.get("evolution_cost_usd")) if c is not None]
+        cost = f"{sum(costs):.2f}" if any(costs) else "-"
+        promoted = [r["tools_promoted"] for r in rs if "tools_promoted" in r]
+        tools = f"{sum(promoted) / len(promoted):.1f}" if promoted else "-"
+        row = [*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", cost, tools, worst_s]
+        rows.append("| " + " | ".join(row) + " |")
     return "\n".join(rows)
 
 

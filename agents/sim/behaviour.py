@@ -197,7 +197,11 @@ class _Episode:
         for attempt in range(2):
             rng = self._rng("call", n, "code", attempt)
             code, bugs = author.draft_source(self.p, self.k.suite.world, self.k.suite.protocol, call.tool, rng)
-            snippet = f"{code}\nresult = {call.tool}(**{dict(call.args)!r})\n"
+            args = dict(call.args)
+            if args and rng.random() < self.p.p_wrong_args:  # the arguments it writes into the call
+                args = _mutate_args(args, rng)
+                bugs = [*bugs, "wrong_args"]
+            snippet = f"{code}\nresult = {call.tool}(**{args!r})\n"
             self.events.append({"event": "wrote_code", "call": n, "tool": call.tool, "bugs": bugs})
             if self._remaining() <= 0:
                 return None

@@ -86,7 +86,7 @@ def test_a_bug_changes_behaviour_where_the_data_exercises_it(sandbox: Sandbox):
     good = sandbox.call(buggy, "log_count", {"service": "payments"}, access)
     assert good.ok and isinstance(good.value, int)
     bad = sandbox.call(buggy, "log_count", {"severity": "LOUD"}, access)  # the reference raises ValueError
-    assert not bad.ok and bad.reason in ("rpc_limit", "timeout")
+    assert not bad.ok and bad.reason in ("rpc_limit", "timeout", "cpu_limit")  # whichever limit it hits first
     nominal = nominal_cases(suite, 3)
     edges = [
         c for c in edge_cases([tool_spec(f) for f in suite.reference_tools()], nominal, 3) if c.tool == "log_count"
