@@ -34,9 +34,17 @@ class Case:
     tool: str
     args: dict[str, Any]
     kind: str = "nominal"  # nominal | edge
+    options: dict[str, Any] = field(default_factory=dict)  # the world generator options
 
     def key(self) -> str:
-        return json.dumps([self.world_seed, self.tool, self.args], sort_keys=True, default=str)
+        return json.dumps([self.world_seed, self.options, self.tool, self.args], sort_keys=True, default=str)
+
+    def world(self, suite: Suite) -> Any:
+        return suite.get_world(self.world_seed, self.options)
+
+    def variant(self, args: dict[str, Any]) -> Case:
+        """The same world and tool with other arguments (an edge case)."""
+        return Case(self.world_seed, self.tool, args, "edge", self.options)
 
 
 @dataclass(frozen=True)
@@ -66,15 +74,22 @@ def same(a: Any, b: Any, rel: float = 1e-6) -> bool:
     return type(a) is type(b) and a == b
 
 
-def nominal_cases(suite: Suite, seed: int, split: str = "test", n_worlds: int = 1, per_family: int = 1) -> list[Case]:
+def nominal_cases(
+    suite: Suite,
+    seed: int,
+    split: str = "test",
+    n_worlds: int = 1,
+    per_family: int = 1,
+    options: dict[str, Any] | None = None,
+) -> list[Case]:
     """Every distinct reference-tool call the oracle plans make on the split's instances."""
     names = {fn.__name__ for fn in suite.reference_tools()}
     seen: dict[str, Case] = {}
-    for inst in suite.instances(seed, split, n_worlds=n_worlds, per_family=per_family):
+    for inst in suite.instances(seed, split, n_worlds=n_worlds, per_family=per_family, options=options):
         _, calls = run_oracle(suite, inst)
         for call in calls:
             if call.tool in names:
-                case = Case(inst.world_seed, call.tool, dict(call.args))
+                case = Case(inst.world_seed, call.tool, dict(call.args), options=dict(inst.options))
                 seen.setdefault(case.key(), case)
     return list(seen.values())
 
@@ -96,10 +111,11 @@ def edge_cases(specs: Iterable[ToolSpec], nominal: list[Case], seed: int, per_to
                 for value in edge_values(schema, base.args.get(pname)):
                     args = {**base.args, pname: value}
                     if check_args(spec, args) is None:
-                        candidates.append(Case(base.world_seed, spec.name, args, "edge"))
+                        candidates.append(base.variant(args))
         if not bases and not spec.parameters.get("required"):
-            world_seeds = sorted({c.world_seed for c in nominal}) or [seed]
-            candidates.append(Case(world_seeds[0], spec.name, {}, "edge"))
+            first = min(nominal, key=lambda c: c.world_seed, default=None)
+            candidates.append(Case(first.world_seed if first else seed, spec.name, {}, "edge",
+                                   first.options if first else {}))  # fmt: skip
         order = rng.permutation(len(candidates)) if candidates else np.array([], dtype=int)
         for i in order:
             c = candidates[int(i)]
@@ -131,7 +147,7 @@ def edge_values(schema: dict[str, Any], current: Any) -> list[Any]:
 
 def expected_output(suite: Suite, fn: Callable[..., Any], case: Case) -> Expected:
     """The reference tool's output for ``case`` (privileged access: no rate limits or session state)."""
-    world = suite.get_world(case.world_seed)
+    world = case.world(suite)
     try:
         with toolkit.bound(suite.access(world)):
             return Expected(True, plain(fn(**case.args)))
@@ -174,7 +190,7 @@ def differential(
         if case.tool != name or check_args(spec, case.args) is not None:
             continue
         want = expected_output(suite, ref, case)
-        got = sandbox.call(code, name, case.args, suite.access(suite.get_world(case.world_seed)))
+        got = sandbox.call(code, name, case.args, suite.access(case.world(suite)))
         # Both raising is agreement; hanging, crashing or running away is not (the reference never does).
         clean_failure = not got.ok and got.reason not in HARD_FAILURES
         agree = (not want.ok and clean_failure) or (want.ok and got.ok and same(want.value, got.value))

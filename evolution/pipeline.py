@@ -190,10 +190,13 @@ class Evolver:
         reward = self.reward(record)
         self.rewards.append(reward)
         active = {t.name for t in self.library.active()}
-        called = [c["tool"] for c in record.get("tools_called") or [] if c.get("tool") in active]
-        success = bool(record.get("success")) if reward is None else reward >= 0.5
-        for name in called:
-            self.library.record_use(name, success, episode)
+        calls = [c for c in record.get("tools_called") or [] if c.get("tool") in active]
+        called = [c["tool"] for c in calls]
+        for call in calls:
+            # A use succeeds with the episode's reward; without a reward signal only the call's own
+            # outcome is known (never the grader's verdict, which `none` must not see).
+            ok = bool(call.get("ok")) if reward is None else reward >= 0.5
+            self.library.record_use(call["tool"], ok, episode)
         if reward is None or reward < 0.5:
             self.pending.append(record)
             for name in set(called):

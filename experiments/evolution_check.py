@@ -21,6 +21,7 @@ fewer candidates are promoted; no promotion lacks a passing full check. Exit 1 i
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -30,7 +31,7 @@ from typing import Any
 
 from envs.tasks import get_suite
 from envs.tools import tool_spec
-from evolution.differential import differential, edge_cases, nominal_cases
+from evolution.differential import Case, differential, edge_cases, nominal_cases
 from evolution.library import Library
 from evolution.pipeline import audit_promotions
 from evolution.sandbox.runner import Sandbox
@@ -46,11 +47,18 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
+@functools.cache
+def held_out_cases(world: str, seed: int) -> tuple[Case, ...]:
+    """Differential cases on the seed's train world (held out from the test stream), shared by all variants."""
+    suite = get_suite(world, "rigorous")
+    nominal = nominal_cases(suite, seed, "train")
+    return tuple(nominal + edge_cases([tool_spec(f) for f in suite.reference_tools()], nominal, seed))
+
+
 def differential_failures(library: Library, world: str, seed: int, sandbox: Sandbox) -> tuple[int, int, list[str]]:
     """(promoted versions failing any differential case, promoted versions checked, which)."""
     suite = get_suite(world, "rigorous")
-    nominal = nominal_cases(suite, seed, "train")
-    cases = nominal + edge_cases([tool_spec(f) for f in suite.reference_tools()], nominal, seed)
+    cases = held_out_cases(world, seed)
     failing, checked, names = 0, 0, []
     for event in library.events("promoted"):
         tool = library.get(event["name"], event["version"])

@@ -94,3 +94,13 @@ def test_code_agent_runs_snippets_in_the_sandbox(tmp_path: Path):
 def test_bad_evolution_settings_are_config_errors(tmp_path: Path, override: str, message: str):
     with pytest.raises(ConfigError, match=message):
         run_job(compose_run_config([*BASE, override]), tmp_path / "bad")
+
+
+def test_arise_validates_on_the_configured_world_not_the_default_one(tmp_path: Path):
+    """Tests the model writes assert values of the world it is evolving in (generator options included)."""
+    result = run(tmp_path, "opts", "+world.options.log_lines=3000", "+world.options.log_lines_per_file=1000")
+    assert result["tools_promoted"] >= 1
+    with Library(tmp_path / "opts" / "library.sqlite") as lib:
+        checks = lib.events("check")
+        assert audit_promotions(lib) == []
+    assert any(c["ok"] and c["tests"][1] >= 1 for c in checks)

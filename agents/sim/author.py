@@ -179,15 +179,16 @@ class _Author:
 
     def _examples(self, name: str) -> list[Case]:
         wseed = int(self.meta.get("world_seed", 0))
+        options = dict(self.meta.get("options") or {})
         out, seen = [], set()
         for args in self.meta.get("examples") or []:
             if isinstance(args, dict):
-                case = Case(wseed, name, dict(args))
+                case = Case(wseed, name, dict(args), options=options)
                 if case.key() not in seen:
                     seen.add(case.key())
                     out.append(case)
         if not out:
-            out.append(Case(wseed, name, {}))
+            out.append(Case(wseed, name, {}, options=options))
         return out
 
     def _edge_cases(self, name: str, cases: list[Case]) -> list[Case]:
@@ -196,7 +197,7 @@ class _Author:
         for base in cases[:2]:
             for pname, schema in sorted(props.items()):
                 for value in edge_values(schema, base.args.get(pname)):
-                    case = Case(base.world_seed, name, {**base.args, pname: value}, "edge")
+                    case = base.variant({**base.args, pname: value})
                     if case.key() not in seen:
                         seen.add(case.key())
                         out.append(case)

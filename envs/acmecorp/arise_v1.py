@@ -81,7 +81,7 @@ def run_oracle(
     A failed call is passed to the oracle as ``Error: ...``, as the env would.
     """
     family = suite.family(instance.family)
-    world = suite.get_world(instance.world_seed)
+    world = suite.get_world(instance.world_seed, instance.options)
     world.http.reset_session()
     access = WorldAccess(world, AccessPolicy(suite.affordances))
     affordances = Affordances(access)

@@ -14,7 +14,7 @@ from agents.sim.bundle import BundleError, bundle_tool
 from envs.tasks import get_suite
 from envs.tools import tool_spec
 from evolution.differential import differential, edge_cases, nominal_cases
-from evolution.sandbox.runner import Sandbox
+from evolution.sandbox.runner import Limits, Sandbox
 from evolution.static_policy import check_source
 
 SUITES = [("acmecorp", "rigorous"), ("datacorp", "rigorous"), ("acmecorp", "arise_v1"), ("datacorp", "arise_v1")]
@@ -76,8 +76,13 @@ def test_each_bug_kind_edits_the_code_and_a_repair_restores_it(kind: str):
         assert check_source(mutated).ok
 
 
-def test_a_bug_changes_behaviour_where_the_data_exercises_it(sandbox: Sandbox):
+def test_a_bug_changes_behaviour_where_the_data_exercises_it():
     """The retry-loop bug: fine on valid input, a runaway on input the reference rejects."""
+    with Sandbox(Limits(wall_s=1.5, cpu_s=1.5)) as sandbox:  # short limits: the runaway cases end sooner
+        _check_retry_bug(sandbox)
+
+
+def _check_retry_bug(sandbox: Sandbox) -> None:
     suite = get_suite("acmecorp", "rigorous")
     clean = clean_source("acmecorp", "rigorous", "log_count")
     buggy = mutate(clean, "log_count", "unbounded_loop", np.random.default_rng(0))
@@ -102,3 +107,40 @@ def test_a_bug_changes_behaviour_where_the_data_exercises_it(sandbox: Sandbox):
 def test_unknown_bug_kind_is_refused_with_the_accepted_kinds():
     with pytest.raises(ValueError, match="off_by_one"):
         mutate("def f():\n    return 1\n", "f", "typo", np.random.default_rng(0))
+
+
+def _author_answer(overrides: dict, meta: dict, prompt: str = "") -> str:
+    from agents.sim.author import respond
+    from agents.sim.profiles import get_profile
+
+    base = {"world": "acmecorp", "protocol": "rigorous", "evolution": 0, "attempt": 0, "round": 1}
+    return respond(get_profile("sim-4o-mini-like", overrides), {**base, **meta}, prompt, seed=1)
+
+
+def test_the_sim_author_repairs_what_the_verdict_implicates_at_its_stated_rate():
+    from evolution.parsing import Gap, parse_tool
+    from evolution.prompts import repair_prompt
+
+    clean = clean_source("acmecorp", "rigorous", "log_count")
+    buggy = mutate(clean, "log_count", "forbidden_import", np.random.default_rng(0))
+    assert buggy is not None
+    prompt = repair_prompt(Gap("log_count", "count"), buggy, "def test_x():\n    pass\n", "static policy: import os")
+    meta = {"step": "repair", "gap": {"name": "log_count"}, "feedback": ["static_policy"]}
+    fixed = parse_tool(_author_answer({"p_repair": 1.0, "p_repair_regress": 0.0}, meta, prompt)).value
+    kept = parse_tool(_author_answer({"p_repair": 0.0, "p_repair_regress": 0.0}, meta, prompt)).value
+    assert fixed is not None and kept is not None
+    assert bug_sites(fixed.code, clean) == [] and check_source(fixed.code).ok
+    assert bug_sites(kept.code, clean) and not check_source(kept.code).ok
+    assert fixed.tests == "def test_x():\n    pass\n"  # its tests travel with the repaired code
+
+
+def test_the_sim_author_diagnoses_gaps_from_its_failed_plans_with_a_misdiagnosis_rate():
+    import json
+
+    failures = [{"family": "f", "missing": [{"tool": "log_count", "args": {}}], "used": []}] * 3
+    meta = {"step": "gaps", "failures": failures, "library": [], "max_gaps": 1}
+    right = json.loads(_author_answer({"p_misdiagnose": 0.0}, meta).split("```json\n")[1].split("```")[0])
+    wrong = json.loads(_author_answer({"p_misdiagnose": 1.0}, meta).split("```json\n")[1].split("```")[0])
+    assert [g["name"] for g in right["gaps"]] == ["log_count"]
+    (gap,) = wrong["gaps"]
+    assert gap["name"] != "log_count" and gap["name"] in {f.__name__ for f in get_suite("acmecorp").reference_tools()}

@@ -225,3 +225,35 @@ def test_settings_are_validated_with_the_accepted_values():
         EvolutionSettings(failure_threshold=0)
     with pytest.raises(ValueError, match="pruning must be one of"):
         EvolutionSettings(pruning="random")
+
+
+def test_a_plateau_triggers_evolution_before_the_failure_threshold(sandbox: Sandbox):
+    ev = evolver(Scripted(gaps=["none"]), sandbox, failure_threshold=10, plateau_window=2, per_episodes=1)
+    for i, score in enumerate([1, 0, 1, 0, 1, 1]):
+        ev.observe(i, failure(i, score))
+    # Episodes 0-3: success 1/2 in the last two equals 1/2 in the two before -> plateau at episode 3.
+    assert ev.stats.evolutions == [3]
+    (trigger,) = ev.library.events("trigger")
+    assert "plateau" in trigger["reason"]
+
+
+def test_without_a_reward_signal_tool_use_counts_only_the_calls_own_outcome(sandbox: Sandbox):
+    backend = Scripted(gaps=[GAPS], synthesize=[tool(GOOD)])
+    ev = evolver(backend, sandbox, reward_signal="none", failure_threshold=1, adversarial=False)
+    ev.observe(0, failure(0))
+    assert ev.stats.promoted == 1
+    calls = [{"tool": "count_files", "args": {}, "ok": True, "error": None},
+             {"tool": "count_files", "args": {}, "ok": False, "error": "x"}]  # fmt: skip
+    ev.observe(1, failure(1, score=0.0) | {"tools_called": calls, "success": False})
+    t = ev.library.get("count_files")
+    assert (t.invocations, t.successes) == (2, 1)  # the grader's 0 is not visible under `none`
+
+
+def test_only_versions_under_test_are_revised():
+    lib = Library(":memory:")
+    v = lib.add_candidate("count_files", GOOD, PARAMS, TESTS, origin="synthesis", episode=0)
+    lib.revise("count_files", v.version, BUGGY, TESTS, episode=0, round=1)
+    assert lib.get("count_files", 1).code == BUGGY
+    lib.promote("count_files", 1, episode=0)
+    with pytest.raises(ValueError, match="only testing versions are revised"):
+        lib.revise("count_files", 1, GOOD, TESTS, episode=1)
