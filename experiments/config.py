@@ -45,6 +45,7 @@ class ConditionConfig:
 class EvolutionConfig:
     """Switches of the evolution pipeline (evolution.pipeline.EvolutionSettings); used by `tools: library`."""
 
+    name: str = "default"  # label of the preset (conf/evolution/*.yaml), used by reports to name ablations
     protocol: str = "online"  # online (evolve while scored, as in the paper) | train_test (evolve on train, freeze)
     failure_threshold: int = 3  # evolve after this many failures (reward < 0.5) since the last evolution
     plateau_window: int = 0  # > 0: also evolve when success over W episodes is no better than the W before
@@ -73,6 +74,10 @@ class ReplayConfig:
     # off | record | replay-only: a content-addressed cache of LLM responses around the `llm` backend.
     mode: str = "off"
     cache_dir: str = "llm_cache"  # shared across jobs; relative paths are relative to the working directory
+    # With mode=off and a real (non-sim) model: record every response in <job dir>/llm_cache, so an
+    # interrupted job resumes exactly (the library is rebuilt and the torn episode replayed from the
+    # record, without paying for those calls again). The simulated model is deterministic and needs none.
+    job_cache: bool = True
 
 
 @dataclass
@@ -101,6 +106,8 @@ class RunConfig:
     max_steps: int = 30
     max_observation_chars: int | None = None  # null = the suite's default (12k rigorous, 400k arise_v1)
     progress: bool = True
+    # The preset (conf/experiment/) a job belongs to; names the sweep directory runs/<experiment>.
+    experiment: str | None = None
 
 
 def register_configs() -> None:
@@ -109,6 +116,7 @@ def register_configs() -> None:
     cs.store(group="world", name="base_world", node=WorldConfig)
     cs.store(group="protocol", name="base_protocol", node=ProtocolConfig)
     cs.store(group="condition", name="base_condition", node=ConditionConfig)
+    cs.store(group="evolution", name="base_evolution", node=EvolutionConfig)
 
 
 def compose_run_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:

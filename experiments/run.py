@@ -46,6 +46,7 @@ from evolution.pipeline import EvolutionSettings, Evolver
 from evolution.sandbox.runner import Limits, Sandbox, SandboxError
 from experiments.config import register_configs
 from experiments.episodes import RecordWriter, run_episode, write_json_atomic
+from experiments.summary import PHASES
 
 TOOL_SOURCES = ("none", "reference", "library", "code")
 
@@ -132,6 +133,16 @@ def _load_records(episodes: Path, planned: list[TaskInstance]) -> list[dict[str,
     return records
 
 
+def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
+    """result.json of a finished job of this plan, or None."""
+    path = out_dir / "result.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):  # written atomically: damaged only by hand
+        return None
+    return result if isinstance(result, dict) and result.get("config_hash") == plan_hash else None
+
+
 def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
     groups: dict[str, list[bool]] = defaultdict(list)
     for r in records:
@@ -139,13 +150,15 @@ def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
     return {k: sum(v) / len(v) for k, v in groups.items()}
 
 
-def _make_llm(cfg: DictConfig) -> ChatBackend:
+def _make_llm(cfg: DictConfig, out_dir: Path) -> ChatBackend:
     llm_cfg = OmegaConf.to_container(cfg.llm, resolve=True)
     if not isinstance(llm_cfg, dict):
         raise ConfigError(f"llm must be a mapping with a 'provider' key (see conf/llm/), got {llm_cfg!r}")
     backend = make_backend({str(k): v for k, v in llm_cfg.items()})  # ValueError -> ConfigError upstream
     if cfg.replay.mode != "off":
         backend = ReplayBackend(backend, cfg.replay.cache_dir, mode=cfg.replay.mode)
+    elif cfg.replay.job_cache and cfg.llm.provider != "sim":
+        backend = ReplayBackend(backend, out_dir / "llm_cache", mode="record")
     return backend
 
 
@@ -206,7 +219,7 @@ def _make_evolver(
     raw = OmegaConf.to_container(cfg.evolution, resolve=True)
     assert isinstance(raw, dict)
     try:
-        settings = EvolutionSettings(**{str(k): v for k, v in raw.items() if k != "protocol"})
+        settings = EvolutionSettings(**{str(k): v for k, v in raw.items() if k not in ("protocol", "name")})
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
     db = out_dir / "library.sqlite"
@@ -271,7 +284,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         backend: ChatBackend | None = None
         policy: Policy
         if cfg.condition.kind == "llm":
-            backend = _make_llm(cfg)
+            backend = _make_llm(cfg, out_dir)
             policy = ReActAgent(
                 backend,
                 system_prompt=cfg.world.system_prompt or DEFAULT_SYSTEM_PROMPT,
@@ -318,8 +331,9 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     # Everything that changes what an episode record holds is in the plan hash (not `progress`, and
-    # not `replay`: a replayed run holds exactly the records of the recorded one).
-    planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay")}
+    # not `replay`: a replayed run holds exactly the records of the recorded one; not `experiment`,
+    # the preset's label: the same job reached from another preset is the same job).
+    planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay", "experiment")}
     plan = {"config": planned_cfg, "tasks": [p.id for p in planned]}
     if train:
         plan["train_tasks"] = [p.id for p in train]
@@ -327,6 +341,10 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     _check_plan(out_dir, plan_hash)
     train_records = _load_records(out_dir / "train_episodes.jsonl", train) if train else []
     records = _load_records(out_dir / "episodes.jsonl", planned)
+    finished = _finished_result(out_dir, plan_hash)
+    if finished is not None and len(records) == len(planned) and len(train_records) == len(train):
+        env.close()  # a complete job: nothing to do (re-running a sweep skips what it finished)
+        return {**finished, "skipped": True}
     write_json_atomic(
         out_dir / "plan.json", {"plan_hash": plan_hash, **{k: v for k, v in plan.items() if k != "config"}}
     )
@@ -435,7 +453,10 @@ def main(cfg: DictConfig) -> None:
             f"interrupted: complete records are kept in {out_dir}; run the same command with "
             f"hydra.run.dir={out_dir} to continue"
         ) from None
-    phases = "  ".join(f"{p}={v:.0%}" for p, v in result["by_phase"].items())
+    order = {p: i for i, p in enumerate(PHASES)}
+    phases = "  ".join(
+        f"{p}={v:.0%}" for p, v in sorted(result["by_phase"].items(), key=lambda kv: order.get(kv[0], 99))
+    )
     llm = ""
     if result["llm"]:
         cost = "n/a" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
@@ -444,6 +465,7 @@ def main(cfg: DictConfig) -> None:
     print(
         f"{result['world']}/{result['protocol']}/{result['condition']} seed={result['seed']}: "
         f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}  -> {out_dir}"
+        + ("  (complete: skipped)" if result.get("skipped") else "")
     )
 
 

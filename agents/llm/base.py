@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,8 @@ class HttpBackend(ABC):
 
     ``client`` is the one seam: tests pass an ``httpx.Client`` mocked by respx, real runs
     get a fresh client. No object holds the API key; it is read from ``api_key_env`` on
-    each call.
+    each call. ``max_concurrency`` caps requests in flight to ``base_url`` per process, or
+    across every process using ``shared_limit_dir`` when it is set (see ``endpoint_limiter``).
     """
 
     name = "http"
@@ -36,6 +38,7 @@ class HttpBackend(ABC):
         retry: RetryPolicy | None = None,
         max_concurrency: int = 4,
         prices: PriceTable | None = None,
+        shared_limit_dir: str | Path | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"{self.name}: base_url must start with http:// or https://, got {base_url!r}")
@@ -47,7 +50,8 @@ class HttpBackend(ABC):
         self.max_concurrency = max_concurrency
         self.prices = prices or PriceTable()
         self._client = client or httpx.Client(timeout=self.timeout_s)
-        self._limiter = endpoint_limiter(self.base_url, max_concurrency)
+        self.shared_limit_dir = Path(shared_limit_dir) if shared_limit_dir is not None else None
+        self._limiter = endpoint_limiter(self.base_url, max_concurrency, self.shared_limit_dir)
 
     def __repr__(self) -> str:
         return (

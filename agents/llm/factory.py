@@ -12,12 +12,17 @@ Examples::
 
     {"provider": "sim", "profile": "sim-sonnet-like", "overrides": {"p_wrong_tool": 0.0}}
 
+HTTP backends take ``max_concurrency`` (requests in flight per endpoint, >= 1) and
+``shared_limit_dir``: when set, that limit holds across every process (job) using the
+directory (``flock``-ed slot files, see ``agents.llm.retry.SharedSlots``); null = per process.
+
 Unknown keys are an error listing the accepted ones. New providers register a builder
 and its accepted keys in ``PROVIDERS``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +48,7 @@ HTTP_KEYS = frozenset(
         "jitter",
         "retry_seed",
         "max_concurrency",
+        "shared_limit_dir",
         "prices",
     }
 )
@@ -65,13 +71,37 @@ def _http_kwargs(cfg: dict[str, Any], client: httpx.Client | None) -> dict[str, 
         "client": client,
         "timeout_s": float(cfg.get("timeout_s", 60.0)),
         "retry": retry,
-        "max_concurrency": int(cfg.get("max_concurrency", 4)),
+        "max_concurrency": _max_concurrency(cfg),
         "prices": PriceTable.from_config(cfg.get("prices")),
+        "shared_limit_dir": _shared_limit_dir(cfg),
     }
     for name in ("base_url", "api_key_env"):
         if name in cfg:
             kwargs[name] = cfg[name]
     return kwargs
+
+
+def _max_concurrency(cfg: dict[str, Any]) -> int:
+    value = cfg.get("max_concurrency", 4)
+    try:
+        limit = int(value) if not isinstance(value, bool | float) else None
+    except (TypeError, ValueError):
+        limit = None
+    if limit is None or limit < 1:
+        raise ValueError(f"llm provider {cfg['provider']!r}: max_concurrency must be an integer >= 1, got {value!r}")
+    return limit
+
+
+def _shared_limit_dir(cfg: dict[str, Any]) -> str | None:
+    """``shared_limit_dir``: null/absent/empty = per-process limit; else the directory of the shared slots."""
+    value = cfg.get("shared_limit_dir")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError(
+            f"llm provider {cfg['provider']!r}: shared_limit_dir must be a directory path or null, got {value!r}"
+        )
+    return os.fspath(value)
 
 
 def _openai(cfg: dict[str, Any], client: httpx.Client | None) -> ChatBackend:

@@ -10,18 +10,29 @@
 * A per-endpoint concurrency limit: one ``threading.BoundedSemaphore`` per ``base_url``,
   shared by every client in the process (the first limit registered for an endpoint
   wins). A slot is held only while a request is in flight, never while sleeping.
+* Optionally the limit is shared across processes (the jobs of a Hydra sweep):
+  ``endpoint_limiter(..., shared_dir=...)`` also takes one of ``limit`` ``flock``-ed slot
+  files in a directory per endpoint (``SharedSlots``), so N jobs together keep at most
+  ``limit`` requests in flight against one endpoint.
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
+import fcntl
+import hashlib
 import json
+import os
+import random
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -85,12 +96,183 @@ def parse_retry_after(value: str, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+class Limiter(Protocol):
+    """What ``post_json`` needs of a concurrency limit: ``with limiter:`` holds one slot."""
+
+    def __enter__(self, /) -> object: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> bool | None: ...
+
+
+class SlotTimeoutError(LLMError):
+    """No concurrency slot became free within ``timeout_s``."""
+
+
+class SharedSlots:
+    """At most ``limit`` holders at a time across every process using ``directory``.
+
+    ``with SharedSlots(directory, limit):`` takes one of the slot files ``slot-0.lock`` ..
+    ``slot-{limit-1}.lock`` in ``directory`` (created, with its parents, on construction)
+    with ``fcntl.flock(LOCK_EX | LOCK_NB)``, polling every ``poll_s`` seconds (jittered)
+    while all are taken, and releases it on exit. A ``flock`` belongs to the open file,
+    so the OS releases it when the holder's process dies, even by ``SIGKILL``: a crashed
+    or killed job never leaks a slot. That is why slots are locks and not a counter in a
+    file, which a dead process would leave incremented.
+
+    Thread-safe: every acquisition opens its own file descriptors (``flock`` locks of two
+    descriptors conflict even within one process) and the held descriptor is kept per
+    thread. Threads of a process first take ``local`` (an in-process semaphore; by default
+    a new ``BoundedSemaphore(limit)``), so at most ``limit`` of them poll the files at
+    once. ``timeout_s`` bounds the whole wait (both parts); on expiry ``SlotTimeoutError``.
+
+    Processes passing different limits for one directory share the first slots; together
+    they stay within the largest limit. Locks on a network filesystem work only where the
+    mount supports them (NFS with lockd/NFSv4 locks, Lustre mounted with ``flock``);
+    otherwise they may be node-local or fail (a clear ``OSError`` then).
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        limit: int,
+        *,
+        timeout_s: float | None = None,
+        poll_s: float = 0.03,
+        local: threading.Semaphore | None = None,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {limit}")
+        if timeout_s is not None and timeout_s < 0:
+            raise ValueError(f"timeout_s must be >= 0 or None, got {timeout_s}")
+        if poll_s <= 0:
+            raise ValueError(f"poll_s must be > 0, got {poll_s}")
+        self.directory = Path(directory)
+        self.limit = int(limit)
+        self.timeout_s = timeout_s
+        self.poll_s = float(poll_s)
+        self._local = local if local is not None else threading.BoundedSemaphore(self.limit)
+        self._held = threading.local()  # .fds: descriptors this thread holds, innermost last
+        self._rng = random.Random()  # poll jitter only; never reaches a record
+        self._rng_lock = threading.Lock()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(
+                f"cannot create the LLM concurrency slot directory {self.directory} ({exc}); set "
+                "llm.shared_limit_dir (or ARISE_LLM_SLOTS) to a writable directory, or null for a per-process limit"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"SharedSlots({str(self.directory)!r}, limit={self.limit})"
+
+    def _slot_path(self, i: int) -> Path:
+        return self.directory / f"slot-{i}.lock"
+
+    def acquire(self) -> int:
+        """Take a slot (blocking, up to ``timeout_s``); the index of the slot taken."""
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        if not self._local.acquire(timeout=None if deadline is None else max(0.0, deadline - time.monotonic())):
+            raise self._timeout_error()
+        try:
+            slot, fd = self._lock_one(deadline)
+        except BaseException:
+            self._local.release()
+            raise
+        fds = getattr(self._held, "fds", None)
+        if fds is None:
+            fds = self._held.fds = []
+        fds.append(fd)
+        return slot
+
+    def release(self) -> None:
+        """Give back the slot most recently taken by this thread."""
+        fds = getattr(self._held, "fds", None)
+        if not fds:
+            raise RuntimeError(f"{self!r}: release() without a slot held by this thread")
+        fd = fds.pop()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+            self._local.release()
+
+    def __enter__(self) -> SharedSlots:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+    def _lock_one(self, deadline: float | None) -> tuple[int, int]:
+        fds: dict[int, int] = {}  # slot -> descriptor opened by this acquisition
+        try:
+            while True:
+                for i in range(self.limit):
+                    fd = fds.get(i)
+                    if fd is None:
+                        fd = fds[i] = self._open(i)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError as exc:
+                        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                            continue
+                        raise OSError(
+                            f"cannot flock {self._slot_path(i)} ({exc}); file locking may not be supported on "
+                            "this filesystem: point llm.shared_limit_dir at a local or lock-capable one, or null"
+                        ) from exc
+                    return i, fds.pop(i)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise self._timeout_error()
+                with self._rng_lock:
+                    pause = self.poll_s * (0.5 + self._rng.random())
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - time.monotonic()))
+                time.sleep(pause)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
+    def _open(self, i: int) -> int:
+        path = self._slot_path(i)
+        try:
+            # Read-only is enough for flock; O_CREAT makes the file on first use.
+            return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise OSError(
+                f"cannot open the LLM concurrency slot {path} ({exc}); set llm.shared_limit_dir "
+                "(or ARISE_LLM_SLOTS) to a writable directory, or null for a per-process limit"
+            ) from exc
+
+    def _timeout_error(self) -> SlotTimeoutError:
+        return SlotTimeoutError(
+            f"no free LLM concurrency slot in {self.directory} after {self.timeout_s:g} s "
+            f"(all {self.limit} held by this or other processes); raise max_concurrency or the timeout"
+        )
+
+
 _LIMITS: dict[str, threading.BoundedSemaphore] = {}
+_LIMIT_SIZES: dict[str, int] = {}
+_SHARED: dict[tuple[str, str], SharedSlots] = {}
 _LIMITS_LOCK = threading.Lock()
 
 
-def endpoint_limiter(base_url: str, limit: int) -> threading.BoundedSemaphore:
-    """The process-wide semaphore of ``base_url`` (created with ``limit`` slots on first use)."""
+def endpoint_key(base_url: str) -> str:
+    """The directory name of ``base_url``'s slots under a shared directory (16 hex digits of its sha256)."""
+    return hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
+
+
+def endpoint_limiter(base_url: str, limit: int, shared_dir: str | Path | None = None) -> Limiter:
+    """The concurrency limiter of ``base_url`` (the first limit registered in a process wins).
+
+    ``shared_dir=None``: the process-wide semaphore of the endpoint (``limit`` requests in
+    flight per process). Otherwise also a ``SharedSlots`` slot in
+    ``shared_dir/<endpoint_key(base_url)>``: every process using that directory shares the
+    endpoint's ``limit`` slots; different endpoints get different subdirectories.
+    """
     if limit < 1:
         raise ValueError(f"max_concurrency must be >= 1, got {limit}")
     key = base_url.rstrip("/")
@@ -98,7 +280,14 @@ def endpoint_limiter(base_url: str, limit: int) -> threading.BoundedSemaphore:
         sem = _LIMITS.get(key)
         if sem is None:
             sem = _LIMITS[key] = threading.BoundedSemaphore(limit)
-        return sem
+            _LIMIT_SIZES[key] = limit
+        if shared_dir is None:
+            return sem
+        directory = Path(shared_dir).expanduser().absolute() / endpoint_key(key)
+        shared = _SHARED.get((key, str(directory)))
+        if shared is None:
+            shared = _SHARED[key, str(directory)] = SharedSlots(directory, _LIMIT_SIZES[key], local=sem)
+        return shared
 
 
 def post_json(
@@ -108,7 +297,7 @@ def post_json(
     payload: dict[str, Any],
     headers: dict[str, str],
     policy: RetryPolicy,
-    limiter: threading.BoundedSemaphore,
+    limiter: Limiter,
     timeout_s: float,
     provider: str,
     key: str | None = None,

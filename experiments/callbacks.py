@@ -1,0 +1,90 @@
+"""Hydra callbacks of the experiment app (registered in conf/config.yaml).
+
+``SweepProgress`` gives a multirun one progress bar over its jobs and ends it with the summary
+table. It watches the sweep directory for ``result.json`` files instead of counting jobs in
+``on_job_end``, because launchers that run jobs in other processes (joblib, submitit) call the job
+hooks there, not in the process that started the sweep.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+
+def sweep_size(config: DictConfig) -> int | None:
+    """Number of jobs the basic sweeper will launch: the product of the sweep lengths of the
+    preset's ``hydra.sweeper.params`` and the command line's overrides (which win per key)."""
+    try:
+        params = config.hydra.sweeper.get("params") or {}
+        lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+        by_key: dict[str, int] = {}
+        for override in OverridesParser.create().parse_overrides(lines):
+            n = len(list(override.sweep_string_iterator())) if override.is_sweep_override() else 1
+            by_key[override.get_key_element()] = n
+        return math.prod(by_key.values())
+    except Exception:  # an exotic sweeper or override syntax: no total, the bar still counts
+        return None
+
+
+class SweepProgress(Callback):
+    """A progress bar over the jobs of a sweep, then the sweep's summary table."""
+
+    def __init__(self, poll_s: float = 0.5) -> None:
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # Launchers that run jobs in other processes pickle the callbacks with each job: the watcher
+    # thread stays in the process that started the sweep.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"poll_s": self.poll_s}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        total = sweep_size(config)
+        done = _count_results(sweep_dir)
+        print(
+            f"sweep: {total if total is not None else '?'} jobs into {sweep_dir}"
+            + (f" ({done} complete from an earlier run: skipped)" if done else ""),
+            file=sys.stderr,
+        )
+        bar = tqdm(total=total, initial=done, desc="sweep jobs", unit="job", file=sys.stderr, disable=None)
+
+        def watch() -> None:
+            while not self._stop.wait(self.poll_s):
+                bar.update(_count_results(sweep_dir) - bar.n)
+            bar.update(_count_results(sweep_dir) - bar.n)
+            bar.close()
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=watch, name="sweep-progress", daemon=True)
+        self._thread.start()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=5)
+        from experiments.summary import load_results, table
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        results = load_results(sweep_dir)
+        if results:
+            print("\n" + table(results))
+            print(f"\nrecords and results: {sweep_dir}\nreport: python -m experiments.report {sweep_dir}")
+
+
+def _count_results(sweep_dir: Path) -> int:
+    # One level down: jobs live in <sweep dir>/<override dirname>/ (a nested sweep is not ours).
+    return sum(1 for _ in sweep_dir.glob("*/result.json"))
