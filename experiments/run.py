@@ -45,10 +45,12 @@ from evolution.library import Library
 from evolution.pipeline import EvolutionSettings, Evolver
 from evolution.sandbox.runner import Limits, Sandbox, SandboxError
 from experiments.config import register_configs
-from experiments.episodes import RecordWriter, run_episode, write_json_atomic
+from experiments.episodes import RecordWriter, dumps_record, run_episode, write_json_atomic
 from experiments.summary import PHASES
 
 TOOL_SOURCES = ("none", "reference", "library", "code")
+# llm keys that only throttle requests; a job resumed with other values is the same job.
+THROTTLE_KEYS = ("max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s")
 
 
 class ConfigError(ValueError):
@@ -334,6 +336,8 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     # not `replay`: a replayed run holds exactly the records of the recorded one; not `experiment`,
     # the preset's label: the same job reached from another preset is the same job).
     planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay", "experiment")}
+    if isinstance(planned_cfg.get("llm"), dict):  # how calls are throttled does not change what they return
+        planned_cfg["llm"] = {k: v for k, v in planned_cfg["llm"].items() if k not in THROTTLE_KEYS}
     plan = {"config": planned_cfg, "tasks": [p.id for p in planned]}
     if train:
         plan["train_tasks"] = [p.id for p in train]
@@ -398,6 +402,9 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                     if train:
                         record["protocol_phase"] = phase
                     writer.write(record)
+                    # From here on the record is what a resume reads back from the file (key order, JSON
+                    # types), so the evolver sees the same thing either way and prompts stay identical.
+                    record = json.loads(dumps_record(record))
                     timings.write({"episode": len(done), "task": inst.id, **timing})
                     done.append(record)
                     if evolving:

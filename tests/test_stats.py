@@ -1,0 +1,395 @@
+"""Tests for experiments.stats (intervals, paired tests, pass@k, power) and the experiments.power command."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from experiments import power as power_cli
+from experiments.stats import (
+    Interval,
+    bootstrap_ci,
+    holm,
+    mcnemar,
+    paired_permutation,
+    pass_at_k,
+    pass_hat_k,
+    pass_hat_k_curve,
+    pilot_estimates,
+    power_paired,
+    required_size,
+)
+
+# ---------------------------------------------------------------------------------------------- bootstrap
+
+
+def test_interval_fmt() -> None:
+    iv = Interval(mean=0.3456, low=0.2812, high=0.4104, n_seeds=5, n_tasks=300)
+    assert iv.fmt() == "34.6% [28.1, 41.0]"
+    assert iv.fmt(pct=False) == "0.346 [0.281, 0.410]"
+
+
+def test_bootstrap_coverage_with_seed_effects() -> None:
+    # Seed success rates ~ Beta(6, 14): mean exactly 0.3, sd 0.1 between seeds; 5 seeds x 40 tasks.
+    rng = np.random.default_rng(2024)
+    covered = 0
+    reps = 200
+    for r in range(reps):
+        rates = rng.beta(6, 14, size=5)
+        groups = [rng.random(40) < p for p in rates]
+        iv = bootstrap_ci(groups, n_boot=1000, seed=r)
+        covered += iv.low <= 0.3 <= iv.high
+    assert 0.88 <= covered / reps <= 0.99
+
+
+def test_bootstrap_single_group_matches_scipy_percentile() -> None:
+    x = np.random.default_rng(7).normal(1.0, 2.0, size=100)
+    ours = bootstrap_ci([x.tolist()], n_boot=10_000, seed=1)
+    ref = sps.bootstrap((x,), np.mean, n_resamples=10_000, method="percentile", confidence_level=0.95, rng=2)
+    assert ours.mean == pytest.approx(x.mean())
+    # The mean's standard error is 0.2 here; Monte Carlo error of a 2.5% quantile at 10k resamples is ~0.006.
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.02)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.02)
+    assert (ours.n_seeds, ours.n_tasks) == (1, 100)
+
+
+def test_two_level_wider_than_tasks_only_when_seeds_differ() -> None:
+    rng = np.random.default_rng(3)
+    groups = [(rng.random(60) < p).tolist() for p in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    two_level = bootstrap_ci(groups, seed=0)
+    tasks_only = bootstrap_ci([[x for g in groups for x in g]], seed=0)
+    assert two_level.mean == pytest.approx(tasks_only.mean)
+    assert (two_level.high - two_level.low) > 2 * (tasks_only.high - tasks_only.low)
+
+
+def test_bootstrap_ragged_groups_resample_whole_seeds() -> None:
+    # Constant seeds: a resample is 0 (seed A twice), 1 (B twice) or 0.75 (both, pooled), w.p. 1/4, 1/4, 1/2.
+    groups = {"A": [0.0] * 10, "B": [1.0] * 30}
+    assert bootstrap_ci(groups, level=0.4, seed=0).low == pytest.approx(0.75)
+    assert bootstrap_ci(groups, level=0.4, seed=0).high == pytest.approx(0.75)
+    wide = bootstrap_ci(groups, level=0.9, seed=0)
+    assert (wide.mean, wide.low, wide.high, wide.n_seeds, wide.n_tasks) == (0.75, 0.0, 1.0, 2, 40)
+
+
+def test_bootstrap_errors() -> None:
+    with pytest.raises(ValueError, match="no groups"):
+        bootstrap_ci([])
+    with pytest.raises(ValueError, match="no groups"):
+        bootstrap_ci({})
+    with pytest.raises(ValueError, match="'s1' is empty"):
+        bootstrap_ci({"s0": [1.0], "s1": []})
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ci([[0.0, 1.0]], level=95)
+    with pytest.raises(ValueError, match="NaN"):
+        bootstrap_ci([[0.0, float("nan")]])
+
+
+def test_bootstrap_deterministic_and_degenerate() -> None:
+    rng = np.random.default_rng(0)
+    groups = [rng.random(30).tolist() for _ in range(4)]  # continuous scores: quantiles do not snap to a grid
+    assert bootstrap_ci(groups, seed=5) == bootstrap_ci(groups, seed=5)
+    assert bootstrap_ci(groups, seed=5) != bootstrap_ci(groups, seed=6)
+    same = bootstrap_ci([[0.1] * 7, [0.1] * 3])
+    assert same.low == same.mean == same.high == pytest.approx(0.1)
+
+
+# ---------------------------------------------------------------------------------------------- paired tests
+
+
+def test_paired_permutation_exact_small_case() -> None:
+    res = paired_permutation([1, 1, 1, 1, 1], [0, 0, 0, 0, 0])
+    assert res.method == "exact"
+    assert res.p_value == pytest.approx(2 / 32)
+    assert res.mean_diff == 1.0 and res.n == 5
+    # Zero differences do not change the p-value: 5 non-zero diffs + 3 ties.
+    assert paired_permutation([1, 1, 1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0]).p_value == pytest.approx(2 / 32)
+
+
+def test_paired_permutation_matches_scipy() -> None:
+    rng = np.random.default_rng(11)
+    a = rng.normal(0.4, 1.0, size=12)
+    b = rng.normal(0.0, 1.0, size=12)
+    ours = paired_permutation(a.tolist(), b.tolist())
+    ref = sps.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=np.inf,
+        alternative="two-sided",
+    )
+    assert ours.method == "exact"
+    assert ours.p_value == pytest.approx(ref.pvalue, abs=1e-12)
+
+
+def test_paired_permutation_binary_equals_exact_mcnemar() -> None:
+    a = [True] * 9 + [False] * 3 + [True] * 5
+    b = [False] * 9 + [True] * 3 + [True] * 5
+    assert paired_permutation(a, b).p_value == pytest.approx(sps.binomtest(9, 12, 0.5).pvalue)
+
+
+def test_paired_permutation_monte_carlo_close_to_exact() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.normal(0.5, 1.0, size=18).tolist()
+    b = rng.normal(0.0, 1.0, size=18).tolist()
+    exact = paired_permutation(a, b, exact_up_to=18)
+    mc = paired_permutation(a, b, exact_up_to=0, n_perm=20_000, seed=1)
+    assert (exact.method, mc.method) == ("exact", "monte-carlo")
+    assert 0.01 < exact.p_value < 0.5
+    assert mc.p_value == pytest.approx(exact.p_value, abs=0.01)
+    # (count + 1) / (n_perm + 1): never 0, even when no random sign pattern reaches the observed sum.
+    assert paired_permutation([1.0] * 40, [0.0] * 40, exact_up_to=0, n_perm=999).p_value == pytest.approx(1 / 1000)
+
+
+def test_paired_permutation_effect_size_and_edge_cases() -> None:
+    res = paired_permutation([3.0, 5.0, 7.0], [2.0, 3.0, 4.0])  # diffs 1, 2, 3: mean 2, sd 1
+    assert res.effect_size == pytest.approx(2.0)
+    assert res.mean_diff == pytest.approx(2.0)
+    zero = paired_permutation([1, 0, 1], [1, 0, 1])
+    assert (zero.p_value, zero.effect_size, zero.mean_diff) == (1.0, 0.0, 0.0)
+    assert paired_permutation([1, 1], [0, 0]).effect_size == float("inf")
+    assert paired_permutation([0, 0], [1, 1]).effect_size == float("-inf")
+    with pytest.raises(ValueError, match="same length"):
+        paired_permutation([1, 0], [1])
+    with pytest.raises(ValueError, match="no pairs"):
+        paired_permutation([], [])
+
+
+def test_holm_textbook_example() -> None:
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_monotone_capped_and_validated() -> None:
+    p = np.random.default_rng(1).random(20).tolist()
+    adj = holm(p)
+    order = np.argsort(p)
+    assert np.all(np.diff(np.asarray(adj)[order]) >= 0)
+    assert all(a >= r for a, r in zip(adj, p))
+    assert holm([0.5, 0.6, 0.01]) == pytest.approx([1.0, 1.0, 0.03])
+    assert holm([]) == []
+    with pytest.raises(ValueError):
+        holm([0.5, 1.2])
+
+
+def test_mcnemar_exact_matches_binomtest() -> None:
+    a = [True] * 7 + [False] * 2 + [True] * 10 + [False] * 5
+    b = [False] * 7 + [True] * 2 + [True] * 10 + [False] * 5
+    res = mcnemar(a, b)
+    assert (res.b01, res.b10, res.method) == (2, 7, "exact")
+    assert res.p_value == pytest.approx(sps.binomtest(7, 9, 0.5).pvalue)
+    assert mcnemar([True], [True]).p_value == 1.0
+
+
+def test_mcnemar_chi2_with_continuity_correction() -> None:
+    # b01 = 10, b10 = 25: statistic (|10 - 25| - 1)^2 / 35 = 196 / 35 = 5.6.
+    a = [False] * 10 + [True] * 25 + [True] * 40
+    b = [True] * 10 + [False] * 25 + [True] * 40
+    res = mcnemar(a, b)
+    assert (res.b01, res.b10, res.method) == (10, 25, "chi2-cc")
+    assert res.statistic == pytest.approx(5.6)
+    assert res.p_value == pytest.approx(sps.chi2.sf(5.6, 1))
+    assert mcnemar(a, b, exact=True).p_value == pytest.approx(sps.binomtest(25, 35, 0.5).pvalue)
+    assert mcnemar(a[:12], b[:12], exact=False).method == "chi2-cc"
+    with pytest.raises(ValueError, match="same length"):
+        mcnemar([True], [True, False])
+    with pytest.raises(ValueError, match="booleans"):
+        mcnemar([0.5], [1])  # type: ignore[list-item]
+
+
+# ---------------------------------------------------------------------------------------------- pass@k / pass^k
+
+
+def test_pass_at_k_and_pass_hat_k_known_values() -> None:
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    assert pass_hat_k(10, 3, 1) == pytest.approx(0.3)
+    assert pass_hat_k(10, 3, 2) == pytest.approx(3 / 45)
+    assert pass_at_k(10, 3, 2) == pytest.approx(1 - 21 / 45)
+    assert pass_at_k(5, 5, 3) == 1.0 and pass_hat_k(5, 5, 3) == 1.0
+    assert pass_at_k(5, 0, 3) == 0.0 and pass_hat_k(5, 0, 3) == 0.0
+    assert pass_at_k(10, 8, 3) == 1.0  # fewer than k failures: every draw of 3 has a success
+    assert pass_at_k(2000, 1, 1000) == pytest.approx(0.5)  # stable for large n
+
+
+@pytest.mark.parametrize("n", [1, 4, 7])
+def test_pass_k_against_subset_enumeration(n: int) -> None:
+    for c in range(n + 1):
+        outcomes = [True] * c + [False] * (n - c)
+        for k in range(1, n + 1):
+            subsets = list(itertools.combinations(outcomes, k))
+            assert pass_at_k(n, c, k) == pytest.approx(sum(any(s) for s in subsets) / len(subsets))
+            assert pass_hat_k(n, c, k) == pytest.approx(sum(all(s) for s in subsets) / len(subsets))
+            assert len(subsets) == comb(n, k)
+
+
+def test_pass_k_validation_and_curve() -> None:
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        pass_at_k(5, 6, 1)
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        pass_hat_k(5, 2, 0)
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        pass_hat_k(5, 2, 6)
+    curve = pass_hat_k_curve({"t1": [True, True, False, True], "t2": [False, True, False, False]}, [1, 2])
+    assert curve == pytest.approx({1: (0.75 + 0.25) / 2, 2: (3 / 6 + 0) / 2})
+    with pytest.raises(ValueError, match="'short'"):
+        pass_hat_k_curve({"long": [True] * 5, "short": [True, False]}, [1, 3])
+
+
+# ---------------------------------------------------------------------------------------------- power
+
+
+def test_power_under_null_is_at_most_alpha() -> None:
+    assert power_paired(0.4, 0.4, n_seeds=5, n_tasks=60, n_sim=4000) <= 0.08
+    assert power_paired(0.4, 0.4, n_seeds=5, n_tasks=60, seed_sd=0.15, rho=0.5, n_sim=4000) <= 0.08
+
+
+def test_power_increases_with_seeds_and_correlation() -> None:
+    powers = [power_paired(0.5, 0.4, n_seeds=n, n_tasks=30, seed_sd=0.05) for n in (2, 6, 15)]
+    assert powers[0] < powers[1] < powers[2]
+    # Positive within-task correlation leaves fewer discordant pairs: the paired test gains power.
+    assert power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, rho=0.6) > powers[1] + 0.1
+    assert power_paired(0.5, 0.5, n_seeds=6, n_tasks=30, rho=1.0) == 0.0  # identical outcomes: never discordant
+    again = [power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, seed_sd=0.1, seed=3) for _ in range(2)]
+    assert again[0] == again[1]
+
+
+def _connor(p_a: float, p_b: float, n: int, alpha: float = 0.05) -> float:
+    """Normal approximation to McNemar's power for independent pairs (Connor 1987, Biometrics 43:207-211)."""
+    p10, p01 = p_a * (1 - p_b), p_b * (1 - p_a)
+    psi, delta = p10 + p01, p10 - p01
+    z = sps.norm.ppf(1 - alpha / 2)
+    return float(sps.norm.cdf((np.sqrt(n) * abs(delta) - z * np.sqrt(psi)) / np.sqrt(psi - delta**2)))
+
+
+def _exact_power(p_a: float, p_b: float, n: int, alpha: float = 0.05) -> float:
+    """Exact power of the exact sign test on n independent pairs, by enumerating (b10, b01)."""
+    p10, p01 = p_a * (1 - p_b), p_b * (1 - p_a)
+    b10, b01 = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    ok = b10 + b01 <= n
+    counts = np.stack([b10[ok], b01[ok], n - b10[ok] - b01[ok]], axis=-1)
+    prob = sps.multinomial.pmf(counts, n, [p10, p01, 1 - p10 - p01])
+    m = b10[ok] + b01[ok]
+    p = np.where(m > 0, np.minimum(1, 2 * sps.binom.cdf(np.minimum(b10[ok], b01[ok]), m, 0.5)), 1.0)
+    return float(prob[p <= alpha].sum())
+
+
+@pytest.mark.parametrize(("p_a", "p_b", "n_seeds", "n_tasks"), [(0.5, 0.35, 4, 34), (0.3, 0.2, 5, 60)])
+def test_power_matches_analytic_for_independent_pairs(p_a: float, p_b: float, n_seeds: int, n_tasks: int) -> None:
+    sim = power_paired(p_a, p_b, n_seeds=n_seeds, n_tasks=n_tasks, n_sim=4000, seed=1)
+    n = n_seeds * n_tasks
+    assert 0.5 < sim < 0.9
+    assert sim == pytest.approx(_exact_power(p_a, p_b, n), abs=0.025)  # ~3 Monte Carlo standard errors
+    # The exact test is a little conservative next to the (uncorrected) normal approximation.
+    assert _connor(p_a, p_b, n) - 0.06 < sim < _connor(p_a, p_b, n) + 0.02
+
+
+def test_required_size() -> None:
+    big = required_size(0.8, 0.2, tasks_per_seed=30)
+    assert big.reached and big.n_seeds == 1 and big.n_tasks_total == 30 and big.power >= 0.8
+    mid = required_size(0.5, 0.4, tasks_per_seed=30, seed_sd=0.05, rho=0.2)
+    assert mid.reached and mid.power >= 0.8 and 3 < mid.n_seeds < 50
+    # One seed fewer falls short (the search returns the smallest size, up to simulation noise).
+    fewer = power_paired(0.5, 0.4, n_seeds=mid.n_seeds - 1, n_tasks=30, seed_sd=0.05, rho=0.2)
+    assert fewer < 0.8
+    tiny = required_size(0.5, 0.48, tasks_per_seed=30, max_seeds=40)
+    assert not tiny.reached and tiny.n_seeds == 40 and tiny.power < 0.8
+
+
+def test_pilot_estimates() -> None:
+    a = {0: [True] * 6 + [False] * 4, 1: [True] * 2 + [False] * 8}
+    b = {0: [True] * 4 + [False] * 6, 1: [False] * 10}
+    est = pilot_estimates(a, b)
+    assert est["p_a"] == pytest.approx(0.4) and est["p_b"] == pytest.approx(0.2)
+    assert (est["n_seeds"], est["n_tasks"], est["b01"], est["b10"]) == (2, 20, 0, 4)
+    # 2x2 table: n11 = 4, n10 = 4, n01 = 0, n00 = 12.
+    assert est["rho"] == pytest.approx((4 * 12 - 0) / np.sqrt(8 * 12 * 4 * 16))
+    # Per-seed rates a: 0.6, 0.2; b: 0.4, 0.0 -> pooled variance (0.08 + 0.08) / 2 = 0.08.
+    assert est["seed_sd_observed"] == pytest.approx(np.sqrt(0.08))
+    sampling = np.mean([0.6 * 0.4, 0.2 * 0.8, 0.4 * 0.6, 0.0]) / 9
+    assert est["seed_sd"] == pytest.approx(np.sqrt(0.08 - sampling))
+    with pytest.raises(ValueError, match="same seeds"):
+        pilot_estimates(a, {0: b[0]})
+    with pytest.raises(ValueError, match="seed 1"):
+        pilot_estimates(a, {0: b[0], 1: [False]})
+
+
+# ---------------------------------------------------------------------------------------------- power CLI
+
+
+def _write_result(root: Path, condition: str, seed: int, successes: list[bool]) -> None:
+    job = root / f"condition={condition},seed={seed}"
+    job.mkdir(parents=True)
+    tasks = [
+        {"id": f"acmecorp/rigorous/test/s{seed}/w0/logs.count/{i}", "success": s, "score": float(s)}
+        for i, s in enumerate(successes)
+    ]
+    result = {
+        "world": "acmecorp",
+        "protocol": "rigorous",
+        "condition": condition,
+        "seed": seed,
+        "llm": "sim",
+        "model": "sim-4o-mini-like",
+        "simulated": True,
+        "n_episodes": len(tasks),
+        "success_rate": sum(successes) / len(successes),
+        "by_phase": {"logs": sum(successes) / len(successes)},
+        "tasks": tasks,
+    }
+    (job / "result.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    for seed in (0, 1):
+        _write_result(tmp_path, "arise", seed, [True] * 18 + [False] * 12)  # 60%
+        _write_result(tmp_path, "no_evolution", seed, [True] * 9 + [False] * 21)  # 30%, nested in arise's successes
+    _write_result(tmp_path, "arise", 2, [True] * 30)  # no partner: ignored
+    return tmp_path
+
+
+def test_power_cli_report(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = power_cli.main([str(sweep), "--a", "arise", "--b", "no_evolution", "--delta", "0.10", "--n-sim", "500"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "60 paired tasks over 2 seeds (0, 1); 30 unpaired tasks ignored" in out
+    assert "p(arise) = 60.0%" in out and "p(no_evolution) = 30.0%" in out
+    assert "b01 = 0" in out and "b10 = 18" in out
+    observed = re.search(r"observed\s+\+30\.0 pts\s+60\.0%\s+30\.0%\s+(\d+)\s+(\d+)", out)
+    delta = re.search(r"--delta\s+\+10\.0 pts\s+40\.0%\s+30\.0%\s+(\d+)\s+(\d+)", out)
+    assert observed and delta, out
+    assert int(observed[1]) == 1 and int(observed[2]) == 30
+    assert int(delta[1]) > int(observed[1]) and int(delta[2]) == 30 * int(delta[1])
+    assert "seeds needed for 80.0% power" in out
+
+
+def test_power_cli_errors(
+    sweep: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert power_cli.main([str(sweep), "--a", "arise", "--b", "fixed_tools"]) == 1
+    err = capsys.readouterr().err
+    assert "'fixed_tools' not found" in err and "conditions present: arise, no_evolution" in err
+
+    empty = tmp_path_factory.mktemp("empty")
+    assert power_cli.main([str(empty), "--a", "arise", "--b", "no_evolution"]) == 1
+    assert "no result.json" in capsys.readouterr().err
+
+    assert power_cli.main([str(sweep), "--a", "arise", "--b", "no_evolution", "--world", "datacorp"]) == 1
+    assert "worlds ['acmecorp']" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as exc:
+        power_cli.main([str(empty / "missing"), "--a", "arise", "--b", "no_evolution"])
+    assert exc.value.code == 2
+
+
+def test_power_cli_no_paired_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_result(tmp_path, "arise", 0, [True] * 5)
+    _write_result(tmp_path, "no_evolution", 1, [False] * 5)
+    assert power_cli.main([str(tmp_path), "--a", "arise", "--b", "no_evolution"]) == 1
+    assert "no paired tasks" in capsys.readouterr().err
