@@ -105,15 +105,19 @@ def pair_tasks(
     outcomes: dict[str, dict[tuple[int, str], bool]] = {a: {}, b: {}}
     source: dict[tuple[str, int, str], str] = {}
     for r in results:
-        cond, seed = r["condition"], int(r["seed"])
-        for task in r.get("tasks", []):
-            key = (seed, str(task["id"]))
+        try:
+            cond, seed = r["condition"], int(r["seed"])
+            tasks = [(str(t["id"]), bool(t["success"])) for t in r["tasks"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{r['_path']}: not a result.json with condition, seed and tasks ({exc!r})") from exc
+        for task_id, success in tasks:
+            key = (seed, task_id)
             if key in outcomes[cond]:
                 raise DataError(
                     f"task {key[1]!r} of condition {cond!r}, seed {seed} appears in two runs "
                     f"({source[(cond, *key)]} and {r['_path']}); narrow the selection with --model/--world/--protocol"
                 )
-            outcomes[cond][key] = bool(task["success"])
+            outcomes[cond][key] = success
             source[(cond, *key)] = r["_path"]
     common = sorted(set(outcomes[a]) & set(outcomes[b]))
     if not common:

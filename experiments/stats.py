@@ -486,7 +486,7 @@ def power_paired(
         counts = rng.multinomial(n_tasks, cells).sum(axis=1)  # (n_sim, 4): pooled over seeds
     else:
         # Without seed effects all seeds share one distribution: a single multinomial over all tasks.
-        cells = _joint_cells(np.array([p_a]), np.array([p_b]), 0.0)[0]
+        cells = _joint_cells(np.array([p_a]), np.array([p_b]), rho)[0]
         counts = rng.multinomial(n_seeds * n_tasks, cells, size=n_sim)
     b10, b01 = counts[:, 1], counts[:, 2]
     discordant = b10 + b01

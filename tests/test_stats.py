@@ -70,12 +70,12 @@ def test_two_level_wider_than_tasks_only_when_seeds_differ() -> None:
 
 
 def test_bootstrap_ragged_groups_resample_whole_seeds() -> None:
-    # Constant seeds: a resample is 0 (seed A twice), 1 (B twice) or 0.75 (both, pooled), w.p. 1/4, 1/4, 1/2.
-    groups = {"A": [0.0] * 10, "B": [1.0] * 30}
-    assert bootstrap_ci(groups, level=0.4, seed=0).low == pytest.approx(0.75)
-    assert bootstrap_ci(groups, level=0.4, seed=0).high == pytest.approx(0.75)
+    # Constant seeds: a resample is 1 (seed A twice), 0 (B twice) or 0.25 (both, pooled), w.p. 1/4, 1/4, 1/2.
+    groups = {"A": [1.0] * 10, "B": [0.0] * 30}
+    assert bootstrap_ci(groups, level=0.4, seed=0).low == pytest.approx(0.25)
+    assert bootstrap_ci(groups, level=0.4, seed=0).high == pytest.approx(0.25)
     wide = bootstrap_ci(groups, level=0.9, seed=0)
-    assert (wide.mean, wide.low, wide.high, wide.n_seeds, wide.n_tasks) == (0.75, 0.0, 1.0, 2, 40)
+    assert (wide.mean, wide.low, wide.high, wide.n_seeds, wide.n_tasks) == (0.25, 0.0, 1.0, 2, 40)
 
 
 def test_bootstrap_errors() -> None:
@@ -255,6 +255,9 @@ def test_power_increases_with_seeds_and_correlation() -> None:
     # Positive within-task correlation leaves fewer discordant pairs: the paired test gains power.
     assert power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, rho=0.6) > powers[1] + 0.1
     assert power_paired(0.5, 0.5, n_seeds=6, n_tasks=30, rho=1.0) == 0.0  # identical outcomes: never discordant
+    # Huge seed effects push both conditions' rates of most seeds to 0 or 1 together: few discordant pairs.
+    assert power_paired(0.6, 0.3, n_seeds=3, n_tasks=30) > 0.95
+    assert power_paired(0.6, 0.3, n_seeds=3, n_tasks=30, seed_sd=10.0) < 0.3
     again = [power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, seed_sd=0.1, seed=3) for _ in range(2)]
     assert again[0] == again[1]
 
@@ -303,16 +306,16 @@ def test_required_size() -> None:
 
 def test_pilot_estimates() -> None:
     a = {0: [True] * 6 + [False] * 4, 1: [True] * 2 + [False] * 8}
-    b = {0: [True] * 4 + [False] * 6, 1: [False] * 10}
+    b = {0: [True] * 4 + [False] * 6, 1: [False] * 9 + [True]}
     est = pilot_estimates(a, b)
-    assert est["p_a"] == pytest.approx(0.4) and est["p_b"] == pytest.approx(0.2)
-    assert (est["n_seeds"], est["n_tasks"], est["b01"], est["b10"]) == (2, 20, 0, 4)
-    # 2x2 table: n11 = 4, n10 = 4, n01 = 0, n00 = 12.
-    assert est["rho"] == pytest.approx((4 * 12 - 0) / np.sqrt(8 * 12 * 4 * 16))
-    # Per-seed rates a: 0.6, 0.2; b: 0.4, 0.0 -> pooled variance (0.08 + 0.08) / 2 = 0.08.
-    assert est["seed_sd_observed"] == pytest.approx(np.sqrt(0.08))
-    sampling = np.mean([0.6 * 0.4, 0.2 * 0.8, 0.4 * 0.6, 0.0]) / 9
-    assert est["seed_sd"] == pytest.approx(np.sqrt(0.08 - sampling))
+    assert est["p_a"] == pytest.approx(0.4) and est["p_b"] == pytest.approx(0.25)
+    assert (est["n_seeds"], est["n_tasks"], est["b01"], est["b10"]) == (2, 20, 1, 4)
+    # 2x2 table: n11 = 4, n10 = 4, n01 = 1, n00 = 11; margins 8, 12 (a) and 5, 15 (b).
+    assert est["rho"] == pytest.approx((4 * 11 - 4 * 1) / np.sqrt(8 * 12 * 5 * 15))
+    # Per-seed rates a: 0.6, 0.2; b: 0.4, 0.1 -> pooled variance (0.08 + 0.045) / 2 = 0.0625.
+    assert est["seed_sd_observed"] == pytest.approx(0.25)
+    sampling = np.mean([0.6 * 0.4, 0.2 * 0.8, 0.4 * 0.6, 0.1 * 0.9]) / 9
+    assert est["seed_sd"] == pytest.approx(np.sqrt(0.0625 - sampling))
     with pytest.raises(ValueError, match="same seeds"):
         pilot_estimates(a, {0: b[0]})
     with pytest.raises(ValueError, match="seed 1"):
