@@ -4,7 +4,6 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
-RUN_DIR ?= runs/sanity/$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: install run test lint format bench clean-venv system-deps
 
@@ -27,20 +26,18 @@ $(STAMP): pyproject.toml requirements.lock | system-deps
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-# The main job on the embedded default (offline): oracle and every null baseline, then the LLM
-# baselines (no_evolution, fixed_tools) with both simulated profiles, on both worlds and
-# protocols; then arise and code_agent with the weak profile; then one summary table.
+# The main job on the embedded default (offline, simulated model): the `default` experiment
+# (AcmeCorp rigorous; arise, no_evolution and fixed_tools x seeds 42/123/456), then the protocol
+# comparison (oracle, null policies and agents under both protocols and worlds) into the same
+# directory, then the report. Complete jobs are skipped, so a second `make run` only re-renders
+# the report; RUN_DIR=... gives a fresh directory.
+RUN_DIR ?= runs/default
+HYDRA_QUIET := progress=false hydra/job_logging=none hydra/hydra_logging=none hydra/launcher=joblib hydra.launcher.n_jobs=2
 run: install
-	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 \
-	  condition=oracle,null_empty,null_echo,null_names,null_numbers,null_random,null_majority,null_blob \
-	  n_worlds=5 progress=false hydra.sweep.dir=$(RUN_DIR) hydra/job_logging=none hydra/hydra_logging=none
-	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 \
-	  condition=no_evolution,fixed_tools llm=sim-4o-mini-like,sim-sonnet-like \
-	  n_worlds=2 progress=false hydra.sweep.dir=$(RUN_DIR) hydra/job_logging=none hydra/hydra_logging=none
-	$(PY) -m experiments.run -m world=acmecorp,datacorp protocol=rigorous,arise_v1 condition=arise,code_agent \
-	  llm=sim-4o-mini-like progress=false hydra.sweep.dir=$(RUN_DIR) hydra/job_logging=none hydra/hydra_logging=none
-	$(PY) -m experiments.summary $(RUN_DIR)
-	@echo "records and results: $(RUN_DIR)"
+	$(PY) -m experiments.run -m +experiment=default hydra.sweep.dir=$(RUN_DIR) $(HYDRA_QUIET)
+	$(PY) -m experiments.run -m +experiment=protocols hydra.sweep.dir=$(RUN_DIR)/protocols $(HYDRA_QUIET) >/dev/null
+	$(PY) -m experiments.report $(RUN_DIR) --no-progress
+	@echo "open $(RUN_DIR)/report/report.md (tables in report/tables, figures in report/figures)"
 
 test: install
 	$(PY) -m pytest -q

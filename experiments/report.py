@@ -125,12 +125,10 @@ def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
     # The same job reached from two presets (same plan hash) is one job: count it once.
     unique: dict[str, Job] = {}
     for j in jobs:
-        key = str(j.result.get("config_hash") or j.path)
-        if key in unique:
-            print(f"note: {j.path} repeats the job in {unique[key].path}; counted once", file=sys.stderr)
-            continue
-        unique[key] = j
-    jobs = list(unique.values())
+        unique.setdefault(str(j.result.get("config_hash") or j.path), j)
+    if len(unique) < len(jobs):
+        print(f"note: {len(jobs) - len(unique)} job(s) found twice (same plan hash) are counted once", file=sys.stderr)
+    jobs = sorted(unique.values(), key=lambda j: (j.world, j.protocol, j.condition, j.seed, str(j.path)))
     presets = _group([j for j in jobs if j.evolution], lambda j: (j.world, j.protocol, j.condition, j.model))
     for group in presets.values():
         if len({j.evolution for j in group}) > 1:
@@ -182,7 +180,8 @@ class Cell:
 
 
 def success_interval(jobs: list[Job], phase: str | None = None, seed: int = 0) -> stats.Interval | None:
-    groups = {j.seed: _outcomes(j, phase) for j in jobs}
+    # Sorted by seed: the resampling (seeded) must not depend on the order jobs were found in.
+    groups = {j.seed: _outcomes(j, phase) for j in sorted(jobs, key=lambda j: j.seed)}
     groups = {s: v for s, v in groups.items() if v}
     if not groups:
         return None
@@ -248,7 +247,7 @@ def _paired(a: list[Job], b: list[Job]) -> tuple[list[float], list[float]]:
     """Outcomes of the task instances both sets of jobs ran (paired by seed and task id)."""
     bmap = {(j.seed, r["task"]["id"]): float(r["success"]) for j in b for r in j.records}
     xs, ys = [], []
-    for j in a:
+    for j in sorted(a, key=lambda j: j.seed):
         for r in j.records:
             key = (j.seed, r["task"]["id"])
             if key in bmap:
@@ -730,6 +729,11 @@ class Figures:
         self.written.append((stem, title, caption))
 
 
+def _legend(label: str, model: str, jobs: list[Job]) -> str:
+    n = len({j.seed for j in jobs})
+    return f"{label} ({model + ', ' if model != '-' else ''}{n} seed{'s' if n != 1 else ''})"
+
+
 def _colors(labels: list[str]) -> dict[str, Any]:
     import matplotlib
 
@@ -763,7 +767,7 @@ def phase_bar_figures(jobs: list[Job], figs: Figures) -> None:
                 yerr=err,
                 capsize=2,
                 color=colors[f"{label} {model}"],
-                label=f"{label} ({model}, {len({j.seed for j in rjobs})} seeds)",
+                label=_legend(label, model, rjobs),
             )
         ax.set_xticks(np.arange(len(phases)), phases)
         ax.set_ylabel("success %")
@@ -830,7 +834,7 @@ def learning_curve_figures(jobs: list[Job], figs: Figures) -> None:
             mean = 100 * curves.mean(axis=0)
             xs = np.arange(1, n + 1)
             c = colors[f"{label} {model}"]
-            ax.plot(xs, mean, color=c, label=f"{label} ({model}, {len(curves)} seeds)")
+            ax.plot(xs, mean, color=c, label=_legend(label, model, rjobs))
             if len(curves) > 1:  # band: mean ± one standard error over seeds
                 se = 100 * curves.std(axis=0, ddof=1) / np.sqrt(len(curves))
                 ax.fill_between(xs, mean - se, mean + se, color=c, alpha=0.2, linewidth=0)

@@ -223,7 +223,7 @@ def oracle_plan(record: Mapping[str, Any]) -> OraclePlan | None:
         _PLANS.move_to_end(key)
         return _PLANS[key]
     try:
-        plan: OraclePlan | None = _compute_plan(task, str(record.get("prompt") or ""))
+        plan: OraclePlan | None = _compute_plan(task)
     except Exception:  # an unknown suite or family, a solver that chokes: no plan
         plan = None
     _PLANS[key] = plan
@@ -232,7 +232,7 @@ def oracle_plan(record: Mapping[str, Any]) -> OraclePlan | None:
     return plan
 
 
-def _compute_plan(task: Mapping[str, Any], prompt: str) -> OraclePlan:
+def _compute_plan(task: Mapping[str, Any]) -> OraclePlan:
     from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
     from envs.affordances import Affordances
     from envs.grading import grade_answer
@@ -686,7 +686,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
             else:
                 hits = {i for i in needed if not _args_diff(c.args, plan.calls[i].args, plan.defaults.get(c.tool, {}))}
                 if not hits:
-                    same = []
+                    same = [i for i in needed if _same_output(c.output, plan.calls[i].output)]
                     if same:
                         near = {i: _closeness(c.args, plan.calls[i].args, plan.defaults.get(c.tool, {})) for i in same}
                         hits = {i for i in same if near[i] == max(near.values())}

@@ -37,9 +37,9 @@ def records(out: Path) -> dict[str, bytes]:
     files = {}
     for job in JOBS:
         for path in sorted((out / job).rglob("*")):
-            if path.is_file() and (path.name in ("episodes.jsonl", "plan.json") or "library" in path.parts[-2:]):
-                if path.suffix != ".sqlite":
-                    files[str(path.relative_to(out))] = path.read_bytes()
+            wanted = path.name in ("episodes.jsonl", "plan.json") or "library" in path.parts[-2:]
+            if path.is_file() and wanted and path.suffix != ".sqlite":
+                files[str(path.relative_to(out))] = path.read_bytes()
     return files
 
 

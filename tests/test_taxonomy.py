@@ -70,15 +70,13 @@ def record(
     fam = suite.family(tj["family"])
     grade = grade_answer(answer, tj["truth"], fam.comparator(tj["params"]), fam.answer_schema).to_json()
     assert grade["success"] is success, "the fixture's answer must get the grade the test says"
-    shown = AFF + ["log_count", "log_group_count"] if shown is None else shown
+    shown = [*AFF, "log_count", "log_group_count"] if shown is None else shown
     return {
         "task": tj,
         "prompt": "",
         "tools_offered": shown,
         "tools_shown": shown,
-        "tools_called": [
-            {"tool": t, "args": a, "ok": ok, "error": None if ok else out} for t, a, ok, out in calls
-        ],
+        "tools_called": [{"tool": t, "args": a, "ok": ok, "error": None if ok else out} for t, a, ok, out in calls],
         "steps": steps,
         "answer": answer,
         "grade": grade,
@@ -130,7 +128,10 @@ def test_missing_tool_versus_not_called_on_a_real_instance():
     """The same episode (pages read by hand, a wrong count) is missing_tool without log_count on
     offer, and not_called with it; the plan is computed from the record itself."""
     tj = get_suite("acmecorp", "rigorous").instance(42, "test", "logs.severity_count").to_json()
-    by_hand = [("list_files", {"path": "logs/"}, True, "logs/acme.log"), ("read_file", {"path": "logs/acme.log"}, True, "...")]
+    by_hand = [
+        ("list_files", {"path": "logs/"}, True, "logs/acme.log"),
+        ("read_file", {"path": "logs/acme.log"}, True, "..."),
+    ]
     absent = verdict(record(by_hand, shown=AFF, task_json=tj), plan=None)
     assert (absent.category, absent.rule) == ("missing_tool", "M-absent")
     assert "log_count" in absent.reason and "only the affordances" in absent.reason
@@ -158,9 +159,16 @@ def test_wrong_arguments_are_named_equivalent_arguments_are_not():
     wrong = verdict(record([("log_count", {"service": "worker", "severity": "ERROR"}, True, "77")]))
     assert (wrong.category, wrong.rule) == ("incorrect_invocation", "I-args")
     assert "severity" in wrong.reason and "'WARN'" in wrong.reason and "'ERROR'" in wrong.reason
-    # Defaults spelt out, and another spelling that returns the reference's output, are the same call.
+    # Defaults spelt out are the same call (judged on arguments alone: a record without steps has no outputs).
     spelt = {"service": "worker", "severity": "WARN", "with_stack": False, "start": 0}
-    assert verdict(record([("log_count", spelt, True, "152")])).category == "wrong_reasoning"
+    no_outputs = record([("log_count", spelt, True, "152")])
+    del no_outputs["steps"]
+    assert verdict(no_outputs).category == "wrong_reasoning"
+    explicit = OraclePlan(calls=(PlannedCall("log_count", NEEDED | {"start": 0}, "152"),), defaults=PLAN.defaults)
+    no_outputs = record([("log_count", dict(NEEDED), True, "152")])
+    del no_outputs["steps"]
+    assert verdict(no_outputs, plan=explicit).category == "wrong_reasoning"  # the plan spells out a default
+    # Another spelling that returns the reference's output is the same call too.
     other = {"service": " worker", "severity": "warn"}
     assert verdict(record([("log_count", other, True, "152")])).category == "wrong_reasoning"
 
@@ -173,6 +181,16 @@ def test_a_tool_called_in_place_of_the_needed_one_is_an_incorrect_invocation():
     # An errored sibling directly followed by the right call was recovered from.
     slip = ("log_group_count", NEEDED, False, "log_group_count: missing required argument(s) ['by']")
     assert verdict(record([slip, ("log_count", dict(NEEDED), True, "152")])).category == "wrong_reasoning"
+    # A recovered slip is not blamed for a later needed tool that was simply never called.
+    plan = OraclePlan(
+        calls=(PlannedCall("incident_detect", {}, "{}"), PlannedCall("log_group_count", {"by": "service"}, "{}")),
+        known_tools=REFERENCE,
+    )
+    shown = [*AFF, "incident_detect", "log_group_count", "log_count"]
+    slip = ("log_count", {"by": "x"}, False, "log_count: unknown argument(s) ['by']")
+    calls = [slip, ("incident_detect", {}, True, "{}")]
+    assert verdict(record(calls, shown=shown), plan=plan).rule == "N"
+    assert verdict(record(calls[:1], shown=shown), plan=plan).rule == "I-wrong-tool"
     # A hallucinated name (not on offer) in place of the needed tool counts too.
     ghost = ("count_logs", dict(NEEDED), False, "unknown tool 'count_logs'")
     assert verdict(record([ghost])).rule == "I-wrong-tool"
@@ -222,8 +240,11 @@ def test_an_evolved_tool_with_a_name_of_its_own_stands_for_the_needed_one():
     calls = [("log_counter", {"svc": "worker", "level": "WARN"}, True, "count: 152")]
     v = verdict(record(calls, shown=[*AFF, "log_counter"]))
     assert v.category == "wrong_reasoning"  # log_counter is log_count under another name; its call is made
-    # A known reference tool never stands for another one: log_group_count is not log_count.
-    assert verdict(record([], shown=[*AFF, "log_group_count"])).rule == "M-absent"
+    # A known reference tool never stands for another one, however alike the names (ratio 0.9).
+    plan = OraclePlan(calls=(PlannedCall("val_batch", {"path": "incoming/b1.json"}, "[]"),),
+                      known_tools=frozenset({"val_batch", "val_batches"}))  # fmt: skip
+    assert verdict(record([], shown=[*AFF, "val_batches"]), plan=plan).rule == "M-absent"
+    assert verdict(record([], shown=[*AFF, "val_batchs"]), plan=plan).rule == "N"  # an unknown look-alike does
 
 
 # -- affordances and code ---------------------------------------------------------------------
@@ -273,7 +294,8 @@ def test_free_text_strictness_needs_the_same_value_in_another_form(family, truth
 
 
 def test_typed_strictness_is_case_or_wrapping_never_a_wider_tolerance():
-    tj = task(family="logs.top_error_service", params={"start": 1, "end": 2}, truth={"service": "worker", "errors": 131})
+    truth = {"service": "worker", "errors": 131}
+    tj = task(family="logs.top_error_service", params={"start": 1, "end": 2}, truth=truth)
     ok_call = [("log_group_count", {"by": "service"}, True, "{}")]
     plan = OraclePlan(calls=(PlannedCall("log_group_count", {"by": "service"}, "{}"),), answer_success=True)
     v = verdict(record(ok_call, answer={"service": "Worker", "errors": "131 errors"}, task_json=tj), plan=plan)
@@ -287,7 +309,8 @@ def test_typed_strictness_is_case_or_wrapping_never_a_wider_tolerance():
 
 def test_the_reference_solutions_own_rejected_answer_is_grader_strictness():
     tj = task("acmecorp", "arise_v1", "v1.logs.01", params={}, truth=9)
-    plan = OraclePlan(calls=(PlannedCall("filter_acme_logs", {"log_text": "..."}, "[]"),), answer="0", answer_success=False)
+    needed = (PlannedCall("filter_acme_logs", {"log_text": "..."}, "[]"),)
+    plan = OraclePlan(calls=needed, answer="0", answer_success=False)
     calls = [("filter_acme_logs", {"log_text": "..."}, True, "[]")]
     v = verdict(record(calls, shown=["http_get", "filter_acme_logs"], answer="0", task_json=tj), plan=plan)
     assert (v.category, v.rule) == ("grader_strictness", "S-oracle")

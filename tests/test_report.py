@@ -1,0 +1,186 @@
+"""experiments.report on a small real sweep: every table and figure, numbers that match the records."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from experiments import report as rep
+from experiments.config import compose_run_config
+from experiments.run import run_job
+from experiments.tables import Table
+
+# Table 2's setting on two seeds, plus the oracle and a null policy under both protocols.
+JOBS = [
+    ("+experiment=paper_table2", f"condition={c}", f"seed={s}") for c in ("arise", "no_evolution") for s in (42, 123)
+] + [("+experiment=protocols", "world=acmecorp", f"protocol={p}", f"condition={c}", "seed=42")
+     for p in ("rigorous", "arise_v1") for c in ("oracle", "null_names")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sweep")
+    for overrides in JOBS:
+        run_job(compose_run_config([*overrides, "progress=false"]), root / ",".join(o.lstrip("+") for o in overrides))
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(sweep: Path) -> Path:
+    rep.build_report([sweep], sweep / "report", progress=False)
+    return sweep / "report"
+
+
+def test_report_has_every_section_table_and_figure(built: Path):
+    text = (built / "report.md").read_text()
+    for heading in (
+        "## Success by phase (Tables 2-4)",
+        "## Paired comparisons",
+        "## Side by side with the published numbers",
+        "## Error taxonomy (Table 5)",
+        "## Cost and time (Table 6)",
+        "## Tool quality",
+        "## Reliability (pass^k)",
+        "## Protocols and null policies",
+        "## Figures",
+    ):
+        assert heading in text, heading
+    tables = {p.stem for p in (built / "tables").glob("*.md")}
+    assert {
+        "success_acmecorp_arise_v1",
+        "success_acmecorp_rigorous",
+        "compare_acmecorp_arise_v1_sim-4o-mini-like__sim",
+        "published_table2",
+        "error_taxonomy",
+        "cost",
+        "tool_quality",
+        "pass_k",
+        "protocols",
+    } <= tables
+    for stem in tables:
+        for suffix in (".tex", ".csv"):
+            assert (built / "tables" / f"{stem}{suffix}").stat().st_size > 50
+    figures = {p.stem for p in (built / "figures").glob("*.png")}
+    assert {
+        "phases_acmecorp_arise_v1",
+        "learning_acmecorp_arise_v1",
+        "library_growth",
+        "tools_vs_success",
+        "error_taxonomy",
+    } <= figures
+    for stem in figures:
+        assert (built / "figures" / f"{stem}.png").stat().st_size > 10_000
+        assert (built / "figures" / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+        assert f"figures/{stem}.png" in text
+
+
+def test_success_table_matches_the_records(sweep: Path, built: Path):
+    rows = list(csv.DictReader((built / "tables" / "success_acmecorp_arise_v1.csv").open()))
+    arise = next(r for r in rows if r["condition"] == "arise")
+    records = [
+        json.loads(line)
+        for d in sweep.glob("*condition=arise,seed=*")
+        for line in (d / "episodes.jsonl").read_text().splitlines()
+    ]
+    assert int(arise["tasks"]) == len(records) == 120 and int(arise["seeds"]) == 2
+    assert float(arise["overall_mean"]) == pytest.approx(sum(r["success"] for r in records) / 120, abs=1e-6)
+    metrics = [r["success"] for r in records if r["task"]["phase"] == "metrics"]
+    assert float(arise["metrics_mean"]) == pytest.approx(sum(metrics) / len(metrics), abs=1e-6)
+    assert float(arise["overall_low"]) <= float(arise["overall_mean"]) <= float(arise["overall_high"])
+    assert arise["simulated"] == "True"
+
+
+def test_published_side_by_side_marks_simulated_rows(built: Path):
+    text = (built / "tables" / "published_table2.md").read_text()
+    assert "published (gpt-4o-mini)" in text and "ours, simulated sim-4o-mini-like" in text
+    assert "18 ± 8" in text  # the paper's ARISE logs cell
+    rows = list(csv.DictReader((built / "tables" / "published_table2.csv").open()))
+    assert {r["source"] for r in rows} == {"published", "simulated"}
+
+
+def test_comparisons_are_paired_and_holm_never_lowers_p(built: Path):
+    rows = list(csv.DictReader((built / "tables" / "compare_acmecorp_arise_v1_sim-4o-mini-like__sim.csv").open()))
+    assert [r["condition"] for r in rows] == ["arise"] and rows[0]["baseline"] == "no_evolution"
+    assert int(rows[0]["n"]) == 120  # both seeds' instances, paired by task id
+    assert float(rows[0]["p_holm"]) >= float(rows[0]["p_perm"])
+    assert int(rows[0]["b01"]) + int(rows[0]["b10"]) <= 120
+
+
+def test_taxonomy_counts_every_failure(sweep: Path, built: Path):
+    rows = {r["condition"]: r for r in csv.DictReader((built / "tables" / "error_taxonomy.csv").open())}
+    failures = sum(
+        1
+        for d in sweep.glob("*condition=no_evolution,seed=*")
+        for line in (d / "episodes.jsonl").read_text().splitlines()
+        if not json.loads(line)["success"]
+    )
+    no_evo = rows["no_evolution"]
+    assert int(no_evo["failures"]) == failures
+    cats = ("incorrect_invocation", "not_called", "missing_tool", "wrong_reasoning", "grader_strictness")
+    assert sum(int(no_evo[c]) for c in cats) == failures
+    assert rows["arise"]["source"] == "published" or "arise" in rows
+
+
+def test_protocol_table_shows_nulls_and_best_null(built: Path):
+    rows = list(csv.DictReader((built / "tables" / "protocols.csv").open()))
+    names = {r["condition"] for r in rows}
+    assert {"oracle", "null_names", "best_null"} <= names
+    best = next(r for r in rows if r["condition"] == "best_null")
+    null = next(r for r in rows if r["condition"] == "null_names")
+    assert best["arise_v1"] == null["arise_v1"] and float(best["arise_v1"]) > float(best["rigorous"])
+
+
+def test_report_is_deterministic_and_counts_a_repeated_job_once(sweep: Path, built: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep, copy, ignore=shutil.ignore_patterns("report"))
+    job = next(copy.glob("*condition=arise,seed=42"))
+    shutil.copytree(job, copy / "again" / job.name)  # the same job reached from a second preset
+    rep.build_report([copy], copy / "report", progress=False)
+    for name in ("success_acmecorp_arise_v1.csv", "error_taxonomy.csv", "cost.csv", "pass_k.csv"):
+        assert (copy / "report" / "tables" / name).read_bytes() == (built / "tables" / name).read_bytes(), name
+    for name in ("phases_acmecorp_arise_v1.png", "learning_acmecorp_arise_v1.png"):
+        assert (copy / "report" / "figures" / name).read_bytes() == (built / "figures" / name).read_bytes(), name
+
+
+def _record(phase: str, success: bool = True) -> dict:
+    return {"task": {"phase": phase, "id": phase, "family": phase}, "success": success}
+
+
+@pytest.mark.parametrize("sizes", [(15, 15, 15, 15), (12, 9, 11, 9), (1, 3, 2, 7)])
+def test_phase_boundaries_follow_the_actual_task_counts(sizes: tuple[int, ...]):
+    phases = ("logs", "metrics", "config", "incidents")
+    records = [_record(p) for p, n in zip(phases, sizes) for _ in range(n)]
+    job = rep.Job(Path("x"), {"seed": 1}, records)
+    segments = rep.phase_boundaries([job, job])
+    starts = [sum(sizes[:i]) for i in range(4)]
+    assert segments == [(s, s + n, p) for s, n, p in zip(starts, sizes, phases)]
+
+
+def test_no_phase_boundaries_for_an_interleaved_stream_or_disagreeing_jobs():
+    mixed = rep.Job(Path("x"), {"seed": 1}, [_record(p) for p in ("logs", "metrics", "logs")])
+    assert rep.phase_boundaries([mixed]) == []
+    a = rep.Job(Path("a"), {"seed": 1}, [_record("logs"), _record("metrics")])
+    b = rep.Job(Path("b"), {"seed": 2}, [_record("logs"), _record("logs"), _record("metrics")])
+    assert rep.phase_boundaries([a, b]) == []
+
+
+def test_table_renderings_escape_and_validate():
+    t = Table("t", "50% & more_stuff", ["a|b", "c"])
+    t.add(["x_1", "10%"], {"a": 0.5, "c": None})
+    assert "a\\|b" in t.markdown()
+    assert "50\\% \\& more\\_stuff" in t.latex() and "x\\_1 & 10\\%" in t.latex()
+    assert t.csv() == "a,c\n0.5,\n"
+    with pytest.raises(ValueError, match="row has 1 cells, headers have 2"):
+        t.add(["only one"])
+
+
+def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert rep.main([str(tmp_path), "--no-progress"]) == 1
+    assert "no result.json under" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        rep.main([str(tmp_path / "missing")])
+    assert "is not a directory" in capsys.readouterr().err
