@@ -44,12 +44,18 @@ class DataError(Exception):
 def load_results(root: Path) -> list[dict[str, Any]]:
     """Every readable result.json under ``root`` (unreadable ones are skipped with a warning)."""
     results = []
+    seen: set[str] = set()
     for path in sorted(root.rglob("result.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             print(f"warning: skipping unreadable {path}: {exc}", file=sys.stderr)
             continue
+        # The same job reached from two presets (same plan hash) is one run.
+        key = str(data.get("config_hash") or path)
+        if key in seen:
+            continue
+        seen.add(key)
         data["_path"] = str(path)
         results.append(data)
     return results

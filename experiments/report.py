@@ -948,10 +948,10 @@ def taxonomy_figure(counts: dict[str, Counter[str]], figs: Figures) -> None:
 
 
 def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
-    """Write report.md, tables/ and figures/ into ``out``; returns report.md's path."""
-    import matplotlib
+    """Write report.md, tables/ and figures/ into ``out``; returns report.md's path.
 
-    matplotlib.use("Agg")
+    Figures are drawn and closed without being shown, so any matplotlib backend works (the command
+    line selects Agg; a notebook keeps its own)."""
     jobs = load_jobs(dirs, progress=progress)
     if not jobs:
         raise FileNotFoundError(f"no result.json under {', '.join(str(d) for d in dirs)}: run a sweep first")
@@ -1051,6 +1051,9 @@ def main(argv: list[str] | None = None) -> int:
     for d in args.dirs:
         if not d.is_dir():
             ap.error(f"{d} is not a directory")
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
     out = args.out or args.dirs[0] / "report"
     try:
         path = build_report(args.dirs, out, progress=not args.no_progress)

@@ -62,7 +62,12 @@ ax.set_ylabel("per-minute error rate")
 ax.set_title(f"AcmeCorp seed {SEED}: root cause {view['root_cause']}")
 ax.legend(ncol=3, fontsize=7)
 fig.tight_layout()
-out = os.environ.get("NOTEBOOK_OUT", "/tmp")
+try:
+    here = os.path.dirname(os.path.abspath(__file__))
+except NameError:  # inside Jupyter: the notebook's own directory is the working directory
+    here = os.getcwd()
+out = os.environ.get("NOTEBOOK_OUT", os.path.join(here, "_out"))
+os.makedirs(out, exist_ok=True)
 fig.savefig(os.path.join(out, "acmecorp_error_rates.png"), dpi=100)
 
 # %% [markdown]
