@@ -465,7 +465,14 @@ def _failure_reason(out: CallOutcome, default: str) -> str:
     return default
 
 
+# Which limit stops a runaway (the clock, CPU or the world-call budget) depends on machine load;
+# the prompt must not, or the same seed would send the model different repair requests.
+_RUNAWAY = "did not finish within its limits (wall clock, CPU time or world-call budget): a loop that never ends?"
+
+
 def _describe(out: CallOutcome, what: str) -> str:
+    if out.reason in ("timeout", "cpu_limit", "rpc_limit"):
+        return f"{what}: {_RUNAWAY}"
     if not out.tests:
         return f"{what}: {out.error or 'failed'}"
     failed = [t for t in out.tests if not t["passed"]]

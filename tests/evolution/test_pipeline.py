@@ -257,3 +257,16 @@ def test_only_versions_under_test_are_revised():
     lib.promote("count_files", 1, episode=0)
     with pytest.raises(ValueError, match="only testing versions are revised"):
         lib.revise("count_files", 1, GOOD, TESTS, episode=1)
+
+
+def test_repair_prompt_does_not_depend_on_which_limit_stopped_a_runaway():
+    # Under load the clock fires first, otherwise the world-call budget: same seed, same prompt.
+    from evolution.pipeline import _describe
+    from evolution.sandbox.runner import CallOutcome
+
+    by_clock = _describe(CallOutcome(False, error="timeout: killed after 5.0 s wall clock", reason="timeout"), "tests")
+    by_budget = _describe(CallOutcome(False, error="runaway: killed after more than 5000 world calls",
+                                      reason="rpc_limit"), "tests")  # fmt: skip
+    assert by_clock == by_budget and "limits" in by_clock
+    failed = CallOutcome(False, tests=[{"name": "test_a", "passed": False, "error": "AssertionError: 1 != 2"}])
+    assert "test_a: AssertionError: 1 != 2" in _describe(failed, "tests")
