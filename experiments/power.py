@@ -10,7 +10,6 @@ for the observed difference and for a difference of interest (--delta).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from experiments.stats import (
     pilot_estimates,
     required_size,
 )
+from experiments.summary import find_results
 
 EPILOG = """\
 example:
@@ -42,23 +42,8 @@ class DataError(Exception):
 
 
 def load_results(root: Path) -> list[dict[str, Any]]:
-    """Every readable result.json under ``root`` (unreadable ones are skipped with a warning)."""
-    results = []
-    seen: set[str] = set()
-    for path in sorted(root.rglob("result.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            print(f"warning: skipping unreadable {path}: {exc}", file=sys.stderr)
-            continue
-        # The same job reached from two presets (same plan hash) is one run.
-        key = str(data.get("config_hash") or path)
-        if key in seen:
-            continue
-        seen.add(key)
-        data["_path"] = str(path)
-        results.append(data)
-    return results
+    """Every readable result.json under ``root``, each job once (see experiments.summary.find_results)."""
+    return [{**result, "_path": str(job / "result.json")} for job, result in find_results(root)]
 
 
 def _values(results: Sequence[dict[str, Any]], key: str) -> list[str]:

@@ -99,14 +99,22 @@ ERROR_TAXONOMY = {
     "grader_strictness": 3,
 }
 
-# Tool quality paragraph: per run, GPT-4o-mini.
-TOOL_QUALITY = {
-    "candidates": "21 ± 3",
-    "promotion_rate": 50.0,
-    "active_tools": "10 ± 2",
-    # rejection reasons, % of rejections
-    "rejections": {"sandbox_tests": 41.0, "adversarial_tests": 35.0, "static_policy": 24.0},
-}
+
+@dataclass(frozen=True)
+class ToolQuality:
+    candidates: str  # per run, mean ± sd as published
+    promotion_rate: float  # %
+    active_tools: str
+    rejections: dict[str, float]  # rejection reason -> % of rejections
+
+
+# The tool-quality paragraph (per run, GPT-4o-mini).
+TOOL_QUALITY = ToolQuality(
+    candidates="21 ± 3",
+    promotion_rate=50.0,
+    active_tools="10 ± 2",
+    rejections={"sandbox_tests": 41.0, "adversarial_tests": 35.0, "static_policy": 24.0},
+)
 
 
 @dataclass(frozen=True)

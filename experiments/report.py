@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from envs.access import ALL_AFFORDANCES
 from experiments import published, stats
-from experiments.summary import PHASES
+from experiments.summary import PHASES, find_results
 from experiments.tables import Table
 from experiments.taxonomy import CATEGORIES, LABELS, classify
 
@@ -101,14 +101,12 @@ class Job:
 
 
 def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
-    paths = sorted({p.parent for d in dirs for p in Path(d).rglob("result.json")})
+    """Every job below ``dirs`` (each once), with its episode records, in a fixed order."""
+    found = find_results(*dirs)
     jobs = []
-    for path in tqdm(paths, desc="reading jobs", unit="job", disable=None if progress else True, file=sys.stderr):
-        try:
-            result = json.loads((path / "result.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            print(f"warning: skipping {path}: result.json is not valid JSON ({exc})", file=sys.stderr)
-            continue
+    for path, result in tqdm(
+        found, desc="reading jobs", unit="job", disable=None if progress else True, file=sys.stderr
+    ):
         episodes = path / "episodes.jsonl"
         records = []
         if episodes.exists():
@@ -122,13 +120,7 @@ def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
                 file=sys.stderr,
             )
         jobs.append(Job(path, result, records))
-    # The same job reached from two presets (same plan hash) is one job: count it once.
-    unique: dict[str, Job] = {}
-    for j in jobs:
-        unique.setdefault(str(j.result.get("config_hash") or j.path), j)
-    if len(unique) < len(jobs):
-        print(f"note: {len(jobs) - len(unique)} job(s) found twice (same plan hash) are counted once", file=sys.stderr)
-    jobs = sorted(unique.values(), key=lambda j: (j.world, j.protocol, j.condition, j.seed, str(j.path)))
+    jobs.sort(key=lambda j: (j.world, j.protocol, j.condition, j.seed, str(j.path)))
     presets = _group([j for j in jobs if j.evolution], lambda j: (j.world, j.protocol, j.condition, j.model))
     for group in presets.values():
         if len({j.evolution for j in group}) > 1:
@@ -539,6 +531,7 @@ def tool_quality_table(jobs: list[Job]) -> Table | None:
     if not lib_jobs:
         return None
     reasons = sorted({k for j in lib_jobs for k in j.result.get("rejections", {})})
+    pub = published.TOOL_QUALITY
     table = Table(
         name="tool_quality",
         title="Tool quality per job: candidates, promotions and why candidates were rejected",
@@ -555,10 +548,9 @@ def tool_quality_table(jobs: list[Job]) -> Table | None:
             *(f"{r} %" for r in reasons),
         ],
         notes=[
-            f"Published (ARISE, GPT-4o-mini): {published.TOOL_QUALITY['candidates']} candidates, promotion rate "
-            f"about {published.TOOL_QUALITY['promotion_rate']:.0f}%, {published.TOOL_QUALITY['active_tools']} "
-            "active tools; rejections: "
-            + ", ".join(f"{k} {v:.0f}%" for k, v in published.TOOL_QUALITY["rejections"].items())  # type: ignore[attr-defined]
+            f"Published (ARISE, GPT-4o-mini): {pub.candidates} candidates, promotion rate "
+            f"about {pub.promotion_rate:.0f}%, {pub.active_tools} active tools; rejections: "
+            + ", ".join(f"{k} {v:.0f}%" for k, v in pub.rejections.items())
             + "."
         ],
     )

@@ -11,14 +11,36 @@ from typing import Any
 PHASES = ("logs", "metrics", "config", "incidents", "csv", "validation", "query")
 
 
-def load_results(root: Path) -> list[dict[str, Any]]:
-    results = []
-    for path in sorted(root.rglob("result.json")):
+def find_results(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(job directory, result) of every readable result.json below ``roots``, each job once.
+
+    A job reached from two presets (e.g. ``default`` and ``protocols`` in ``make run``) has the
+    same plan hash in both directories; it is one job and is counted once (the first path wins).
+    Unreadable files are skipped with a warning. Used by the summary, the report and ``power``.
+    """
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    repeated = 0
+    for path in sorted({p for root in roots for p in Path(root).rglob("result.json")}):
         try:
-            results.append(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as exc:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
             print(f"warning: skipping unreadable {path}: {exc}", file=sys.stderr)
-    return results
+            continue
+        if not isinstance(result, dict):
+            print(f"warning: skipping {path}: not a JSON object", file=sys.stderr)
+            continue
+        key = str(result.get("config_hash") or path)
+        if key in found:
+            repeated += 1
+            continue
+        found[key] = (path.parent, result)
+    if repeated:
+        print(f"note: {repeated} job(s) found twice (same plan hash) are counted once", file=sys.stderr)
+    return list(found.values())
+
+
+def load_results(root: Path) -> list[dict[str, Any]]:
+    return [result for _, result in find_results(root)]
 
 
 def table(results: list[dict[str, Any]]) -> str:

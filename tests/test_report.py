@@ -12,6 +12,7 @@ import pytest
 from experiments import report as rep
 from experiments.config import compose_run_config
 from experiments.run import run_job
+from experiments.summary import load_results
 from experiments.tables import Table
 
 # Table 2's setting on two seeds, plus the oracle and a null policy under both protocols.
@@ -110,19 +111,28 @@ def test_comparisons_are_paired_and_holm_never_lowers_p(built: Path):
     assert int(rows[0]["b01"]) + int(rows[0]["b10"]) <= 120
 
 
-def test_taxonomy_counts_every_failure(sweep: Path, built: Path):
-    rows = {r["condition"]: r for r in csv.DictReader((built / "tables" / "error_taxonomy.csv").open())}
-    failures = sum(
+def _failures(sweep: Path, condition: str) -> int:
+    return sum(
         1
-        for d in sweep.glob("*condition=no_evolution,seed=*")
+        for d in sweep.glob(f"*condition={condition},seed=*")
         for line in (d / "episodes.jsonl").read_text().splitlines()
         if not json.loads(line)["success"]
     )
-    no_evo = rows["no_evolution"]
-    assert int(no_evo["failures"]) == failures
+
+
+def test_taxonomy_counts_every_failure(sweep: Path, built: Path):
+    rows = list(csv.DictReader((built / "tables" / "error_taxonomy.csv").open()))
+    ours = {r["condition"]: r for r in rows if r["source"] == "ours"}
     cats = ("incorrect_invocation", "not_called", "missing_tool", "wrong_reasoning", "grader_strictness")
-    assert sum(int(no_evo[c]) for c in cats) == failures
-    assert rows["arise"]["source"] == "published" or "arise" in rows
+    for condition in ("arise", "no_evolution"):
+        failures = _failures(sweep, condition)
+        assert int(ours[condition]["failures"]) == failures > 0
+        assert sum(int(ours[condition][c]) for c in cats) == failures
+    # The paper's hand-labelled row sits next to ours, with its own counts.
+    (paper,) = [r for r in rows if r["source"] == "published"]
+    assert (paper["condition"], int(paper["failures"]), int(paper["incorrect_invocation"])) == ("arise", 30, 11)
+    # no_evolution has no tools at all under arise_v1: nothing can be invoked wrongly or left uncalled.
+    assert int(ours["no_evolution"]["incorrect_invocation"]) == int(ours["no_evolution"]["not_called"]) == 0
 
 
 def test_protocol_table_shows_nulls_and_best_null(built: Path):
@@ -140,6 +150,7 @@ def test_report_is_deterministic_and_counts_a_repeated_job_once(sweep: Path, bui
     job = next(copy.glob("*condition=arise,seed=42"))
     shutil.copytree(job, copy / "again" / job.name)  # the same job reached from a second preset
     rep.build_report([copy], copy / "report", progress=False)
+    assert len(load_results(copy)) == len(JOBS)  # the summary table counts the repeated job once too
     for name in ("success_acmecorp_arise_v1.csv", "error_taxonomy.csv", "cost.csv", "pass_k.csv"):
         assert (copy / "report" / "tables" / name).read_bytes() == (built / "tables" / name).read_bytes(), name
     for name in ("phases_acmecorp_arise_v1.png", "learning_acmecorp_arise_v1.png"):
