@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,30 @@ def test_missing_api_key_stops_with_a_clear_error_and_writes_no_key(tmp_path: Pa
     with pytest.raises(ConfigError, match="ARISE_NO_SUCH_KEY"):
         job(tmp_path / "k", "condition=no_evolution", "llm=openai", "llm.api_key_env=ARISE_NO_SUCH_KEY",
             "llm.base_url=http://127.0.0.1:9/v1", "families=[config.effective_replicas]")  # fmt: skip
+
+
+def library_events(out: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(f"file:{out / 'library.sqlite'}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT kind, payload FROM events ORDER BY id").fetchall()
+
+
+def test_a_real_model_job_resumes_from_its_own_cache_without_asking_again(tmp_path: Path, sim_server: SimServer):
+    # llm=sim-http is the openai backend, so the job records every response in <job>/llm_cache.
+    out = tmp_path / "job"
+    common = ["condition=arise", "protocol=arise_v1", "llm=sim-http", f"llm.base_url={sim_server.base_url}", "seed=42"]
+    first = job(out, *common)
+    assert first["replay"]["mode"] == "record" and first["replay"]["cache_dir"] == str(out / "llm_cache")
+    assert first["replay"]["backend_requests"] == sim_server.requests_served > first["llm_calls"]  # + evolution
+    full = (out / "episodes.jsonl").read_bytes()
+    events = library_events(out)
+    assert [kind for kind, _ in events].count("trigger") >= 2  # evolution ran and asked the model
+    lines = full.split(b"\n")
+    (out / "episodes.jsonl").write_bytes(b"\n".join(lines[:30]) + b"\n" + lines[30][:50])  # killed mid-write
+    (out / "result.json").unlink()
+    sim_server.shutdown()  # the resume must not need the model: every call it repeats is in the job's cache
+    resumed = job(out, *common)
+    assert (out / "episodes.jsonl").read_bytes() == full
+    assert library_events(out) == events  # the library was rebuilt from the cache, step for step
+    assert resumed["replay"]["backend_requests"] == 0 and resumed["llm_errors"] == 0
+    for key in ("success_rate", "llm_calls", "tokens_in", "evolution_llm_calls", "evolution_tokens_in", "tasks"):
+        assert resumed[key] == first[key], key
