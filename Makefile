@@ -32,10 +32,10 @@ $(STAMP): pyproject.toml requirements.lock | system-deps
 # directory, then the report. Complete jobs are skipped, so a second `make run` only re-renders
 # the report; RUN_DIR=... gives a fresh directory.
 RUN_DIR ?= runs/default
-HYDRA_QUIET := progress=false hydra/job_logging=none hydra/hydra_logging=none hydra/launcher=joblib hydra.launcher.n_jobs=2
+SWEEP_ARGS := progress=false hydra/job_logging=none hydra/hydra_logging=none hydra/launcher=joblib hydra.launcher.n_jobs=2
 run: install
-	$(PY) -m experiments.run -m +experiment=default hydra.sweep.dir=$(RUN_DIR) $(HYDRA_QUIET)
-	$(PY) -m experiments.run -m +experiment=protocols hydra.sweep.dir=$(RUN_DIR)/protocols $(HYDRA_QUIET) >/dev/null
+	$(PY) -m experiments.run -m +experiment=default hydra.sweep.dir=$(RUN_DIR) $(SWEEP_ARGS)
+	$(PY) -m experiments.run -m +experiment=protocols hydra.sweep.dir=$(RUN_DIR)/protocols $(SWEEP_ARGS) >/dev/null
 	$(PY) -m experiments.report $(RUN_DIR) --no-progress
 	@echo "open $(RUN_DIR)/report/report.md (tables in report/tables, figures in report/figures)"
 

@@ -172,8 +172,11 @@ class Cell:
 
 
 def success_interval(jobs: list[Job], phase: str | None = None, seed: int = 0) -> stats.Interval | None:
-    # Sorted by seed: the resampling (seeded) must not depend on the order jobs were found in.
-    groups = {j.seed: _outcomes(j, phase) for j in sorted(jobs, key=lambda j: j.seed)}
+    # Sorted by seed: the resampling (seeded) must not depend on the order jobs were found in. Jobs
+    # sharing a seed (other models or presets pooled on purpose) add their tasks to that seed's group.
+    groups: dict[int, list[float]] = {}
+    for j in sorted(jobs, key=lambda j: (j.seed, str(j.path))):
+        groups.setdefault(j.seed, []).extend(_outcomes(j, phase))
     groups = {s: v for s, v in groups.items() if v}
     if not groups:
         return None
@@ -349,6 +352,8 @@ def published_tables(jobs: list[Job]) -> list[Table]:
             and j.profile in (pub.profile, pub.model)
             and j.evolution in (None, "default", "paper")
         ]
+        if any(j.evolution == "paper" for j in matching):  # the paper's own pipeline, not also the default
+            matching = [j for j in matching if j.evolution != "default"]
         if not matching:
             continue
         table = Table(

@@ -195,3 +195,19 @@ def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         rep.main([str(tmp_path / "missing")])
     assert "is not a directory" in capsys.readouterr().err
+
+
+def _fake_job(evolution: str, success: bool) -> rep.Job:
+    result = {"world": "acmecorp", "protocol": "arise_v1", "seed": 42, "condition": "arise", "llm": "sim",
+              "model": "sim-4o-mini-like", "simulated": True, "tools_promoted": 1, "n_episodes": 4,
+              "config": {"evolution": {"name": evolution}}}  # fmt: skip
+    records = [{"task": {"phase": p, "id": p, "family": p}, "success": success} for p in ("logs", "metrics")]
+    return rep.Job(Path(evolution), result, records)
+
+
+def test_published_side_by_side_uses_the_papers_pipeline_when_the_sweep_has_several():
+    (table,) = rep.published_tables([_fake_job("default", False), _fake_job("paper", True)])
+    ours = [d for d in table.data if d["source"] == "simulated"]
+    assert [d["overall"] for d in ours] == [100.0]  # the paper preset's row only, not pooled with default
+    (table,) = rep.published_tables([_fake_job("default", False)])
+    assert [d["overall"] for d in table.data if d["source"] == "simulated"] == [0.0]
