@@ -12,6 +12,10 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 
 
+class ConfigError(ValueError):
+    """A job that cannot run as configured (bad config, foreign records in its directory...)."""
+
+
 @dataclass
 class WorldConfig:
     name: str = "acmecorp"
@@ -63,6 +67,20 @@ class EvolutionConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """Tool-Genesis diagnostics at the end of every arise job (experiments/diagnostics.py, downstream.py)."""
+
+    enabled: bool = True  # L1-L3 of the library (and candidates), L4 if `downstream`; result.json["diagnostics"]
+    candidates: bool = True  # also L1/L3 of every candidate version, promoted or not (Direct vs closed loop)
+    downstream: bool = True  # L4: the job's agent on held-out instances with library / reference / no tools
+    per_family: int = 1  # L4 held-out instances per family
+    held_out_seed: int | None = None  # null = derived from `seed` (never a world the job saw)
+    edge_per_tool: int = 12  # L3 boundary/negative cases per reference tool
+    threshold: float = 0.5  # L2: least similarity of a match
+    behaviour_weight: float = 0.5  # L2: similarity = w * behaviour agreement + (1 - w) * argument Jaccard
+
+
+@dataclass
 class SandboxConfig:
     isolation: str = "auto"  # auto (bwrap if installed, else rlimits-only with a loud warning) | bwrap | rlimits-only
     wall_s: float = 5.0  # per call / per test suite
@@ -96,6 +114,7 @@ class RunConfig:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     seed: int = 42
     split: str = "test"  # which instance stream is evaluated: train | test

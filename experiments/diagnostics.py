@@ -1,6 +1,10 @@
 """Tool-Genesis-style diagnostics of an evolved tool library against the world's reference tools.
 
-Layers (L4, downstream success, is measured by running episodes and is not here):
+Two populations are diagnosed: the **library** (the active tools the agent ends with) and the
+**candidates** (every version the pipeline produced, promoted or not, in its final form after
+repairs: what the model wrote, as Tool-Genesis scores it). L4, downstream success, is measured
+by running episodes (``experiments.downstream``); ``run_job`` runs all layers at the end of
+every arise job. Layers:
 
 * **L1 compliance / executability**, per evolved tool: ``parse`` (the source parses and
   defines a top-level function named like the tool), ``schema`` (the tool spec
@@ -46,6 +50,12 @@ Layers (L4, downstream success, is measured by running episodes and is not here)
   (and the matched reference tool's UT-hard >= 0.5). Each stage reports its count, its
   share of evolved tools (non-increasing by construction) and its rate given the stage
   before.
+* **candidates**: every candidate version gets L1 and, when runnable, a match of its own (an
+  exact name, else the reference tool of highest similarity if >= ``threshold``; no
+  assignment, since the versions of one tool all compete for the same reference tool), its
+  UT-soft/UT-hard against that reference tool, and the same funnel. Compliance and exec of
+  the candidates are where one-shot ("Direct") and closed-loop synthesis differ: a promoted
+  tool passed the pipeline's checks by construction.
 
 "Reference tools in scope" defaults to every reference tool of the world and protocol
 the job ran on (``reference_tools=None``); pass a list of names to narrow it.
@@ -117,6 +127,7 @@ class EvolvedTool:
     parameters: dict[str, Any]
     description: str = ""
     version: int | None = None
+    status: str | None = None  # library status (active, rejected, deprecated, testing) when loaded from a job
 
 
 @dataclass(frozen=True)
@@ -311,90 +322,163 @@ def _sandbox(sandbox: Sandbox | None) -> Iterator[Sandbox]:
 
 
 # -- the diagnosis ------------------------------------------------------------------------------------
-def diagnose_tools(
-    tools: Sequence[EvolvedTool],
-    *,
-    world: str,
-    protocol: str,
-    seed: int,
-    sandbox: Sandbox | None = None,
-    reference_tools: Sequence[str] | None = None,
-    held_out_seed: int | None = None,
-    options: dict[str, Any] | None = None,
-    edge_per_tool: int = 12,
-    threshold: float = 0.5,
-    behaviour_weight: float = 0.5,
-    seen_world_seeds: Sequence[int] = (),
-) -> dict[str, Any]:
-    """L1-L3 of ``tools`` against the reference tools of ``world``/``protocol`` (see the module docstring)."""
-    suite = get_suite(world, protocol)
-    refs = {fn.__name__: fn for fn in suite.reference_tools()}
-    scope = list(refs) if reference_tools is None else list(reference_tools)
-    unknown = sorted(set(scope) - set(refs))
-    if unknown:
-        raise ValueError(f"unknown reference tools {unknown}; {world}/{protocol} has {sorted(refs)}")
-    ho_seed = default_held_out_seed(seed) if held_out_seed is None else held_out_seed
-    seen = set(seen_world_seeds) | {suite.world_seed(seed, sp, k) for sp in SPLITS for k in range(16)}
-    if ho_seed in seen:
-        raise ValueError(f"held-out seed {ho_seed} is a world seed the job may have seen")
-    ref_params = {n: tool_spec(refs[n]).parameters for n in scope}
-    cases_by_ref: dict[str, list[HeldOutCase]] = {n: [] for n in scope}
-    for hc in held_out_cases(world, protocol, ho_seed, options, edge_per_tool):
-        if hc.case.tool in cases_by_ref:
-            cases_by_ref[hc.case.tool].append(hc)
+_STAGES = ("evolved", "compliant", "executable", "matched", "ut_hard_ge_0_5")
+_L1_KEYS = ("parse", "schema", "signature", "policy", "compliance", "exec")
 
-    with _sandbox(sandbox) as sb:
-        run = _Runner(sb, suite)
+
+def _funnel(per_tool: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Nested pass counts over ``per_tool`` (see the module docstring)."""
+    keep = {
+        "evolved": lambda i: True,
+        "compliant": lambda i: i["compliance"],
+        "executable": lambda i: i["exec"],
+        "matched": lambda i: i["matched"] is not None,
+        "ut_hard_ge_0_5": lambda i: (i["ut_hard"] or 0.0) >= 0.5,
+    }
+    alive, out = list(per_tool), []
+    for stage in _STAGES:
+        before = len(alive)
+        alive = [i for i in alive if keep[stage](i)]
+        out.append({"stage": stage, "count": len(alive), "share": _ratio(len(alive), len(per_tool)),
+                    "rate_of_previous": _ratio(len(alive), before)})  # fmt: skip
+    return out
+
+
+def _l1_rates(per_tool: Sequence[dict[str, Any]]) -> dict[str, float]:
+    return {k: _ratio(sum(bool(i[k]) for i in per_tool), len(per_tool)) for k in _L1_KEYS}
+
+
+class _Diagnosis:
+    """Everything the layers share for one (world, protocol, held-out seed): reference cases and a memoised runner."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        world: str,
+        protocol: str,
+        seed: int,
+        reference_tools: Sequence[str] | None,
+        held_out_seed: int | None,
+        options: dict[str, Any] | None,
+        edge_per_tool: int,
+        threshold: float,
+        behaviour_weight: float,
+        seen_world_seeds: Sequence[int],
+    ) -> None:
+        suite = get_suite(world, protocol)
+        refs = {fn.__name__: fn for fn in suite.reference_tools()}
+        self.scope = list(refs) if reference_tools is None else list(reference_tools)
+        unknown = sorted(set(self.scope) - set(refs))
+        if unknown:
+            raise ValueError(f"unknown reference tools {unknown}; {world}/{protocol} has {sorted(refs)}")
+        self.ho_seed = default_held_out_seed(seed) if held_out_seed is None else held_out_seed
+        seen = set(seen_world_seeds) | {suite.world_seed(seed, sp, k) for sp in SPLITS for k in range(16)}
+        if self.ho_seed in seen:
+            raise ValueError(f"held-out seed {self.ho_seed} is a world seed the job may have seen")
+        self.header = {"world": world, "protocol": protocol, "seed": seed, "held_out_seed": self.ho_seed,
+                       "reference_scope": self.scope, "settings": {"edge_per_tool": edge_per_tool,
+                       "threshold": threshold, "behaviour_weight": behaviour_weight}}  # fmt: skip
+        self.options = dict(options or {})
+        self.threshold, self.w = threshold, behaviour_weight
+        self.ref_params = {n: tool_spec(refs[n]).parameters for n in self.scope}
+        self.cases_by_ref: dict[str, list[HeldOutCase]] = {n: [] for n in self.scope}
+        for hc in held_out_cases(world, protocol, self.ho_seed, options, edge_per_tool):
+            if hc.case.tool in self.cases_by_ref:
+                self.cases_by_ref[hc.case.tool].append(hc)
+        self.run = _Runner(sandbox, suite)
+
+    # -- per-tool pieces ---------------------------------------------------------------------------
+    def behaviour(self, t: EvolvedTool, ref: str) -> float:
+        """Fraction of ``ref``'s nominal cases (all its cases if none) on which ``t`` agrees with it."""
+        hcs = [h for h in self.cases_by_ref[ref] if h.kind == "nominal"] or self.cases_by_ref[ref]
+        return _ratio(sum(score_case(h.expected, self.run.on_case(t, h.case))[1] for h in hcs), len(hcs))
+
+    def similarity(self, t: EvolvedTool, ref: str) -> dict[str, float]:
+        args = _jaccard(t, self.ref_params[ref])
+        callable_on = any(all(q in h.case.args for q in _required(t.parameters)) for h in self.cases_by_ref[ref])
+        beh = self.behaviour(t, ref) if callable_on else 0.0  # no case it can be called on: no behaviour
+        return {"similarity": self.w * beh + (1 - self.w) * args, "behaviour": beh, "args": args}
+
+    def unit_tests(self, t: EvolvedTool | None, ref: str) -> dict[str, Any]:
+        """UT-soft/UT-hard of ``t`` on ``ref``'s held-out cases (``t`` None: unmatched, 0 on every case)."""
+        hcs = self.cases_by_ref[ref]
+        scores = [score_case(h.expected, self.run.on_case(t, h.case)) if t else (0.0, 0.0) for h in hcs]
+        entry: dict[str, Any] = {
+            "matched": t.name if t else None,
+            "n_cases": len(hcs),
+            "ut_soft": float(np.mean([s for s, _ in scores])) if scores else None,
+            "ut_hard": float(np.mean([h for _, h in scores])) if scores else None,
+            "by_kind": {},
+        }
+        for kind in KINDS:
+            ks = [sc for h, sc in zip(hcs, scores) if h.kind == kind]
+            if ks:
+                entry["by_kind"][kind] = {"n": len(ks), "ut_soft": float(np.mean([s for s, _ in ks])),
+                                          "ut_hard": float(np.mean([h for _, h in ks]))}  # fmt: skip
+        return entry
+
+    def smoke(self, t: EvolvedTool, ref: str | None) -> dict[str, Any]:
+        """One sandbox call: a case of the matched reference where it succeeds (nominal first), else dummy args."""
+        ok_cases = [h for h in self.cases_by_ref[ref] if h.expected.ok] if ref else []
+        ok_cases.sort(key=lambda h: h.kind != "nominal")
+        if ok_cases:
+            out = self.run.on_case(t, ok_cases[0].case)
+            args_from = f"{ok_cases[0].kind} case of {ref}"
+        else:
+            out = self.run.call(t, dummy_args(t.parameters), Case(self.ho_seed, t.name, {}, options=self.options))
+            args_from = "schema-derived dummy arguments"
+        return {
+            "args_from": args_from,
+            "ok": bool(out is not None and out.ok),
+            "error": "a required argument is missing from the case" if out is None else out.error,
+            "reason": None if out is None else out.reason,
+        }
+
+    @staticmethod
+    def runnable(info: dict[str, Any]) -> bool:
+        return bool(info["parse"] and info["policy"])  # code failing either is never run
+
+    # -- populations ----------------------------------------------------------------------------------
+    def library(self, tools: Sequence[EvolvedTool]) -> dict[str, Any]:
+        """L1-L3 and the funnel of a library: one evolved tool per reference tool at most (assignment)."""
         per_tool: dict[str, dict[str, Any]] = {}
         for t in tools:
             if t.name in per_tool:
                 raise ValueError(f"two evolved tools named {t.name!r}")
             per_tool[t.name] = {"version": t.version, **compliance_checks(t)}
-        runnable = [t for t in tools if per_tool[t.name]["parse"] and per_tool[t.name]["policy"]]
-
-        def behaviour(t: EvolvedTool, ref: str) -> float:
-            hcs = [h for h in cases_by_ref[ref] if h.kind == "nominal"] or cases_by_ref[ref]
-            return _ratio(sum(score_case(h.expected, run.on_case(t, h.case))[1] for h in hcs), len(hcs))
-
-        def similarity(t: EvolvedTool, ref: str) -> dict[str, float]:
-            args = _jaccard(t, ref_params[ref])
-            beh = behaviour(t, ref)
-            sim = behaviour_weight * beh + (1 - behaviour_weight) * args
-            return {"similarity": sim, "behaviour": beh, "args": args}
+        runnable = [t for t in tools if self.runnable(per_tool[t.name])]
 
         # L2 matching: exact names, then the Hungarian assignment over the rest.
         matching: dict[str, dict[str, Any]] = {}  # evolved name -> {reference, how, similarity...}
         for t in runnable:
-            if t.name in ref_params:
-                matching[t.name] = {"reference": t.name, "how": "name", **similarity(t, t.name)}
+            if t.name in self.ref_params:
+                matching[t.name] = {"reference": t.name, "how": "name", **self.similarity(t, t.name)}
         rest_tools = [t for t in runnable if t.name not in matching]
-        rest_refs = [r for r in scope if r not in {m["reference"] for m in matching.values()}]
+        rest_refs = [r for r in self.scope if r not in {m["reference"] for m in matching.values()}]
         candidates: dict[str, list[dict[str, Any]]] = {}
         if rest_tools and rest_refs:
             sims = np.zeros((len(rest_tools), len(rest_refs)))
             detail: dict[tuple[int, int], dict[str, float]] = {}
             for i, t in enumerate(rest_tools):
                 for j, r in enumerate(rest_refs):
-                    callable_on = any(all(q in h.case.args for q in _required(t.parameters)) for h in cases_by_ref[r])
-                    d = similarity(t, r) if callable_on else {"similarity": (1 - behaviour_weight) * _jaccard(
-                        t, ref_params[r]), "behaviour": 0.0, "args": _jaccard(t, ref_params[r])}  # fmt: skip
-                    detail[(i, j)] = d
-                    sims[i, j] = d["similarity"]
+                    detail[(i, j)] = self.similarity(t, r)
+                    sims[i, j] = detail[(i, j)]["similarity"]
                 best = sorted(range(len(rest_refs)), key=lambda j: -sims[i, j])[:3]
                 candidates[t.name] = [{"reference": rest_refs[j], **detail[(i, j)]} for j in best]
             rows, cols = linear_sum_assignment(-sims)
             for i, j in zip(rows, cols):
-                if sims[i, j] >= threshold:
+                if sims[i, j] >= self.threshold:
                     matching[rest_tools[i].name] = {"reference": rest_refs[j], "how": "hungarian", **detail[(i, j)]}
         by_ref = {m["reference"]: name for name, m in matching.items()}
         tools_by_name = {t.name: t for t in tools}
 
         # L2 scores.
         n_matched = len(matching)
-        tool_p, tool_r = _ratio(n_matched, len(tools)), _ratio(n_matched, len(scope))
+        tool_p, tool_r = _ratio(n_matched, len(tools)), _ratio(n_matched, len(self.scope))
         shared = pred = gold = type_ok = req_ok = 0
         for name, m in matching.items():
-            ev, rp = tools_by_name[name].parameters, ref_params[m["reference"]]
+            ev, rp = tools_by_name[name].parameters, self.ref_params[m["reference"]]
             common = set(_props(ev)) & set(_props(rp))
             shared, pred, gold = shared + len(common), pred + len(_props(ev)), gold + len(_props(rp))
             type_ok += sum(_ptype(_props(ev)[k]) == _ptype(_props(rp)[k]) for k in common)
@@ -407,7 +491,7 @@ def diagnose_tools(
             arg_p, arg_r = _ratio(shared, pred), _ratio(shared, gold)
         l2 = {
             "n_evolved": len(tools),
-            "n_reference": len(scope),
+            "n_reference": len(self.scope),
             "n_matched": n_matched,
             "tool_precision": tool_p,
             "tool_recall": tool_r,
@@ -419,98 +503,97 @@ def diagnose_tools(
             "required_agreement": _ratio(req_ok, shared) if shared else None,
         }
 
-        # L3 per reference tool.
-        l3: dict[str, dict[str, Any]] = {}
-        for ref in scope:
-            hcs = cases_by_ref[ref]
-            ev_name = by_ref.get(ref)
-            tool = tools_by_name.get(ev_name) if ev_name else None
-            scores = [score_case(h.expected, run.on_case(tool, h.case)) if tool else (0.0, 0.0) for h in hcs]
-            entry: dict[str, Any] = {
-                "matched": ev_name,
-                "n_cases": len(hcs),
-                "ut_soft": float(np.mean([s for s, _ in scores])) if scores else None,
-                "ut_hard": float(np.mean([h for _, h in scores])) if scores else None,
-                "by_kind": {},
-            }
-            for kind in KINDS:
-                ks = [sc for h, sc in zip(hcs, scores) if h.kind == kind]
-                if ks:
-                    entry["by_kind"][kind] = {"n": len(ks), "ut_soft": float(np.mean([s for s, _ in ks])),
-                                              "ut_hard": float(np.mean([h for _, h in ks]))}  # fmt: skip
-            l3[ref] = entry
+        # L3 per reference tool (unmatched ones score 0 on every case).
+        l3 = {ref: self.unit_tests(tools_by_name.get(by_ref.get(ref, "")), ref) for ref in self.scope}
         measured = [e for e in l3.values() if e["n_cases"]]
         library_l3 = {
             "ut_soft": float(np.mean([e["ut_soft"] for e in measured])) if measured else 0.0,
             "ut_hard": float(np.mean([e["ut_hard"] for e in measured])) if measured else 0.0,
             "n_reference_measured": len(measured),
-            "n_reference_unmeasured": len(scope) - len(measured),
+            "n_reference_unmeasured": len(self.scope) - len(measured),
             "n_cases": sum(e["n_cases"] for e in measured),
         }
 
-        # Smoke calls (exec).
-        for t in tools:
+        for t in tools:  # smoke calls (exec) and each tool's own L3 figures
             info = per_tool[t.name]
-            info["exec"], info["smoke"] = False, None
-            if t not in runnable:
-                continue
-            match = matching.get(t.name)
-            ok_cases = [h for h in cases_by_ref[match["reference"]] if h.expected.ok] if match else []
-            ok_cases.sort(key=lambda h: h.kind != "nominal")
-            if ok_cases:
-                out = run.on_case(t, ok_cases[0].case)
-                args_from = f"{ok_cases[0].kind} case of {match['reference'] if match else ''}"
-            else:
-                base = Case(ho_seed, t.name, {}, options=dict(options or {}))
-                out = run.call(t, dummy_args(t.parameters), base)
-                args_from = "schema-derived dummy arguments"
-            info["exec"] = bool(out is not None and out.ok)
-            info["smoke"] = {
-                "args_from": args_from,
-                "ok": info["exec"],
-                "error": "a required argument is missing from the case" if out is None else out.error,
-                "reason": None if out is None else out.reason,
-            }
-            info["matched"] = match["reference"] if match else None
-        for t in tools:
-            per_tool[t.name].setdefault("matched", None)
-            ref = per_tool[t.name]["matched"]
-            per_tool[t.name]["ut_hard"] = l3[ref]["ut_hard"] if ref else None
-            per_tool[t.name]["ut_soft"] = l3[ref]["ut_soft"] if ref else None
+            ref = matching[t.name]["reference"] if t.name in matching else None
+            info["smoke"] = self.smoke(t, ref) if t in runnable else None
+            info["exec"] = bool(info["smoke"] and info["smoke"]["ok"])
+            info["matched"] = ref
+            info["ut_soft"] = l3[ref]["ut_soft"] if ref else None
+            info["ut_hard"] = l3[ref]["ut_hard"] if ref else None
+        return {
+            **self.header,
+            "tools": per_tool,
+            "l1": _l1_rates(list(per_tool.values())),
+            "matching": matching,
+            "match_candidates": candidates,
+            "l2": l2,
+            "l3": {"per_reference": l3, "library": library_l3},
+            "funnel": _funnel(list(per_tool.values())),
+            "sandbox_calls": self.run.calls,
+        }
 
-    # Funnel.
-    stages = [
-        ("evolved", lambda i: True),
-        ("compliant", lambda i: i["compliance"]),
-        ("executable", lambda i: i["exec"]),
-        ("matched", lambda i: i["matched"] is not None),
-        ("ut_hard_ge_0_5", lambda i: (i["ut_hard"] or 0.0) >= 0.5),
-    ]
-    alive = list(per_tool.values())
-    funnel: list[dict[str, Any]] = []
-    for stage, keep in stages:
-        before = len(alive)
-        alive = [i for i in alive if keep(i)]
-        funnel.append({"stage": stage, "count": len(alive), "share": _ratio(len(alive), len(tools)),
-                       "rate_of_previous": _ratio(len(alive), before)})  # fmt: skip
+    def candidates(self, cands: Sequence[EvolvedTool]) -> dict[str, Any]:
+        """L1, a match and L3 for every candidate on its own (no assignment: versions of one tool may
+        all match the same reference tool), and the funnel over what the pipeline produced."""
+        rows: list[dict[str, Any]] = []
+        for t in cands:
+            info: dict[str, Any] = {"name": t.name, "version": t.version, "status": t.status, **compliance_checks(t)}
+            ref: str | None = None
+            if self.runnable(info):
+                if t.name in self.ref_params:
+                    ref, info["match"] = t.name, {"how": "name", **self.similarity(t, t.name)}
+                else:
+                    sims = {r: self.similarity(t, r) for r in self.scope}
+                    best = max(self.scope, key=lambda r: (sims[r]["similarity"], -self.scope.index(r)), default=None)
+                    if best is not None and sims[best]["similarity"] >= self.threshold:
+                        ref, info["match"] = best, {"how": "best", **sims[best]}
+            info["smoke"] = self.smoke(t, ref) if self.runnable(info) else None
+            info["exec"] = bool(info["smoke"] and info["smoke"]["ok"])
+            info["matched"] = ref
+            ut = self.unit_tests(t, ref) if ref else None
+            info["ut_soft"] = ut["ut_soft"] if ut else None
+            info["ut_hard"] = ut["ut_hard"] if ut else None
+            rows.append(info)
+        return {
+            "n": len(rows),
+            "tools": rows,
+            "l1": _l1_rates(rows),
+            "funnel": _funnel(rows),
+            "by_status": {s: sum(r["status"] == s for r in rows) for s in sorted({str(r["status"]) for r in rows})},
+        }
 
-    l1_keys = ("parse", "schema", "signature", "policy", "compliance", "exec")
-    return {
-        "world": world,
-        "protocol": protocol,
-        "seed": seed,
-        "held_out_seed": ho_seed,
-        "reference_scope": scope,
-        "settings": {"edge_per_tool": edge_per_tool, "threshold": threshold, "behaviour_weight": behaviour_weight},
-        "tools": per_tool,
-        "l1": {k: _ratio(sum(bool(i[k]) for i in per_tool.values()), len(tools)) for k in l1_keys},
-        "matching": matching,
-        "match_candidates": candidates,
-        "l2": l2,
-        "l3": {"per_reference": l3, "library": library_l3},
-        "funnel": funnel,
-        "sandbox_calls": run.calls,
-    }
+
+def _diagnosis(sandbox: Sandbox, world: str, protocol: str, seed: int, **kw: Any) -> _Diagnosis:
+    defaults = {"reference_tools": None, "held_out_seed": None, "options": None, "edge_per_tool": 12,
+                "threshold": 0.5, "behaviour_weight": 0.5, "seen_world_seeds": ()}  # fmt: skip
+    unknown = set(kw) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown diagnostics settings {sorted(unknown)}; accepted: {sorted(defaults)}")
+    return _Diagnosis(sandbox, world=world, protocol=protocol, seed=seed, **{**defaults, **kw})
+
+
+def diagnose_tools(
+    tools: Sequence[EvolvedTool], *, world: str, protocol: str, seed: int, sandbox: Sandbox | None = None, **kw: Any
+) -> dict[str, Any]:
+    """L1-L3 and the funnel of a library ``tools`` against the reference tools of ``world``/``protocol``.
+
+    Settings (keywords): ``reference_tools`` (scope; None = all), ``held_out_seed``, ``options``
+    (world options), ``edge_per_tool``, ``threshold``, ``behaviour_weight``, ``seen_world_seeds``
+    (world seeds the held-out seed must avoid). See the module docstring.
+    """
+    with _sandbox(sandbox) as sb:
+        return _diagnosis(sb, world, protocol, seed, **kw).library(tools)
+
+
+def diagnose_candidates(
+    cands: Sequence[EvolvedTool], *, world: str, protocol: str, seed: int, sandbox: Sandbox | None = None, **kw: Any
+) -> dict[str, Any]:
+    """L1, a per-candidate match, L3 and the funnel of every candidate (settings as ``diagnose_tools``)."""
+    with _sandbox(sandbox) as sb:
+        d = _diagnosis(sb, world, protocol, seed, **kw)
+        return {**d.header, **d.candidates(cands), "sandbox_calls": d.run.calls}
 
 
 # -- entry points ----------------------------------------------------------------------------------------
@@ -526,8 +609,13 @@ def _job_paths(path: str | Path) -> tuple[Path | None, Path | None, Path]:
     return None, p if p.is_dir() else None, p.parent
 
 
-def load_library(path: str | Path) -> tuple[list[EvolvedTool], dict[str, Any]]:
-    """The active tools of a finished job: code from ``library/<name>.py``, schemas from the sqlite (read-only)."""
+def load_library(path: str | Path, *, every_version: bool = False) -> tuple[list[EvolvedTool], dict[str, Any]]:
+    """The active tools of a finished job (``every_version``: every candidate version, any status).
+
+    Code of active tools comes from ``library/<name>.py`` when exported, everything else from
+    library.sqlite, opened read-only; ``meta`` holds the job's world, protocol, seed, options
+    and the world seeds its episodes used.
+    """
     db_path, export, job = _job_paths(path)
     if db_path is None:
         raise FileNotFoundError(f"no library.sqlite for {path} (its schemas are only stored there)")
@@ -536,17 +624,18 @@ def load_library(path: str | Path) -> tuple[list[EvolvedTool], dict[str, Any]]:
     wal = db_path.with_name(db_path.name + "-wal")
     db = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro{'' if wal.exists() else '&immutable=1'}", uri=True)
     try:
-        sql = "SELECT name, version, code, schema FROM tools WHERE status = 'active' ORDER BY name"
+        where = "" if every_version else "WHERE status = 'active' "
+        sql = f"SELECT name, version, code, schema, status FROM tools {where}ORDER BY name, version"
         rows = db.execute(sql).fetchall()
     finally:
         db.close()
     tools = []
-    for name, version, code, schema in rows:
-        py = export / f"{name}.py" if export else None
+    for name, version, code, schema, status in rows:
+        py = export / f"{name}.py" if export and status == "active" else None
         src = py.read_text(encoding="utf-8") if py is not None and py.is_file() else code
         params = json.loads(schema)
         desc = params.get("description") if isinstance(params, dict) else None
-        tools.append(EvolvedTool(name, src, params, str(desc or ""), int(version)))
+        tools.append(EvolvedTool(name, src, params, str(desc or ""), int(version), str(status)))
     meta: dict[str, Any] = {"job": str(job), "library": str(db_path)}
     result = job / "result.json"
     if result.is_file():
@@ -573,22 +662,29 @@ def diagnose_library(
     protocol: str,
     seed: int,
     sandbox: Sandbox | None = None,
-    reference_tools: Sequence[str] | None = None,
-    held_out_seed: int | None = None,
-    edge_per_tool: int = 12,
-    threshold: float = 0.5,
-    behaviour_weight: float = 0.5,
+    options: dict[str, Any] | None = None,
+    candidates: bool = True,
+    **kw: Any,
 ) -> dict[str, Any]:
-    """L1-L3 and the funnel of a finished arise job's active tools (JSON-serialisable)."""
+    """L1-L3 and the funnel of a finished arise job's active tools, plus (``candidates``) L1, L3 and
+    the funnel of every candidate version it produced under ``"candidates"`` (JSON-serialisable).
+
+    ``options`` defaults to the world options in the job's result.json; other settings as
+    ``diagnose_tools``. The job's own world seeds are never used as the held-out world.
+    """
     tools, meta = load_library(library_dir_or_job_dir)
     for key, want in (("world", world), ("protocol", protocol), ("seed", seed)):
         if meta.get(key) is not None and meta[key] != want:
             raise ValueError(f"the job ran with {key}={meta[key]!r}, not {want!r}")
-    out = diagnose_tools(
-        tools, world=world, protocol=protocol, seed=seed, sandbox=sandbox, reference_tools=reference_tools,
-        held_out_seed=held_out_seed, options=meta.get("options") or None, edge_per_tool=edge_per_tool,
-        threshold=threshold, behaviour_weight=behaviour_weight, seen_world_seeds=meta["seen_world_seeds"],
-    )  # fmt: skip
+    opts = options if options is not None else meta.get("options") or None
+    seen = [*meta["seen_world_seeds"], *kw.pop("seen_world_seeds", ())]
+    with _sandbox(sandbox) as sb:
+        d = _diagnosis(sb, world, protocol, seed, options=opts, seen_world_seeds=seen, **kw)
+        out = d.library(tools)
+        if candidates:
+            every, _ = load_library(library_dir_or_job_dir, every_version=True)
+            out["candidates"] = d.candidates(every)
+        out["sandbox_calls"] = d.run.calls
     out["job"] = {k: v for k, v in meta.items() if k != "seen_world_seeds"}
     return out
 
@@ -616,6 +712,7 @@ __all__ = [
     "EvolvedTool",
     "HeldOutCase",
     "compliance_checks",
+    "diagnose_candidates",
     "diagnose_library",
     "diagnose_reference",
     "diagnose_tools",

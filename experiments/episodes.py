@@ -22,6 +22,7 @@ from agents.policy import Policy
 from envs.tasks import TaskInstance
 from envs.toolenv import ToolUseEnv
 from envs.tools import ToolRunner
+from experiments.config import ConfigError
 
 
 def run_episode(
@@ -121,3 +122,37 @@ def write_json_atomic(path: str | Path, payload: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def complete_lines(path: Path) -> list[str]:
+    """Complete lines of a JSONL file; a torn tail (a kill mid-write) is cut off atomically."""
+    if not path.exists():
+        return []
+    raw = path.read_text(encoding="utf-8")
+    lines = raw.split("\n")
+    if lines[-1]:  # text after the last newline never holds a complete record
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in lines[:-1]), encoding="utf-8")
+        os.replace(tmp, path)
+    return lines[:-1]
+
+
+def load_records(episodes: Path, planned: list[TaskInstance], timings: Path | None = None) -> list[dict[str, Any]]:
+    """Complete records in ``episodes`` matching the start of ``planned``; ``timings`` is trimmed to match."""
+    records = []
+    for i, line in enumerate(complete_lines(episodes)):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{episodes} line {i + 1} is not valid JSON ({exc.msg}); the file was edited or damaged"
+            ) from None
+        if i >= len(planned) or rec.get("task", {}).get("id") != planned[i].id:
+            raise ConfigError(f"{episodes} record {i} does not match the plan; use a fresh output directory")
+        records.append(rec)
+    if timings is not None and timings.exists():  # keep timings in step with the records that survive
+        kept = complete_lines(timings)[: len(records)]
+        tmp = timings.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, timings)
+    return records

@@ -37,6 +37,11 @@ from experiments.tables import Table
 from experiments.taxonomy import CATEGORIES, LABELS, classify
 
 N_BOOT = 2000  # bootstrap resamples per interval: enough for 0.5-point stable bounds, fast on 2 cores
+GENESIS_INTRO = (
+    "Every arise job ends with a diagnosis of what it evolved against the world's reference tools "
+    "(`experiments/diagnostics.py`, `experiments/downstream.py`): L1 compliance and executability, "
+    "L2 Schema-F1, L3 held-out unit tests, L4 oracle-normalised success on held-out instances."
+)
 LLM_ORDER = ("arise", "code_agent", "fixed_tools", "no_evolution")
 BASELINE = "no_evolution"
 
@@ -949,6 +954,8 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
 
     Figures are drawn and closed without being shown, so any matplotlib backend works (the command
     line selects Agg; a notebook keeps its own)."""
+    from experiments import report_diagnostics  # imports this module's helpers
+
     jobs = load_jobs(dirs, progress=progress)
     if not jobs:
         raise FileNotFoundError(f"no result.json under {', '.join(str(d) for d in dirs)}: run a sweep first")
@@ -977,10 +984,17 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
         ("tool quality", lambda: add("Tool quality", "", [tool_quality_table(jobs)])),
         ("pass^k", lambda: add("Reliability (pass^k)", "", [pass_k_table(jobs)])),
         ("protocols", lambda: add("Protocols and null policies", "", [protocol_table(jobs)])),
+        (
+            "tool-genesis",
+            lambda: add(
+                "Tool-Genesis diagnostics of evolved tools (L1-L4)", GENESIS_INTRO, report_diagnostics.tables(jobs)
+            ),
+        ),
         ("figures: phases", lambda: phase_bar_figures(jobs, figs)),
         ("figures: learning curves", lambda: learning_curve_figures(jobs, figs)),
         ("figures: library", lambda: library_growth_figure(jobs, figs)),
         ("figures: tools vs success", lambda: tools_vs_success_figure(jobs, figs)),
+        ("figures: tool-genesis", lambda: report_diagnostics.genesis_figure(jobs, figs)),
         ("figures: taxonomy", lambda: taxonomy_figure(taxonomy_counts, figs) if taxonomy_counts else None),
     ]
     bar = tqdm(steps, desc="report", unit="part", disable=None if progress else True, file=sys.stderr)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
 import time
@@ -44,17 +43,14 @@ from evolution.code_agent import CodeRunner
 from evolution.library import Library
 from evolution.pipeline import EvolutionSettings, Evolver
 from evolution.sandbox.runner import Limits, Sandbox, SandboxError
-from experiments.config import register_configs
-from experiments.episodes import RecordWriter, dumps_record, run_episode, write_json_atomic
+from experiments.config import ConfigError, register_configs
+from experiments.downstream import diagnose_job, settings_hash
+from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
 from experiments.summary import PHASES
 
 TOOL_SOURCES = ("none", "reference", "library", "code")
 # llm keys that only throttle requests; a job resumed with other values is the same job.
 THROTTLE_KEYS = ("max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def _check(cfg: DictConfig) -> None:
@@ -86,19 +82,6 @@ def _check(cfg: DictConfig) -> None:
         raise ConfigError(f"evolution.protocol must be 'online' or 'train_test', got {cfg.evolution.protocol!r}")
 
 
-def _complete_lines(path: Path) -> list[str]:
-    """Complete lines of a JSONL file; a torn tail (a kill mid-write) is cut off atomically."""
-    if not path.exists():
-        return []
-    raw = path.read_text(encoding="utf-8")
-    lines = raw.split("\n")
-    if lines[-1]:  # text after the last newline never holds a complete record
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines[:-1]), encoding="utf-8")
-        os.replace(tmp, path)
-    return lines[:-1]
-
-
 def _check_plan(out_dir: Path, plan_hash: str) -> None:
     """Refuse a directory holding records of another plan (never overwrite them)."""
     episodes, plan_file = out_dir / "episodes.jsonl", out_dir / "plan.json"
@@ -111,28 +94,6 @@ def _check_plan(out_dir: Path, plan_hash: str) -> None:
             )
     elif episodes.exists() and episodes.stat().st_size:
         raise ConfigError(f"{episodes} exists without plan.json, so it cannot be resumed safely; use a fresh directory")
-
-
-def _load_records(episodes: Path, planned: list[TaskInstance]) -> list[dict[str, Any]]:
-    """Complete records in ``episodes`` matching the start of ``planned`` (timings trimmed to match)."""
-    records = []
-    for i, line in enumerate(_complete_lines(episodes)):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{episodes} line {i + 1} is not valid JSON ({exc.msg}); the file was edited or damaged"
-            ) from None
-        if i >= len(planned) or rec.get("task", {}).get("id") != planned[i].id:
-            raise ConfigError(f"{episodes} record {i} does not match the plan; use a fresh output directory")
-        records.append(rec)
-    timings = episodes.with_name(episodes.stem.replace("episodes", "timings") + ".jsonl")
-    if timings.exists():  # keep timings in step with the records that survive
-        kept = _complete_lines(timings)[: len(records)]
-        tmp = timings.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, timings)
-    return records
 
 
 def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
@@ -265,6 +226,60 @@ def _evolution_summary(evolver: Evolver | None, out_dir: Path, sandbox: Sandbox 
     return out
 
 
+def _diagnostics_settings(cfg: DictConfig) -> dict[str, Any] | None:
+    """The diagnostics settings of an arise job (None: none run for this job)."""
+    if cfg.condition.tools != "library" or not cfg.diagnostics.enabled:
+        return None
+    raw = OmegaConf.to_container(cfg.diagnostics, resolve=True)
+    assert isinstance(raw, dict)
+    settings = {str(k): v for k, v in raw.items() if k != "enabled"}
+    if int(settings["per_family"]) < 1 or int(settings["edge_per_tool"]) < 0:
+        raise ConfigError(
+            f"diagnostics.per_family must be >= 1 and diagnostics.edge_per_tool >= 0, got "
+            f"{settings['per_family']} and {settings['edge_per_tool']}"
+        )
+    for key in ("threshold", "behaviour_weight"):
+        if not 0.0 <= float(settings[key]) <= 1.0:
+            raise ConfigError(f"diagnostics.{key} must be in [0, 1], got {settings[key]}")
+    return settings
+
+
+def _result(
+    cfg: DictConfig,
+    records: list[dict[str, Any]],
+    backend: ChatBackend | None,
+    evolution: dict[str, Any],
+    t0: float,
+    resolved: dict[str, Any],
+    plan_hash: str,
+    env: gym.Env[str, str],
+) -> dict[str, Any]:
+    """result.json's content (diagnostics are added by run_job)."""
+    n = len(records)
+    return {
+        "world": cfg.world.name,
+        "protocol": cfg.protocol.name,
+        "condition": cfg.condition.name,
+        **_llm_summary(cfg, records, backend),
+        "seed": int(cfg.seed),
+        "split": cfg.split,
+        "n_episodes": n,
+        "n_families": len({r["task"]["family"] for r in records}),
+        "success_rate": sum(r["success"] for r in records) / n if n else 0.0,
+        "mean_score": sum(r["score"] for r in records) / n if n else 0.0,
+        "by_phase": _rates(records, "phase"),
+        "by_family": _rates(records, "family"),
+        "by_difficulty": _rates(records, "difficulty"),
+        "tasks": [{"id": r["task"]["id"], "success": r["success"], "score": r["score"]} for r in records],
+        **evolution,
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "config": resolved,
+        "config_hash": plan_hash,
+        "versions": _versions(),
+        "env_spec": env.spec.to_json() if env.spec is not None else None,
+    }
+
+
 def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content."""
     _check(cfg)
@@ -335,7 +350,8 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     # Everything that changes what an episode record holds is in the plan hash (not `progress`, and
     # not `replay`: a replayed run holds exactly the records of the recorded one; not `experiment`,
     # the preset's label: the same job reached from another preset is the same job).
-    planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay", "experiment")}
+    # Nor `diagnostics`: they only read the finished job (result.json records their settings' hash).
+    planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay", "experiment", "diagnostics")}
     if isinstance(planned_cfg.get("llm"), dict):  # how calls are throttled does not change what they return
         planned_cfg["llm"] = {k: v for k, v in planned_cfg["llm"].items() if k not in THROTTLE_KEYS}
     plan = {"config": planned_cfg, "tasks": [p.id for p in planned]}
@@ -343,9 +359,17 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         plan["train_tasks"] = [p.id for p in train]
     plan_hash = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     _check_plan(out_dir, plan_hash)
-    train_records = _load_records(out_dir / "train_episodes.jsonl", train) if train else []
-    records = _load_records(out_dir / "episodes.jsonl", planned)
+    train_records = (
+        load_records(out_dir / "train_episodes.jsonl", train, out_dir / "train_timings.jsonl") if train else []
+    )
+    records = load_records(out_dir / "episodes.jsonl", planned, out_dir / "timings.jsonl")
     finished = _finished_result(out_dir, plan_hash)
+    diag_settings = _diagnostics_settings(cfg)
+    stale = diag_settings is not None and (  # missing diagnostics or other settings: run them again
+        (finished or {}).get("diagnostics") or {}
+    ).get("settings_hash") != settings_hash(diag_settings)
+    if stale:
+        finished = None
     if finished is not None and len(records) == len(planned) and len(train_records) == len(train):
         env.close()  # a complete job: nothing to do (re-running a sweep skips what it finished)
         return {**finished, "skipped": True}
@@ -411,36 +435,24 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                         assert evolver is not None
                         evolver.observe(offset + len(done) - 1, record)
             offset += len(instances)
+        evolution = _evolution_summary(evolver, out_dir, sandbox, len(train_records))
+        result = _result(cfg, records, backend, evolution, t0, {str(k): v for k, v in resolved.items()}, plan_hash, env)
+        if diag_settings is not None and evolver is not None:
+            assert sandbox is not None
+            # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
+            # from its records) and sweep progress counts it as done only when it is.
+            result["diagnostics"] = diagnose_job(
+                out_dir, env=env, policy=policy, suite=suite, sandbox=sandbox, seed=int(cfg.seed),
+                settings=diag_settings, options=options, families=list(cfg.families) or None,
+                progress=bool(cfg.progress), label=label,
+            )  # fmt: skip
+            result["wall_s"] = round(time.perf_counter() - t0, 3)
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
     finally:
         env.close()
         if sandbox is not None:
             sandbox.close()
-    evolution = _evolution_summary(evolver, out_dir, sandbox, len(train_records))
-    n = len(records)
-    result = {
-        "world": cfg.world.name,
-        "protocol": cfg.protocol.name,
-        "condition": cfg.condition.name,
-        **_llm_summary(cfg, records, backend),
-        "seed": int(cfg.seed),
-        "split": cfg.split,
-        "n_episodes": n,
-        "n_families": len({r["task"]["family"] for r in records}),
-        "success_rate": sum(r["success"] for r in records) / n if n else 0.0,
-        "mean_score": sum(r["score"] for r in records) / n if n else 0.0,
-        "by_phase": _rates(records, "phase"),
-        "by_family": _rates(records, "family"),
-        "by_difficulty": _rates(records, "difficulty"),
-        "tasks": [{"id": r["task"]["id"], "success": r["success"], "score": r["score"]} for r in records],
-        **evolution,
-        "wall_s": round(time.perf_counter() - t0, 3),
-        "config": resolved,
-        "config_hash": plan_hash,
-        "versions": _versions(),
-        "env_spec": env.spec.to_json() if env.spec is not None else None,
-    }
     write_json_atomic(out_dir / "result.json", result)
     return result
 

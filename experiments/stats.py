@@ -27,6 +27,7 @@ import numpy.typing as npt
 from scipy import stats as sps
 
 __all__ = [
+    "Correlation",
     "Interval",
     "McNemar",
     "PairedTest",
@@ -41,6 +42,7 @@ __all__ = [
     "pilot_estimates",
     "power_paired",
     "required_size",
+    "spearman_ci",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -155,6 +157,79 @@ def bootstrap_ci(
     alpha = 1.0 - level
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
     return Interval(mean, float(low), float(high), n_groups, n_total)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's rho with a bootstrap percentile interval (None where undefined: constant data)."""
+
+    rho: float | None
+    low: float | None
+    high: float | None
+    n_clusters: int
+    n_units: int
+
+    def fmt(self) -> str:
+        if self.rho is None:
+            return "n/a"
+        if self.low is None or self.high is None:
+            return f"{self.rho:+.2f}"
+        return f"{self.rho:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
+
+
+def _spearman(x: FloatArray, y: FloatArray) -> float | None:
+    if x.size < 3 or np.all(x == x[0]) or np.all(y == y[0]):
+        return None
+    rho = float(sps.spearmanr(x, y).statistic)
+    return rho if np.isfinite(rho) else None
+
+
+def spearman_ci(
+    x: Sequence[float],
+    y: Sequence[float],
+    clusters: Sequence[Any] | None = None,
+    *,
+    n_boot: int = 2_000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Correlation:
+    """Spearman's rank correlation of ``x`` and ``y`` with a percentile bootstrap interval.
+
+    With ``clusters`` (one label per unit, e.g. the job a unit comes from) the bootstrap is two-level
+    like ``bootstrap_ci``: clusters with replacement, then units with replacement within each drawn
+    cluster, so units of one job are not treated as independent. Resamples on which rho is undefined
+    (a constant side) are dropped; the interval is None when fewer than half remain. ``rho`` is None
+    for fewer than 3 units or a constant side. Raises ``ValueError`` on mismatched lengths or
+    non-finite values.
+    """
+    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xa.shape != ya.shape or xa.ndim != 1:
+        raise ValueError(f"spearman_ci: x and y must be 1-d and of one length, got {xa.shape} and {ya.shape}")
+    if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(ya))):
+        raise ValueError("spearman_ci: x and y must be finite")
+    labels = list(clusters) if clusters is not None else list(range(xa.size))
+    if len(labels) != xa.size:
+        raise ValueError(f"spearman_ci: {len(labels)} cluster labels for {xa.size} units")
+    groups: dict[Any, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    members = [np.array(v) for v in groups.values()]
+    rho = _spearman(xa, ya)
+    if rho is None:
+        return Correlation(None, None, None, len(members), int(xa.size))
+    rng = np.random.default_rng(seed)
+    boot: list[float] = []
+    for _ in range(n_boot):
+        drawn = rng.integers(0, len(members), size=len(members))
+        idx = np.concatenate([rng.choice(members[g], size=members[g].size, replace=True) for g in drawn])
+        r = _spearman(xa[idx], ya[idx])
+        if r is not None:
+            boot.append(r)
+    if len(boot) < n_boot / 2:
+        return Correlation(rho, None, None, len(members), int(xa.size))
+    alpha = 1.0 - level
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return Correlation(rho, float(low), float(high), len(members), int(xa.size))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import itertools
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ from agents.sim.bugs import mutate
 from evolution.differential import Expected
 from evolution.sandbox import Sandbox
 from evolution.sandbox.runner import CallOutcome
+from experiments.config import compose_run_config
 from experiments.diagnostics import (
     EvolvedTool,
+    diagnose_candidates,
     diagnose_library,
     diagnose_reference,
     diagnose_tools,
@@ -25,6 +29,8 @@ from experiments.diagnostics import (
     reference_as_evolved,
     score_case,
 )
+from experiments.downstream import oracle_normalised, summarise_l4
+from experiments.run import ConfigError, run_job
 
 WORLD, PROTOCOL, SEED = "acmecorp", "rigorous", 3
 
@@ -155,20 +161,38 @@ def _scores(node: Any, key: str = "") -> Iterator[tuple[str, float]]:
         yield key, float(node)
 
 
-def test_diagnose_a_real_arise_job(tmp_path: Path, sandbox: Sandbox) -> None:
-    from experiments.config import compose_run_config
-    from experiments.run import run_job
+FAMILIES = (
+    "[logs.severity_count,logs.errors_in_window,logs.top_error_service,metrics.current_value,"
+    "metrics.window_value,config.effective_replicas]"
+)
+JOB = ["condition=arise", f"world={WORLD}", f"protocol={PROTOCOL}", f"seed={SEED}", f"families={FAMILIES}",
+       "per_family=2", "progress=false", "evolution.failure_threshold=2", "evolution.per_episodes=2"]  # fmt: skip
 
-    job = tmp_path / "job"
-    overrides = ["condition=arise", f"world={WORLD}", f"protocol={PROTOCOL}", f"seed={SEED}", "progress=false"]
-    run_job(compose_run_config(overrides), job)
-    before = sorted(p.name for p in job.iterdir())
-    r = diagnose_library(job, world=WORLD, protocol=PROTOCOL, seed=SEED, sandbox=sandbox)
-    assert sorted(p.name for p in job.iterdir()) == before  # read-only: no WAL or shm files appear
+
+def run_arise(out: Path, *extra: str) -> dict[str, Any]:
+    return run_job(compose_run_config([*JOB, *extra]), out)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("diag") / "arise"
+    return out, run_arise(out)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_diagnose_a_real_arise_job(job: tuple[Path, dict[str, Any]], sandbox: Sandbox) -> None:
+    out, result = job
+    before = sorted(p.name for p in out.iterdir())
+    r = diagnose_library(out, world=WORLD, protocol=PROTOCOL, seed=SEED, sandbox=sandbox)
+    assert sorted(p.name for p in out.iterdir()) == before  # read-only: no WAL or shm files appear
     json.loads(json.dumps(r))
-    active = {p.stem for p in (job / "library").glob("*.py") if p.stem != "__init__"}
+    active = {p.stem for p in (out / "library").glob("*.py") if p.stem != "__init__"}
     assert active and set(r["tools"]) == active
-    assert r["held_out_seed"] not in {SEED}
+    seen = {rec["task"]["world_seed"] for rec in lines(out / "episodes.jsonl")}
+    assert r["held_out_seed"] not in seen
     for key, value in _scores(r):
         if key not in ("behaviour_weight", "threshold"):
             assert 0.0 <= value <= 1.0, (key, value)
@@ -176,5 +200,162 @@ def test_diagnose_a_real_arise_job(tmp_path: Path, sandbox: Sandbox) -> None:
     assert shares[0] == 1.0 and all(a >= b for a, b in itertools.pairwise(shares))
     assert r["l2"]["n_evolved"] == len(active)
     assert r["l3"]["library"]["n_reference_measured"] == 18
+    cands = r["candidates"]
+    assert cands["n"] == result["candidates"] >= len(active)  # every version the pipeline produced
+    # The job's own end-of-run diagnosis is the same (deterministic, same settings).
+    d = result["diagnostics"]
+    assert d["l1"] == r["l1"] and d["l2"] == r["l2"] and d["l3"] == r["l3"]["library"] and d["funnel"] == r["funnel"]
+    assert d["candidates"]["funnel"] == cands["funnel"]
     with pytest.raises(ValueError, match="seed"):
-        diagnose_library(job, world=WORLD, protocol=PROTOCOL, seed=SEED + 1, sandbox=sandbox)
+        diagnose_library(out, world=WORLD, protocol=PROTOCOL, seed=SEED + 1, sandbox=sandbox)
+
+
+# -- L4 and the job's diagnostics ---------------------------------------------------------------------
+def test_oracle_normalised_success() -> None:
+    assert oracle_normalised(0.5, 0.75, 0.25) == 0.5
+    assert oracle_normalised(0.25, 0.75, 0.25) == 0.0 and oracle_normalised(0.75, 0.75, 0.25) == 1.0
+    assert oracle_normalised(0.0, 0.75, 0.25) == -0.5  # a harmful library: not clipped
+    assert oracle_normalised(1.0, 0.75, 0.25) == 1.5  # better than the reference tools: not clipped
+    assert oracle_normalised(0.5, 0.25, 0.25) is None and oracle_normalised(0.5, 0.2, 0.4) is None
+
+
+def _rec(family: str, success: bool) -> dict[str, Any]:
+    return {"task": {"family": family}, "success": success, "llm": {"usage": {"llm_calls": 2, "tokens_in": 10}}}
+
+
+def test_l4_summary_per_family_and_prediction_units() -> None:
+    records = {
+        "affordances": [_rec("a", False), _rec("a", False), _rec("b", True), _rec("c", False)],
+        "reference": [_rec("a", True), _rec("a", True), _rec("b", True), _rec("c", True)],
+        "library": [_rec("a", True), _rec("a", False), _rec("b", False), _rec("c", True)],
+    }
+    diag = {
+        "tools": {"t1": {"compliance": True, "exec": True}, "t2": {"compliance": True, "exec": False}},
+        "matching": {"t1": {"arg_f1": 1.0}, "t2": {"arg_f1": 0.5}},
+        "l3": {"per_reference": {"r1": {"matched": "t1", "ut_soft": 0.9, "ut_hard": 0.8},
+                                 "r2": {"matched": "t2", "ut_soft": 0.5, "ut_hard": 0.0},
+                                 "r3": {"matched": None, "ut_soft": 0.0, "ut_hard": 0.0}}},
+    }  # fmt: skip
+    s = summarise_l4(records, {"a": ["r1", "r2"], "b": ["r1"], "c": ["r3"]}, diag)
+    assert s["arms"]["library"] == {"n": 4, "success_rate": 0.5}
+    assert s["sr"] == pytest.approx((0.5 - 0.25) / (1.0 - 0.25))
+    assert s["by_family"]["a"]["sr"] == 0.5 and s["by_family"]["b"]["sr"] is None  # ref does not beat aff on b
+    assert s["by_family"]["c"]["sr"] == 1.0
+    units = {u["family"]: u for u in s["units"]}
+    assert set(units) == {"a", "c"}
+    assert units["a"] == {"family": "a", "l1": 0.5, "l2": 0.75, "l3_soft": 0.7, "l3_hard": 0.4, "l4": 0.5}
+    assert units["c"] == {"family": "c", "l1": 0.0, "l2": 0.0, "l3_soft": 0.0, "l3_hard": 0.0, "l4": 1.0}
+    assert s["llm_calls"] == 24 and s["tokens_in"] == 120 and s["cost_usd"] is None
+
+
+def test_arise_job_ends_with_l1_to_l4(job: tuple[Path, dict[str, Any]]) -> None:
+    out, result = job
+    d = result["diagnostics"]
+    plan = json.loads((out / "diagnostics" / "plan.json").read_text())
+    assert plan["settings_hash"] == d["settings_hash"] and len(plan["instances"]) == 6  # one per family
+    seen = {rec["task"]["world_seed"] for rec in lines(out / "episodes.jsonl")}
+    arms = {arm: lines(out / "diagnostics" / f"l4_{arm}.jsonl") for arm in ("affordances", "reference", "library")}
+    for arm, recs in arms.items():
+        assert [r["task"]["id"] for r in recs] == plan["instances"]
+        assert {r["task"]["world_seed"] for r in recs} == {d["held_out_seed"]} and d["held_out_seed"] not in seen
+        assert d["l4"]["arms"][arm] == {"n": 6, "success_rate": sum(r["success"] for r in recs) / 6}
+    offered = {arm: set(recs[0]["tools_offered"]) for arm, recs in arms.items()}
+    active = {n.split(" v")[0] for n in result["evolution"]["library"]}
+    assert offered["library"] - offered["affordances"] == active  # the frozen library, nothing else
+    assert offered["reference"] > offered["affordances"]
+    rate = {a: d["l4"]["arms"][a]["success_rate"] for a in arms}
+    assert rate["reference"] > rate["affordances"]  # on the sim the reference tools help
+    assert d["l4"]["sr"] == pytest.approx(oracle_normalised(rate["library"], rate["reference"], rate["affordances"]))
+    assert d["l4"]["units"] and all(
+        set(u) == {"family", "l1", "l2", "l3_soft", "l3_hard", "l4"} for u in d["l4"]["units"]
+    )
+    full = json.loads((out / "diagnostics" / "diagnostics.json").read_text())
+    assert full["l4"] == d["l4"] and set(full["tools"]) == active
+    # L4 calls are accounted apart from the job's (Table 6 stays the job's own cost).
+    assert d["l4"]["llm_calls"] == sum(r["llm"]["usage"]["llm_calls"] for recs in arms.values() for r in recs) > 0
+
+
+def test_an_empty_library_scores_zero_downstream(tmp_path: Path) -> None:
+    """Without evolved tools the library arm is the affordances arm, episode for episode: SR is exactly 0."""
+    result = run_arise(tmp_path / "empty", "evolution.failure_threshold=1000")
+    assert result["tools_promoted"] == 0 and result["candidates"] == 0
+    d = result["diagnostics"]
+    strip = [{k: v for k, v in r.items() if k != "arm"} for r in lines(tmp_path / "empty/diagnostics/l4_library.jsonl")]
+    assert strip == [{k: v for k, v in r.items() if k != "arm"}
+                     for r in lines(tmp_path / "empty/diagnostics/l4_affordances.jsonl")]  # fmt: skip
+    assert d["l4"]["sr"] == 0.0
+    assert d["l2"]["n_matched"] == 0 and d["l3"]["ut_hard"] == 0.0 and d["candidates"]["n"] == 0
+    assert all(u["l1"] == u["l3_hard"] == 0.0 for u in d["l4"]["units"])
+
+
+def test_diagnostics_resume_and_rerun_with_other_settings(job: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    src, result = job
+    out = tmp_path / "copy"
+    shutil.copytree(src, out)
+    assert run_arise(out).get("skipped")  # complete, diagnostics included: nothing to do
+    episodes = (out / "episodes.jsonl").read_bytes()
+    files = {p.name: p.read_bytes() for p in (out / "diagnostics").iterdir()}
+    # Killed during L4: result.json not written yet, the library arm torn mid-record.
+    (out / "result.json").unlink()
+    torn = out / "diagnostics" / "l4_library.jsonl"
+    keep = torn.read_text().splitlines(keepends=True)
+    torn.write_text("".join(keep[:2]) + keep[2][:40])
+    again = run_arise(out)
+    assert not again.get("skipped") and again["diagnostics"] == result["diagnostics"]
+    assert {p.name: p.read_bytes() for p in (out / "diagnostics").iterdir()} == files
+    assert (out / "episodes.jsonl").read_bytes() == episodes
+    # Other settings: the old diagnostics are moved aside, never overwritten; the records stay.
+    other = run_arise(out, "diagnostics.edge_per_tool=3")
+    aside = out / f"diagnostics.{result['diagnostics']['settings_hash']}"
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == files
+    assert other["diagnostics"]["settings_hash"] != result["diagnostics"]["settings_hash"]
+    assert other["diagnostics"]["l3"]["n_cases"] < result["diagnostics"]["l3"]["n_cases"]
+    assert other["config_hash"] == result["config_hash"] and (out / "episodes.jsonl").read_bytes() == episodes
+
+
+def test_diagnostics_only_for_arise_and_settings_are_checked(tmp_path: Path) -> None:
+    fixed = run_job(compose_run_config(["condition=fixed_tools", f"families={FAMILIES}", "progress=false"]),
+                    tmp_path / "fixed")  # fmt: skip
+    assert "diagnostics" not in fixed and not (tmp_path / "fixed" / "diagnostics").exists()
+    off = run_arise(tmp_path / "off", "diagnostics.enabled=false", "per_family=1")
+    assert "diagnostics" not in off
+    for bad, msg in (("diagnostics.per_family=0", "per_family"), ("diagnostics.threshold=1.5", "threshold")):
+        with pytest.raises(ConfigError, match=msg):
+            run_arise(tmp_path / "bad", bad)
+    assert not (tmp_path / "bad" / "episodes.jsonl").exists()
+
+
+# -- candidates -------------------------------------------------------------------------------------
+def test_candidates_are_scored_one_by_one(sandbox: Sandbox, refs: dict[str, EvolvedTool]) -> None:
+    """Every version is diagnosed (no assignment): a policy violation fails L1 compliance, a crash fails
+    exec, a wrong value passes L1 but fails L3; the funnel over candidates drops each at its layer."""
+    good = refs["log_malformed"]
+    forbidden = mutate(good.code, good.name, "forbidden_import", np.random.default_rng(0))
+    tree = ast.parse(good.code)
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == good.name)
+    fn.body = [fn.body[0], ast.parse("raise RuntimeError('boom')").body[0]]  # docstring kept, always raises
+    crash_code = ast.unparse(tree)
+    stats_ref = refs["metrics_series_stats"]
+    wrong = mutate(stats_ref.code, stats_ref.name, "off_by_one", np.random.default_rng(0))
+    assert forbidden and wrong
+    versions = [
+        EvolvedTool(good.name, forbidden, good.parameters, version=1, status="rejected"),
+        EvolvedTool(good.name, crash_code, good.parameters, version=2, status="rejected"),
+        EvolvedTool(good.name, good.code, good.parameters, version=3, status="active"),
+        EvolvedTool("renamed_malformed", good.code.replace(f"def {good.name}(", "def renamed_malformed("),
+                    good.parameters, version=1, status="rejected"),
+    ]  # fmt: skip
+    r = diagnose_candidates(versions, world=WORLD, protocol=PROTOCOL, seed=SEED, sandbox=sandbox)
+    rows = r["tools"]
+    assert [x["compliance"] for x in rows] == [False, True, True, True]
+    assert [x["exec"] for x in rows] == [False, False, True, True]
+    assert rows[1]["smoke"]["error"] and "boom" in rows[1]["smoke"]["error"]
+    assert [x["matched"] for x in rows] == [None, good.name, good.name, good.name]  # versions share a reference
+    assert rows[3]["match"]["how"] == "best" and rows[3]["ut_hard"] == 1.0
+    assert [s["count"] for s in r["funnel"]] == [4, 3, 2, 2, 2]
+    assert r["l1"]["compliance"] == 0.75 and r["l1"]["exec"] == 0.5
+    assert r["by_status"] == {"active": 1, "rejected": 3}
+    off = EvolvedTool(stats_ref.name, wrong, stats_ref.parameters, version=4)
+    r2 = diagnose_candidates([off], world=WORLD, protocol=PROTOCOL, seed=SEED, sandbox=sandbox)
+    assert r2["tools"][0]["compliance"] and r2["tools"][0]["exec"]
+    assert r2["tools"][0]["ut_hard"] < 1.0  # only L3 sees a wrong value
