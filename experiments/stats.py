@@ -178,10 +178,13 @@ class Correlation:
 
 
 def _spearman(x: FloatArray, y: FloatArray) -> float | None:
-    if x.size < 3 or np.all(x == x[0]) or np.all(y == y[0]):
+    """Spearman's rho (Pearson on average ranks, as scipy.stats.spearmanr); None if undefined."""
+    if x.size < 3:
         return None
-    rho = float(sps.spearmanr(x, y).statistic)
-    return rho if np.isfinite(rho) else None
+    rx, ry = sps.rankdata(x), sps.rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    return float(rx @ ry) / den if den > 0 else None
 
 
 def spearman_ci(
@@ -218,10 +221,14 @@ def spearman_ci(
     if rho is None:
         return Correlation(None, None, None, len(members), int(xa.size))
     rng = np.random.default_rng(seed)
+    order = np.concatenate(members)  # units grouped by cluster
+    sizes = np.array([m.size for m in members])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     boot: list[float] = []
     for _ in range(n_boot):
-        drawn = rng.integers(0, len(members), size=len(members))
-        idx = np.concatenate([rng.choice(members[g], size=members[g].size, replace=True) for g in drawn])
+        drawn = rng.integers(0, len(members), size=len(members))  # clusters with replacement ...
+        each = np.repeat(drawn, sizes[drawn])  # ... then as many units as each has, from within it
+        idx = order[starts[each] + (rng.random(each.size) * sizes[each]).astype(np.int64)]
         r = _spearman(xa[idx], ya[idx])
         if r is not None:
             boot.append(r)

@@ -211,3 +211,35 @@ def test_published_side_by_side_uses_the_papers_pipeline_when_the_sweep_has_seve
     assert [d["overall"] for d in ours] == [100.0]  # the paper preset's row only, not pooled with default
     (table,) = rep.published_tables([_fake_job("default", False)])
     assert [d["overall"] for d in table.data if d["source"] == "simulated"] == [0.0]
+
+
+def test_tool_genesis_section_matches_the_jobs_diagnostics(sweep: Path, built: Path):
+    text = (built / "report.md").read_text()
+    assert "## Tool-Genesis diagnostics of evolved tools (L1-L4)" in text and "figures/tool_genesis.png" in text
+    rows = list(csv.DictReader((built / "tables" / "tool_genesis.csv").open()))
+    ours = [r for r in rows if r["published"] == "False"]
+    assert len(ours) == 1 and ours[0]["condition"] == "arise" and ours[0]["model"].endswith("(sim)")
+    assert {(r["condition"], r["model"]) for r in rows if r["published"] == "True"} >= {
+        ("Direct", "GPT-5.1"),
+        ("Code-Agent", "GPT-5.1"),
+    }
+    diags = [json.loads(p.read_text())["diagnostics"] for p in sorted(sweep.glob("*condition=arise*/result.json"))]
+    assert len(diags) == 2 and int(ours[0]["jobs"]) == 2
+    expect = {
+        "compliance": [d["candidates"]["l1"]["compliance"] for d in diags],
+        "exec": [d["candidates"]["l1"]["exec"] for d in diags],
+        "schema_f1": [d["l2"]["tool_f1"] for d in diags],
+        "ut_hard": [d["l3"]["ut_hard"] for d in diags],
+        "sr": [d["l4"]["sr"] for d in diags if d["l4"]["sr"] is not None],
+    }
+    for key, values in expect.items():
+        assert float(ours[0][key]) == pytest.approx(sum(values) / len(values)), key
+    funnel = next(csv.DictReader((built / "tables" / "tool_genesis_funnel.csv").open()))
+    for i, stage in enumerate(("evolved", "compliant", "executable", "matched", "ut_hard_ge_0_5")):
+        assert int(funnel[f"{stage}_count"]) == sum(d["candidates"]["funnel"][i]["count"] for d in diags)
+    pred = list(csv.DictReader((built / "tables" / "tool_genesis_prediction.csv").open()))
+    assert [p["layer"] for p in pred] == ["l1", "l2", "l3_soft", "l3_hard"]
+    assert all(int(p["families"]) == sum(len(d["l4"]["units"]) for d in diags) for p in pred)
+    for p in pred:
+        if p["family_rho"]:
+            assert -1.0 <= float(p["family_rho"]) <= 1.0

@@ -25,6 +25,7 @@ from experiments.stats import (
     pilot_estimates,
     power_paired,
     required_size,
+    spearman_ci,
 )
 
 # ---------------------------------------------------------------------------------------------- bootstrap
@@ -396,3 +397,35 @@ def test_power_cli_no_paired_tasks(tmp_path: Path, capsys: pytest.CaptureFixture
     _write_result(tmp_path, "no_evolution", 1, [False] * 5)
     assert power_cli.main([str(tmp_path), "--a", "arise", "--b", "no_evolution"]) == 1
     assert "no paired tasks" in capsys.readouterr().err
+
+
+def test_spearman_ci_matches_scipy_and_covers_the_truth():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=80)
+    y = x + rng.normal(size=80)
+    c = spearman_ci(x, y, seed=1)
+    assert c.rho == pytest.approx(sps.spearmanr(x, y).statistic)
+    assert c.low is not None and c.high is not None and c.low < c.rho < c.high
+    assert (c.n_clusters, c.n_units) == (80, 80)
+    # Clustered: units of one cluster move together, so the interval is no narrower than treating them apart.
+    clustered = spearman_ci(x, y, clusters=[i // 20 for i in range(80)], seed=1)
+    assert clustered.n_clusters == 4 and clustered.rho == c.rho
+    assert clustered.high - clustered.low >= (c.high - c.low) * 0.9
+    # Independent data: the interval covers 0; perfectly monotone data: rho 1 exactly.
+    z = rng.normal(size=80)
+    ind = spearman_ci(x, z, seed=2)
+    assert ind.low < 0 < ind.high
+    assert spearman_ci([1, 2, 3, 4], [10, 20, 30, 40]).rho == 1.0
+    assert spearman_ci(x, y, seed=1) == c  # seeded
+
+
+def test_spearman_ci_undefined_and_bad_input():
+    assert spearman_ci([1, 1, 1, 1], [1, 2, 3, 4]).rho is None
+    assert spearman_ci([1, 2], [2, 1]).rho is None  # fewer than 3 units
+    assert spearman_ci([1, 2, 3], [1, 2, 3]).fmt() != "n/a"
+    with pytest.raises(ValueError, match="one length"):
+        spearman_ci([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="finite"):
+        spearman_ci([1, 2, float("nan")], [1, 2, 3])
+    with pytest.raises(ValueError, match="cluster labels"):
+        spearman_ci([1, 2, 3], [1, 2, 3], clusters=[0, 1])
