@@ -446,6 +446,8 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                 settings=diag_settings, options=options, families=list(cfg.families) or None,
                 progress=bool(cfg.progress), label=label,
             )  # fmt: skip
+            if isinstance(backend, ReplayBackend):  # the cache served the L4 episodes too
+                result["replay"] = {**result["replay"], **backend.stats()}
             result["wall_s"] = round(time.perf_counter() - t0, 3)
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None

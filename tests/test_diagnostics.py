@@ -11,11 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
+from agents.llm import make_backend
+from agents.react import ReActAgent
 from agents.sim.bugs import mutate
+from envs import ENV_IDS
+from envs.tasks import get_suite
 from evolution.differential import Expected
+from evolution.library import Library
 from evolution.sandbox import Sandbox
 from evolution.sandbox.runner import CallOutcome
 from experiments.config import compose_run_config
@@ -29,7 +36,7 @@ from experiments.diagnostics import (
     reference_as_evolved,
     score_case,
 )
-from experiments.downstream import oracle_normalised, summarise_l4
+from experiments.downstream import diagnose_job, oracle_normalised, summarise_l4
 from experiments.run import ConfigError, run_job
 
 WORLD, PROTOCOL, SEED = "acmecorp", "rigorous", 3
@@ -359,3 +366,29 @@ def test_candidates_are_scored_one_by_one(sandbox: Sandbox, refs: dict[str, Evol
     r2 = diagnose_candidates([off], world=WORLD, protocol=PROTOCOL, seed=SEED, sandbox=sandbox)
     assert r2["tools"][0]["compliance"] and r2["tools"][0]["exec"]
     assert r2["tools"][0]["ut_hard"] < 1.0  # only L3 sees a wrong value
+
+
+def test_a_library_of_the_reference_tools_scores_one_on_every_layer(tmp_path: Path, sandbox: Sandbox) -> None:
+    """L4's other anchor: a library holding the reference tools (bundled, run in the sandbox, with their own
+    descriptions) is as useful downstream as the reference tools themselves: SR is 1."""
+    cfg = compose_run_config([*JOB, "evolution.failure_threshold=1000", "diagnostics.enabled=false"])
+    out = tmp_path / "job"
+    run_job(cfg, out)
+    with Library(out / "library.sqlite") as lib:
+        for t in reference_as_evolved(WORLD, PROTOCOL):
+            schema = {**t.parameters, "description": t.description}
+            v = lib.add_candidate(t.name, t.code, schema, "", origin="synthesis", episode=0)
+            lib.promote(t.name, v.version, episode=0)
+    llm = OmegaConf.to_container(cfg.llm, resolve=True)
+    assert isinstance(llm, dict)
+    policy = ReActAgent(make_backend({str(k): v for k, v in llm.items()}), system_prompt=cfg.world.system_prompt,
+                        temperature=cfg.agent.temperature, seed=SEED, max_steps=int(cfg.max_steps))  # fmt: skip
+    env = gym.make(ENV_IDS[WORLD], protocol=PROTOCOL, max_episode_steps=int(cfg.max_steps))
+    summary = diagnose_job(out, env=env, policy=policy, suite=get_suite(WORLD, PROTOCOL), sandbox=sandbox,
+                           seed=SEED, settings={"candidates": False}, families=list(cfg.families))  # fmt: skip
+    env.close()
+    assert summary["l1"]["compliance"] == summary["l1"]["exec"] == 1.0
+    assert summary["l2"]["tool_f1"] == 1.0 and summary["l3"]["ut_hard"] == 1.0
+    lib_recs, ref_recs = (lines(out / "diagnostics" / f"l4_{arm}.jsonl") for arm in ("library", "reference"))
+    assert [r["success"] for r in lib_recs] == [r["success"] for r in ref_recs]
+    assert summary["l4"]["sr"] == 1.0
