@@ -216,6 +216,33 @@ else:
     print(f"{tool.name} has no reference tool to compare with")
 
 # %% [markdown]
+# ## The Tool-Genesis diagnosis the job ran at its end
+#
+# Every arise job ends by scoring its library against the reference tools on a held-out world
+# (`experiments/diagnostics.py`, `experiments/downstream.py`): L1 compliance and a sandbox smoke
+# call, L2 the match to the reference tools (Schema-F1), L3 held-out unit tests (an unmatched
+# reference tool scores 0), and L4 the agent's success on held-out instances with the library,
+# with the reference tools and with no tools. `result.json` holds the summary; the per-tool detail
+# is in `diagnostics/diagnostics.json`.
+
+# %%
+diag = result["diagnostics"]
+l4 = diag["l4"]
+print(f"L1 (every candidate): compliance {diag['candidates']['l1']['compliance']:.2f}, "
+      f"exec {diag['candidates']['l1']['exec']:.2f}")  # fmt: skip
+print(f"L2: {diag['l2']['n_matched']}/{diag['l2']['n_reference']} reference tools matched, "
+      f"Schema-F1 {diag['l2']['tool_f1']:.2f}, argument F1 {diag['l2']['arg_f1']:.2f}")  # fmt: skip
+print(
+    f"L3: UT-soft {diag['l3']['ut_soft']:.3f}, UT-hard {diag['l3']['ut_hard']:.3f} over {diag['l3']['n_cases']} cases"
+)
+arms = ", ".join(f"{arm} {v['success_rate']:.0%}" for arm, v in l4["arms"].items())
+print(f"L4 on {l4['arms']['library']['n']} held-out instances: {arms}; SR = {l4['sr']:.2f}")
+print("funnel of the candidates:", " -> ".join(f"{s['stage']} {s['count']}" for s in diag["candidates"]["funnel"]))
+detail = json.loads((job / "diagnostics" / "diagnostics.json").read_text(encoding="utf-8"))
+unmatched = [ref for ref, e in detail["l3"]["per_reference"].items() if e["matched"] is None]
+print("reference tools the library lacks:", ", ".join(unmatched) or "none")
+
+# %% [markdown]
 # ## Library size and success over the run
 #
 # Each episode record lists the tools offered to the agent. Subtracting the built-in
