@@ -344,8 +344,11 @@ def _funnel(per_tool: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _l1_rates(per_tool: Sequence[dict[str, Any]]) -> dict[str, float]:
-    return {k: _ratio(sum(bool(i[k]) for i in per_tool), len(per_tool)) for k in _L1_KEYS}
+def _l1_rates(per_tool: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Pass rate of each L1 check; None without tools (undefined, not 0)."""
+    if not per_tool:
+        return dict.fromkeys(_L1_KEYS)
+    return {k: sum(bool(i[k]) for i in per_tool) / len(per_tool) for k in _L1_KEYS}
 
 
 class _Diagnosis:

@@ -230,10 +230,17 @@ def prediction_table(jobs: Sequence[Job], seed: int = 0) -> Table | None:
         fam = stats.spearman_ci(
             [u[layer] for _, u in units], [u["l4"] for _, u in units], clusters=[c for c, _ in units], seed=seed + k
         )
-        xs = [float(m[job_level[layer]] or 0.0) for m in ms]
-        per_job = stats.spearman_ci(xs, [float(m["sr"] or 0.0) for m in ms], seed=seed + 100 + k)
+        pairs = [(float(x), float(m["sr"] or 0.0)) for m in ms if (x := m[job_level[layer]]) is not None]
+        per_job = stats.spearman_ci([x for x, _ in pairs], [y for _, y in pairs], seed=seed + 100 + k)
         table.add(
-            [LAYER_LABELS[layer], fam.fmt(), str(fam.n_units), str(fam.n_clusters), per_job.fmt(), str(len(ms))],
+            [
+                LAYER_LABELS[layer],
+                fam.fmt(),
+                str(fam.n_units),
+                str(fam.n_clusters),
+                per_job.fmt(),
+                str(per_job.n_units),
+            ],
             {
                 "layer": layer,
                 "family_rho": fam.rho,
@@ -244,7 +251,7 @@ def prediction_table(jobs: Sequence[Job], seed: int = 0) -> Table | None:
                 "job_rho": per_job.rho,
                 "job_low": per_job.low,
                 "job_high": per_job.high,
-                "jobs_with_sr": len(ms),
+                "jobs_with_sr": per_job.n_units,
             },
         )
     return table
