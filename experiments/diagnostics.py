@@ -612,14 +612,13 @@ def _job_paths(path: str | Path) -> tuple[Path | None, Path | None, Path]:
     return None, p if p.is_dir() else None, p.parent
 
 
-def load_library(path: str | Path, *, every_version: bool = False) -> tuple[list[EvolvedTool], dict[str, Any]]:
-    """The active tools of a finished job (``every_version``: every candidate version, any status).
+def read_tools(path: str | Path, *, every_version: bool = False) -> list[EvolvedTool]:
+    """The active tools of a job's library (``every_version``: every candidate version, any status).
 
     Code of active tools comes from ``library/<name>.py`` when exported, everything else from
-    library.sqlite, opened read-only; ``meta`` holds the job's world, protocol, seed, options
-    and the world seeds its episodes used.
+    library.sqlite, opened read-only.
     """
-    db_path, export, job = _job_paths(path)
+    db_path, export, _ = _job_paths(path)
     if db_path is None:
         raise FileNotFoundError(f"no library.sqlite for {path} (its schemas are only stored there)")
     # Read-only; a checkpointed (finished) database is also opened immutable, since a WAL-mode reader
@@ -639,6 +638,14 @@ def load_library(path: str | Path, *, every_version: bool = False) -> tuple[list
         params = json.loads(schema)
         desc = params.get("description") if isinstance(params, dict) else None
         tools.append(EvolvedTool(name, src, params, str(desc or ""), int(version), str(status)))
+    return tools
+
+
+def load_library(path: str | Path, *, every_version: bool = False) -> tuple[list[EvolvedTool], dict[str, Any]]:
+    """``read_tools`` plus ``meta``: the job's world, protocol, seed, options (from result.json) and
+    the world seeds its episodes used (read from its records)."""
+    tools = read_tools(path, every_version=every_version)
+    db_path, _, job = _job_paths(path)
     meta: dict[str, Any] = {"job": str(job), "library": str(db_path)}
     result = job / "result.json"
     if result.is_file():
@@ -685,7 +692,7 @@ def diagnose_library(
         d = _diagnosis(sb, world, protocol, seed, options=opts, seen_world_seeds=seen, **kw)
         out = d.library(tools)
         if candidates:
-            every, _ = load_library(library_dir_or_job_dir, every_version=True)
+            every = read_tools(library_dir_or_job_dir, every_version=True)
             out["candidates"] = d.candidates(every)
         out["sandbox_calls"] = d.run.calls
     out["job"] = {k: v for k, v in meta.items() if k != "seen_world_seeds"}
@@ -722,6 +729,7 @@ __all__ = [
     "field_fraction",
     "held_out_cases",
     "load_library",
+    "read_tools",
     "reference_as_evolved",
     "score_case",
 ]

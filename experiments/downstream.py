@@ -35,6 +35,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ from envs.acmecorp.arise_v1 import run_oracle
 from envs.tasks import Suite, TaskInstance
 from envs.tools import ToolRunner, ToolSpec
 from evolution.sandbox.runner import Sandbox, SandboxRunner
-from experiments.diagnostics import default_held_out_seed, diagnose_library, load_library
+from experiments.config import DiagnosticsConfig
+from experiments.diagnostics import default_held_out_seed, diagnose_library, read_tools
 from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
 
 ARMS = ("affordances", "reference", "library")
@@ -83,7 +85,7 @@ def family_reference_tools(suite: Suite, instances: Sequence[TaskInstance]) -> d
 
 def library_runner(job_dir: Path, sandbox: Sandbox) -> SandboxRunner:
     """The job's final library (library.sqlite, read-only) as a tool runner over ``sandbox``."""
-    tools, _ = load_library(job_dir)
+    tools = read_tools(job_dir)
     specs = {t.name: (ToolSpec(t.name, t.description or f"Evolved tool {t.name} (v{t.version}).", t.parameters),
                       t.code) for t in tools}  # fmt: skip
     return SandboxRunner(sandbox, specs)
@@ -181,22 +183,25 @@ def diagnose_job(
 ) -> dict[str, Any]:
     """L1-L4 of a finished arise job in ``job_dir`` (its library.sqlite and records); returns the summary.
 
-    ``settings``: ``candidates`` (bool), ``downstream`` (bool: run L4), ``per_family`` (L4
-    instances per family), ``held_out_seed`` (None = derived from ``seed``), ``edge_per_tool``,
-    ``threshold``, ``behaviour_weight`` (see ``experiments.diagnostics``).
+    ``settings``: any keys of ``experiments.config.DiagnosticsConfig`` but ``enabled`` (the
+    rest take its defaults); an unknown key is a ValueError.
     """
-    ho_seed = settings.get("held_out_seed")
+    defaults = {k: v for k, v in asdict(DiagnosticsConfig()).items() if k != "enabled"}
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown diagnostics settings {unknown}; accepted: {sorted(defaults)}")
+    settings = {**defaults, **settings}
+    ho_seed = settings["held_out_seed"]
     ho_seed = default_held_out_seed(seed) if ho_seed is None else int(ho_seed)
-    instances = held_out_instances(suite, ho_seed, per_family=int(settings.get("per_family", 1)),
+    instances = held_out_instances(suite, ho_seed, per_family=int(settings["per_family"]),
                                    families=families, options=options)  # fmt: skip
     plan = {"settings_hash": settings_hash(settings), "settings": settings, "held_out_seed": ho_seed,
             "instances": [i.id for i in instances]}  # fmt: skip
     out = _diag_dir(job_dir, plan)
     diag = diagnose_library(
         job_dir, world=suite.world, protocol=suite.protocol, seed=seed, sandbox=sandbox, options=options,
-        candidates=bool(settings.get("candidates", True)), held_out_seed=ho_seed,
-        edge_per_tool=int(settings.get("edge_per_tool", 12)), threshold=float(settings.get("threshold", 0.5)),
-        behaviour_weight=float(settings.get("behaviour_weight", 0.5)),
+        candidates=bool(settings["candidates"]), held_out_seed=ho_seed, edge_per_tool=int(settings["edge_per_tool"]),
+        threshold=float(settings["threshold"]), behaviour_weight=float(settings["behaviour_weight"]),
     )  # fmt: skip
     diag.pop("job")  # paths: the file stays byte-identical wherever the job directory lives
     summary: dict[str, Any] = {
@@ -213,7 +218,7 @@ def diagnose_job(
     if "candidates" in diag:
         c = diag["candidates"]
         summary["candidates"] = {"n": c["n"], "l1": c["l1"], "funnel": c["funnel"], "by_status": c["by_status"]}
-    if settings.get("downstream", True):
+    if settings["downstream"]:
         tools: dict[str, Callable[[], str | ToolRunner]] = {
             "affordances": lambda: "none",
             "reference": lambda: "reference",

@@ -47,10 +47,10 @@ def diagnosed(jobs: Sequence[Job]) -> list[Job]:
 def metrics(job: Job) -> dict[str, float | None]:
     """The Tool-Genesis columns of one job (None where a layer was not run or is undefined)."""
     d = job.result["diagnostics"]
-    cand_l1 = (d.get("candidates") or {}).get("l1") or d["l1"]
+    cand_l1 = (d.get("candidates") or {}).get("l1") or {}  # absent with diagnostics.candidates=false
     return {
-        "compliance": cand_l1["compliance"],
-        "exec": cand_l1["exec"],
+        "compliance": cand_l1.get("compliance"),
+        "exec": cand_l1.get("exec"),
         "schema_f1": d["l2"]["tool_f1"],
         "arg_f1": d["l2"]["arg_f1"],
         "ut_soft": d["l3"]["ut_soft"],
@@ -164,8 +164,9 @@ def genesis_table(jobs: Sequence[Job]) -> Table | None:
 def _pooled_funnel(rjobs: Sequence[Job]) -> list[int]:
     counts = [0] * len(STAGES)
     for j in rjobs:
-        d = j.result["diagnostics"]
-        funnel = {s["stage"]: s["count"] for s in (d.get("candidates") or d)["funnel"]}
+        if not j.result["diagnostics"].get("candidates"):
+            continue  # diagnostics.candidates=false: no candidate funnel
+        funnel = {s["stage"]: s["count"] for s in j.result["diagnostics"]["candidates"]["funnel"]}
         for i, stage in enumerate(STAGES):
             counts[i] += int(funnel.get(stage, 0))
     return counts

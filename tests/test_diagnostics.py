@@ -392,3 +392,32 @@ def test_a_library_of_the_reference_tools_scores_one_on_every_layer(tmp_path: Pa
     lib_recs, ref_recs = (lines(out / "diagnostics" / f"l4_{arm}.jsonl") for arm in ("library", "reference"))
     assert [r["success"] for r in lib_recs] == [r["success"] for r in ref_recs]
     assert summary["l4"]["sr"] == 1.0
+
+
+def test_report_metrics_never_pass_library_l1_off_as_candidate_l1(tmp_path: Path) -> None:
+    """With diagnostics.candidates=false the compliance/exec columns are undefined, not the library's L1."""
+    from experiments.report import Job
+    from experiments.report_diagnostics import _pooled_funnel, metrics
+
+    diag = {
+        "l1": {"compliance": 1.0, "exec": 1.0},
+        "l2": {"tool_f1": 0.5, "arg_f1": 1.0},
+        "l3": {"ut_soft": 0.4, "ut_hard": 0.3},
+        "l4": {"sr": 0.2},
+        "funnel": [{"stage": "evolved", "count": 9}],
+    }
+    m = metrics(Job(tmp_path, {"diagnostics": diag}, []))
+    assert m["compliance"] is None and m["exec"] is None
+    assert (m["schema_f1"], m["ut_hard"], m["sr"]) == (0.5, 0.3, 0.2)
+    assert _pooled_funnel([Job(tmp_path, {"diagnostics": diag}, [])]) == [0, 0, 0, 0, 0]
+    funnel = [{"stage": "evolved", "count": 4}, {"stage": "compliant", "count": 2}]
+    with_cands = {**diag, "candidates": {"l1": {"compliance": 0.5, "exec": 0.25}, "funnel": funnel}}
+    assert metrics(Job(tmp_path, {"diagnostics": with_cands}, []))["exec"] == 0.25
+    assert _pooled_funnel([Job(tmp_path, {"diagnostics": with_cands}, [])]) == [4, 2, 0, 0, 0]
+
+
+def test_diagnose_job_rejects_unknown_settings(tmp_path: Path, sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match=r"unknown diagnostics settings \['edges'\]; accepted: .*edge_per_tool"):
+        diagnose_job(tmp_path, env=None, policy=None, suite=get_suite(WORLD, PROTOCOL), sandbox=sandbox,  # type: ignore[arg-type]
+                     seed=SEED, settings={"edges": 3})  # fmt: skip
+    assert not (tmp_path / "diagnostics").exists()
