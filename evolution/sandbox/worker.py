@@ -1,29 +1,57 @@
-"""The pre-warmed worker that runs inside the sandbox (stdlib only; started once per runner).
+"""The code that runs inside the sandbox (stdlib only; the host starts it once per ``Sandbox``).
 
-It reads requests on fd ``IN`` and answers on fd ``OUT`` (length-prefixed JSON frames).
-Each request forks a fresh child that sets its rlimits, runs the tool code in a new
-namespace, and reports on a private pipe; stdout/stderr go to another pipe that the
-worker reads up to a cap. While the child runs, the worker relays its affordance
-calls (``read_file``...) to the host, which executes them against the world. At the
-deadline the child's process group is killed. Requests:
+Three roles, so that hostile code never holds, or shares memory with, anything worth stealing:
 
-* ``{"op": "call", "code", "entry", "args", "limits"}`` -> ``{"ok", "value" | "error", ...}``
-* ``{"op": "test", "code", "tests", "limits"}`` -> ``{"ok", "tests": [{"name", "passed", "error"}], ...}``
-  (a suite with no ``test_*`` function fails: zero tests prove nothing)
-* ``{"op": "ping"}`` -> ``{"ok": true}``
+* the **relay** (``main``; PID 1 of the sandbox's PID namespace, so nothing inside can
+  kill it) holds the host's pipes. It reads each request, hands it to the untrusted
+  processes over their private pipes, forwards their affordance calls to the host,
+  enforces the wall clock and the frame and output caps, and answers the host once the
+  sandbox is clean again. Nothing is ever forked from it after start-up, so what it has
+  read (earlier tools, earlier test suites) never reaches untrusted memory.
+* the **zygote** is forked by the relay before any request exists and never reads one.
+  It hardens itself (not dumpable: same-uid processes cannot ptrace it or read its
+  memory; child subreaper: every orphan comes back to it), pre-imports the allowed
+  standard modules, and forks the untrusted processes, passing their pipe ends to the
+  relay (``SCM_RIGHTS``). After every call it kills every other process of the sandbox
+  (``kill(-1)`` spares only itself and the relay, the namespace's init, and catches
+  ``setsid`` daemons), reaps them all and wipes the scratch directory.
+* **untrusted** processes, forked from the pristine zygote: the *tool process* is forked
+  ahead of time, applies its rlimits, sheds every descriptor but its own pipes, and
+  waits for its request (so the fork is off the call's critical path); it runs the tool
+  code and either makes the one call or serves a test's calls. In a test run a separate
+  *test process* runs one test function; the tests reach the tool only through calls
+  whose arguments and results cross as JSON (an object whose ``__eq__`` says True
+  arrives as its ``str``), and the tool process never has the tests in its memory.
 
-Results travel only on the private pipe, so printing "passed" cannot forge a pass.
+Host protocol (length-prefixed JSON frames): the relay says ``{"op": "ready"}`` once at
+start. Requests:
+
+* ``{"op": "call", "code", "entry", "args", "wall_s"}`` -> ``{"op": "result", "ok", "value" | "error", ...}``
+* ``{"op": "test", "code", "tests", "test", "wall_s"}`` -> ``{"op": "result", "ok", "tests": [{"name", "passed",
+  "error"}], ...}`` for that one test (the host discovers the tests and runs each in fresh processes).
+
+While a call runs, ``{"op": "rpc", "fn", "args", "kwargs"}`` asks the host to run an
+affordance; the host answers ``{"ok", "value" | "error"}``. The result is sent only once
+every process the call started is dead and the scratch directory is empty.
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
+import builtins
+import hashlib
+import marshal
 import contextlib
+import ctypes
 import gc
 import json
 import os
 import resource
 import select
 import signal
+import socket
+import stat
 import struct
 import sys
 import time
@@ -31,17 +59,28 @@ import traceback
 import types
 from typing import Any
 
-AFFORDANCES = ("http_get", "http_post", "list_files", "read_file", "read_doc")
 _HEADER = struct.Struct(">I")
-# Standard modules tools commonly import (the static policy's allow-list), pre-imported by the worker.
-PREWARM = (
-    "re", "json", "statistics", "collections", "dataclasses", "decimal", "base64", "binascii", "difflib",
-    "hashlib", "math", "itertools", "functools", "typing", "datetime", "bisect", "heapq", "operator",
-    "string", "textwrap", "csv", "fractions", "urllib.parse",
-)  # fmt: skip
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+
+
+# -- frames ---------------------------------------------------------------------------------
+class FrameError(Exception):
+    """A peer broke the protocol (bad length, bad JSON, oversized frame)."""
+
+
+def encode(obj: Any) -> bytes:
+    body = json.dumps(obj, default=str).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def write_frame(fd: int, obj: Any) -> None:
+    view = memoryview(encode(obj))
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def read_frame(fd: int) -> Any:
+    """Blocking read of one frame from a trusted peer; None at end of stream."""
     head = _read_exact(fd, _HEADER.size)
     if head is None:
         return None
@@ -55,7 +94,7 @@ def read_frame(fd: int) -> Any:
 def _read_exact(fd: int, n: int) -> bytes | None:
     chunks, got = [], 0
     while got < n:
-        chunk = os.read(fd, n - got)
+        chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
             return None
         chunks.append(chunk)
@@ -63,20 +102,51 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def write_frame(fd: int, obj: Any) -> None:
-    body = json.dumps(obj, default=str).encode()
-    data = _HEADER.pack(len(body)) + body
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+class FrameBuffer:
+    """Incremental frames from an untrusted peer: every frame size-capped, every body a JSON object with an op."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.buf = cap, bytearray()
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        self.buf += chunk
+        frames = []
+        while len(self.buf) >= _HEADER.size:
+            (n,) = _HEADER.unpack(self.buf[: _HEADER.size])
+            if n > self.cap:
+                raise FrameError(f"a frame of {n} bytes exceeds the cap of {self.cap} bytes")
+            if len(self.buf) < _HEADER.size + n:
+                break
+            body = bytes(self.buf[_HEADER.size : _HEADER.size + n])
+            del self.buf[: _HEADER.size + n]
+            try:
+                frame = json.loads(body)
+            except (ValueError, RecursionError) as exc:
+                raise FrameError(f"a frame is not valid JSON ({type(exc).__name__})") from None
+            if not isinstance(frame, dict) or not isinstance(frame.get("op"), str):
+                raise FrameError("a frame is not an object with an 'op'")
+            frames.append(frame)
+        return frames
 
 
-class ToolError(Exception):
-    """An affordance call the world refused (the tool sees it as an exception)."""
+class _Conf:
+    """What the sandbox was started with (set in ``main``, inherited by every fork)."""
+
+    affordances: tuple[str, ...] = ()
+    limits: dict[str, Any] = {}
+    scratch = "/tmp"
+    own_pid_namespace = False
+    group_kill = False  # seccomp pins each call's processes to its process group
+    seccomp: Any = None  # the filter that does it, built by the zygote
 
 
-# -- the child ------------------------------------------------------------------------------
+# -- hardening ------------------------------------------------------------------------------
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+
+
 def _set_limits(limits: dict[str, Any]) -> None:
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb, limits["memory_mb"] * mb))
@@ -84,96 +154,225 @@ def _set_limits(limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb, limits["file_mb"] * mb))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if limits.get("nproc"):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
 
 
-_RPC = {"out": -1, "in": -1}  # the child's private channel, set after fork
+# Syscall numbers of setsid/setpgid and the audit arch, per machine: the only way out of a process group.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 112, 109), "aarch64": (0xC00000B7, 157, 154)}
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 
 
-def _forward(fn: str) -> Any:
+def seccomp_supported() -> bool:
+    return os.uname().machine in _SECCOMP_ARCH
+
+
+class _SeccompFilter:
+    """The setsid/setpgid filter, built once in the zygote (building ctypes types costs ~0.7 ms a process)."""
+
+    def __init__(self) -> None:
+        arch, nr_setsid, nr_setpgid = _SECCOMP_ARCH[os.uname().machine]
+        ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+        allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+        program = [
+            (ld, 0, 0, 4),  # seccomp_data.arch
+            (jeq, 0, 5, arch),  # a foreign ABI (e.g. int 0x80): deny
+            (ld, 0, 0, 0),  # seccomp_data.nr
+            (jge, 3, 0, 0x40000000),  # x32 syscalls: deny
+            (jeq, 2, 0, nr_setsid),
+            (jeq, 1, 0, nr_setpgid),
+            (ret, 0, 0, allow),
+            (ret, 0, 0, deny),
+        ]
+
+        class SockFilter(ctypes.Structure):
+            _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                        ("k", ctypes.c_uint)]  # fmt: skip
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+        self.filters = (SockFilter * len(program))(*[SockFilter(*ins) for ins in program])
+        self.prog = SockFprog(len(program), self.filters)
+        self.prog_ref = ctypes.byref(self.prog)
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def apply(self) -> None:
+        """Forbid setsid/setpgid (and every foreign-ABI syscall): our descendants stay in our process group.
+
+        So one ``killpg`` ends everything a call started, ``setsid`` daemons included, without
+        touching the next call's process that is already waiting.
+        """
+        if self.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        if self.libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self.prog_ref, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+# -- untrusted processes (tool and test) ------------------------------------------------------
+class ToolError(Exception):
+    """An affordance call the world refused (the tool sees it as an exception)."""
+
+
+class ToolRaised(Exception):
+    """A tool raised an exception with no built-in counterpart (as a test sees it)."""
+
+
+class _Channel:
+    """An untrusted process's private pipe pair to the relay."""
+
+    def __init__(self, to_relay: int, from_relay: int) -> None:
+        self.to_relay, self.from_relay = to_relay, from_relay
+
+    def ask(self, frame: dict[str, Any]) -> dict[str, Any]:
+        write_frame(self.to_relay, frame)
+        reply = read_frame(self.from_relay)
+        if not isinstance(reply, dict):
+            raise ToolError("the sandbox relay went away")
+        return reply
+
+
+def _affordance(channel: _Channel, fn: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
-        write_frame(_RPC["out"], {"op": "rpc", "fn": fn, "args": list(args), "kwargs": kwargs})
-        reply = read_frame(_RPC["in"])
-        if reply is None:
-            raise ToolError(f"{fn}: the host went away")
+        reply = channel.ask({"op": "rpc", "fn": fn, "args": list(args), "kwargs": kwargs})
         if not reply.get("ok"):
-            raise ToolError(reply.get("error", f"{fn} failed"))
-        return reply["value"]
+            raise ToolError(str(reply.get("error") or f"{fn} failed"))
+        return reply.get("value")
 
-    call.__name__ = fn
+    call.__name__ = call.__qualname__ = fn
     return call
 
 
-def _install_toolkit() -> types.ModuleType:
-    """A stand-in for ``envs.toolkit`` whose functions forward to the host (built once, before forks)."""
+def _untrusted_namespace(channel: _Channel, name: str) -> dict[str, Any]:
+    """A fresh module for untrusted code, with ``envs.toolkit`` whose functions forward to the host."""
     toolkit = types.ModuleType("envs.toolkit")
-    for fn in AFFORDANCES:
-        setattr(toolkit, fn, _forward(fn))
+    funcs = {fn: _affordance(channel, fn) for fn in _Conf.affordances}
+    toolkit.__dict__.update(funcs)
     envs_pkg = types.ModuleType("envs")
     envs_pkg.toolkit = toolkit  # type: ignore[attr-defined]
-    sys.modules["envs"] = envs_pkg
-    sys.modules["envs.toolkit"] = toolkit
-    return toolkit
+    sys.modules["envs"], sys.modules["envs.toolkit"] = envs_pkg, toolkit
+    module = types.ModuleType(name)  # a real module: dataclasses, typing and pickle look it up
+    sys.modules[name] = module
+    module.__dict__.update(funcs)
+    return module.__dict__
 
 
-_TOOLKIT: types.ModuleType | None = None  # installed by main(), only ever inside the worker process
+def _untrusted(role: Any, to_relay: int, from_relay: int, out_w: int) -> None:
+    """Become untrusted: only our pipes and the output pipe, no other descriptor; limits on; then ``role``."""
+    gc.disable()  # a short-lived process never needs a collection; it would touch (copy) every page
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)  # sys.stdout/sys.stderr now write to the capture pipe
+    os.dup2(out_w, 2)
+    keep = sorted((to_relay, from_relay))
+    os.closerange(3, keep[0])
+    os.closerange(keep[0] + 1, keep[1])
+    os.closerange(keep[1] + 1, 1 << 20)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    if _Conf.seccomp is not None:
+        _Conf.seccomp.apply()
+    _set_limits(_Conf.limits)
+    role(_Channel(to_relay, from_relay))
 
 
-_COMPILED: dict[tuple[str, str], types.CodeType] = {}
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
-def _compiled(source: str, filename: str) -> types.CodeType:
-    """Compile in the worker, before forking: compiling in a fresh child costs ~2.5 ms of page faults."""
-    key = (filename, source)
-    code = _COMPILED.get(key)
-    if code is None:
-        code = compile(source, filename, "exec")
-        if len(_COMPILED) >= 256:
-            _COMPILED.clear()
-        _COMPILED[key] = code
-    return code
+def _raised(exc: BaseException) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": _describe(exc),
+        "exc": [c.__name__ for c in type(exc).__mro__],
+        "message": str(exc)[:1000],
+        "trace": traceback.format_exc(limit=4)[-2000:],
+    }
 
 
-def _child(req: dict[str, Any], code: types.CodeType, tests: types.CodeType | None, result_w: int, rpc_in: int) -> None:
-    _set_limits(req["limits"])
-    _RPC["out"], _RPC["in"] = result_w, rpc_in
-    assert _TOOLKIT is not None
-    # A real module object in sys.modules: dataclasses, typing and pickle look the defining module up.
-    module = types.ModuleType("arise_tool")
-    sys.modules["arise_tool"] = module
-    ns: dict[str, Any] = module.__dict__
-    ns.update({fn: getattr(_TOOLKIT, fn) for fn in AFFORDANCES})
-    out: dict[str, Any]
+def _tool_role(channel: _Channel) -> None:
+    """Wait for the request; run the tool code; then make the one call or serve a test's calls."""
+    ns = _untrusted_namespace(channel, "arise_tool")  # before the request: off the call's critical path
+    req = read_frame(channel.from_relay)
+    if not isinstance(req, dict):
+        return
+    loaded = "result" if req.get("op") == "call" else "loaded"
     try:
-        exec(code, ns)
-        if req["op"] == "call":
-            fn = ns.get(req["entry"])
-            if not callable(fn):
-                out = {"ok": False, "error": f"the code defines no function {req['entry']!r}"}
-            else:
-                value = fn(*req.get("argv", []), **req.get("args", {}))
-                out = {"ok": True, "value": json.loads(json.dumps(value, default=str))}
-        else:
-            assert tests is not None
-            exec(tests, ns)
-            names = [n for n in sorted(ns) if n.startswith("test") and callable(ns[n])]
-            results = []
-            for name in names:
-                try:
-                    ns[name]()
-                    results.append({"name": name, "passed": True, "error": None})
-                except BaseException as exc:
-                    results.append({"name": name, "passed": False, "error": _describe(exc)})
-            out = {"ok": bool(names) and all(r["passed"] for r in results), "tests": results}
-            if not names:
-                out["error"] = "the test suite defines no test_* function (zero tests prove nothing)"
+        exec(_unmarshal(req.get("code")), ns)
     except BaseException as exc:
-        out = {"ok": False, "error": _describe(exc), "trace": traceback.format_exc(limit=4)[-2000:]}
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    write_frame(result_w, {"op": "result", **out})
+        write_frame(channel.to_relay, {"op": loaded, **_raised(exc)})
+        return
+    reply: dict[str, Any]
+    if req.get("op") == "call":
+        fn = ns.get(str(req.get("entry")))
+        try:
+            if not callable(fn):
+                reply = {"ok": False, "error": f"the code defines no function {req.get('entry')!r}"}
+            else:
+                reply = {"ok": True, "value": _jsonable(fn(**req.get("args", {})))}
+        except BaseException as exc:
+            reply = _raised(exc)
+        write_frame(channel.to_relay, {"op": "result", **reply})
+        return
+    names = sorted(k for k, v in ns.items() if callable(v) and not k.startswith("__") and k not in _Conf.affordances)
+    write_frame(channel.to_relay, {"op": "loaded", "ok": True, "names": names})
+    while True:  # serve the test's calls
+        frame = read_frame(channel.from_relay)
+        if not isinstance(frame, dict):
+            return
+        try:
+            args, kwargs = frame.get("args") or [], frame.get("kwargs") or {}
+            reply = {"ok": True, "value": _jsonable(ns[frame["fn"]](*args, **kwargs))}
+        except BaseException as exc:
+            reply = _raised(exc)
+        write_frame(channel.to_relay, {"op": "return", **reply})
+
+
+def _unmarshal(blob: Any) -> types.CodeType:
+    """Code compiled by the relay (compiling 30-60 KB of tool source in every fresh process costs milliseconds)."""
+    return marshal.loads(base64.b64decode(str(blob)))  # noqa: S302 (written by the relay, trusted)
+
+
+def _rebuild(reply: dict[str, Any]) -> Exception:
+    """The tool's exception as a test sees it: the first built-in class in its MRO, else ``ToolRaised``."""
+    message = str(reply.get("message") or reply.get("error") or "the tool raised")
+    for name in reply.get("exc") or []:
+        cls = getattr(builtins, str(name), None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            with contextlib.suppress(Exception):
+                return cls(message)
+    return ToolRaised(str(reply.get("error") or message))
+
+
+def _tool_proxy(channel: _Channel, name: str) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        reply = channel.ask({"op": "call", "fn": name, "args": list(args), "kwargs": kwargs})
+        if not reply.get("ok"):
+            raise _rebuild(reply)
+        return reply.get("value")
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _test_role(channel: _Channel) -> None:
+    """Run one test function of the suite against proxies of the tool's functions."""
+    ns = _untrusted_namespace(channel, "arise_tests")
+    req = read_frame(channel.from_relay)
+    if not isinstance(req, dict):
+        return
+    ns.update({str(name): _tool_proxy(channel, str(name)) for name in req.get("names") or []})
+    try:
+        exec(_unmarshal(req.get("tests")), ns)
+        test = ns.get(str(req.get("test")))
+        if not callable(test):
+            raise NameError(f"the suite defines no test function {req.get('test')!r}")
+        test()
+        verdict: dict[str, Any] = {"passed": True, "error": None}
+    except BaseException as exc:
+        verdict = {"passed": False, "error": _describe(exc)}
+    write_frame(channel.to_relay, {"op": "verdict", **verdict})
 
 
 def _describe(exc: BaseException) -> str:
@@ -181,137 +380,417 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) <= 1000 else text[:1000] + "..."
 
 
-# -- the worker -------------------------------------------------------------------------------
-def _run(req: dict[str, Any], host_in: int, host_out: int) -> dict[str, Any]:
-    limits = req["limits"]
-    try:
-        code = _compiled(str(req["code"]), "<tool>")
-        tests = _compiled(str(req["tests"]), "<tests>") if req["op"] == "test" else None
-    except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes in the source
-        return {"ok": False, "error": _describe(exc), "reason": "syntax", "output": "", "output_truncated": 0}
-    res_r, res_w = os.pipe()  # child -> worker: rpc requests and the result (private)
-    rpc_r, rpc_w = os.pipe()  # worker -> child: rpc replies
-    out_r, out_w = os.pipe()  # child's stdout and stderr
-    t0 = time.monotonic()
+# -- the zygote (trusted; never reads a request) ---------------------------------------------
+def _spawn(role: Any, ctl: socket.socket) -> int:
+    """Fork an untrusted process in its own process group; hand the relay its pipe ends and output pipe."""
+    to_relay_r, to_relay_w = os.pipe()
+    from_relay_r, from_relay_w = os.pipe()
+    out_r, out_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child
-        gc.disable()  # a short-lived child never needs a collection; it would touch (copy) every page
+    if pid == 0:
         try:
-            os.setpgid(0, 0)
-            for fd in (res_r, rpc_w, out_r, host_in, host_out):
-                os.close(fd)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.dup2(out_w, 1)  # the worker's sys.stdout/stderr objects now write to the capture pipe
-            os.dup2(out_w, 2)
-            _child(req, code, tests, res_w, rpc_r)
+            _untrusted(role, to_relay_w, from_relay_r, out_w)
         finally:
             os._exit(0)
-    for fd in (res_w, rpc_r, out_w):
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)  # also done by the child: whichever runs first, no window without a group
+    msg = {"kind": "spawned", "role": "tool" if role is _tool_role else "test", "pid": pid}
+    socket.send_fds(ctl, [json.dumps(msg).encode()], [to_relay_r, from_relay_w, out_r])
+    for fd in (to_relay_r, to_relay_w, from_relay_r, from_relay_w, out_r, out_w):
         os.close(fd)
-    deadline = t0 + float(limits["wall_s"])
-    output, out_cap, dropped = bytearray(), int(limits["output_bytes"]), 0
-    result: dict[str, Any] | None = None
-    timed_out = runaway = False
-    rpcs, credit = 0, 0.5 * float(limits["wall_s"])
-    res_buf = bytearray()
-    open_fds = {res_r, out_r}
-    while open_fds:
-        remaining = deadline - time.monotonic()
-        if result is not None:  # done; take what output is already there (forked leftovers hold the pipes)
-            remaining = 0.0
-        elif remaining <= 0:
-            timed_out = True
-            break
-        if runaway:
-            break
-        ready, _, _ = select.select(list(open_fds), [], [], remaining)
-        if not ready and result is not None:
-            break
-        for fd in ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                open_fds.discard(fd)
+    return pid
+
+
+def _zygote(ctl: socket.socket) -> None:
+    """Serve the relay's commands, in order.
+
+    ``tool`` / ``test``: fork one and hand it over. ``kill <pid>...`` (after a call): kill those
+    processes and everything they started, say ``killed``, reap them, wipe the scratch and say
+    ``clean``; ``reap <pid>...`` does the same but answers once, with how each process ended.
+    """
+    _prctl(PR_SET_DUMPABLE, 0)  # same-uid processes may not ptrace us, read our memory or open our fds
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a call come back to us, to be killed and reaped
+    if _Conf.group_kill:
+        _Conf.seccomp = _SeccompFilter()
+    gc.collect()
+    gc.freeze()  # the warm heap stays shared with every fork (fewer copy-on-write faults)
+    while True:
+        command = ctl.recv(4096).decode()
+        if not command:
+            return
+        verb, *args = command.split()
+        if verb in ("tool", "test"):
+            _spawn(_tool_role if verb == "tool" else _test_role, ctl)
+        elif verb in ("kill", "reap"):
+            groups = [int(a) for a in args]
+            _kill(groups)
+            if verb == "kill":  # nothing of the call can run any more: the relay may answer the host
+                ctl.sendall(json.dumps({"kind": "killed"}).encode())
+            statuses = _reap(groups)
+            _wipe(_Conf.scratch)
+            ctl.sendall(json.dumps({"kind": "clean", "statuses": statuses}).encode())
+
+
+def _kill(groups: list[int]) -> None:
+    """SIGKILL the call's process groups (with seccomp nothing leaves them), else everything but us and the relay."""
+    if _Conf.group_kill:
+        for pgid in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
+    elif _Conf.own_pid_namespace:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)  # spares only us and the namespace's init (the relay)
+    else:  # no PID namespace of our own (rlimits-only): our descendants, found through /proc
+        for _ in range(100):
+            victims = _descendants(os.getpid())
+            if not victims:
+                return
+            for pid in victims:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _reap(groups: list[int]) -> dict[str, int | None]:
+    """Reap every killed process; their orphans were reparented to us (subreaper) before their parents died."""
+    statuses: dict[str, int | None] = {str(pgid): None for pgid in groups}
+    targets = [-pgid for pgid in groups] if _Conf.group_kill else [-1]
+    for target in targets:
+        while True:
+            try:
+                pid, status = os.waitpid(target, 0)
+            except ChildProcessError:
+                break
+            except InterruptedError:
                 continue
-            if fd == out_r:
-                keep = max(0, out_cap - len(output))
-                output += chunk[:keep]
-                dropped += len(chunk) - min(len(chunk), keep)
-                continue
-            res_buf += chunk
-            while len(res_buf) >= _HEADER.size:
-                (n,) = _HEADER.unpack(res_buf[: _HEADER.size])
-                if n > 64 * 1024 * 1024:
-                    res_buf.clear()
-                    result = {"ok": False, "error": "result frame too large"}
+            if str(pid) in statuses:
+                statuses[str(pid)] = status
+    return statuses
+
+
+def _descendants(root: int) -> list[int]:
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parent[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+    found, frontier = [], {root}
+    while frontier:
+        kids = {pid for pid, ppid in parent.items() if ppid in frontier}
+        found += sorted(kids)
+        frontier = kids
+    return found
+
+
+def _wipe(path: str) -> None:
+    """Empty the scratch directory, whatever permissions the call left on what it made."""
+    for entry in os.listdir(path):
+        full = os.path.join(path, entry)
+        with contextlib.suppress(OSError):
+            st = os.lstat(full)
+            if stat.S_ISDIR(st.st_mode):
+                os.chmod(full, 0o700)
+                _wipe(full)
+                os.rmdir(full)
+            else:
+                os.unlink(full)
+
+
+# -- the relay (trusted; PID 1; holds the host's pipes) ---------------------------------------
+class _Proc:
+    """An untrusted process as the relay sees it: its pipes, a frame parser, its output."""
+
+    def __init__(self, spawned: tuple[dict[str, Any], list[int]], cap: int) -> None:
+        msg, fds = spawned
+        if len(fds) != 3:
+            raise OSError("the zygote did not hand over a process")
+        self.pid = int(msg["pid"])
+        self.frames_from, self.replies_to, self.out = fds
+        os.set_blocking(self.out, False)
+        self.reader = FrameBuffer(cap)
+
+    def send(self, frame: dict[str, Any], deadline: float) -> None:
+        """Write without blocking past ``deadline`` (a process that stops reading cannot stall the relay)."""
+        view = memoryview(encode(frame))
+        with contextlib.suppress(BrokenPipeError):  # it died; its EOF says so
+            while view:
+                _, writable, _ = select.select([], [self.replies_to], [], max(0.0, deadline - time.monotonic()))
+                if not writable:
+                    raise TimeoutError("the process stopped reading")
+                view = view[os.write(self.replies_to, view[:65536]) :]
+
+    def close(self) -> None:
+        for fd in (self.frames_from, self.replies_to, self.out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _death(status: int | None) -> tuple[str, str]:
+    """(reason, words) for how an untrusted process ended."""
+    if status is not None and os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status)).name
+        return {"SIGXCPU": "cpu_limit", "SIGKILL": "killed"}.get(sig, "crash"), f"killed by signal {sig}"
+    if status is not None:
+        return "crash", f"exited with status {os.WEXITSTATUS(status)}"
+    return "crash", "ended"
+
+
+class _Done(Exception):
+    """The call ended before its processes were involved (e.g. the source does not compile)."""
+
+
+class _Relay:
+    def __init__(self, host_in: int, host_out: int, ctl: socket.socket) -> None:
+        self.host_in, self.host_out, self.ctl = host_in, host_out, ctl
+        self.cap = int(_Conf.limits["result_bytes"])
+        self.out_cap = int(_Conf.limits["output_bytes"])
+        self.stash: list[tuple[dict[str, Any], list[int]]] = []
+        self.unclean = False  # the zygote is still reaping the last call and wiping the scratch
+        self.reaping = ""  # the killed call's process groups, for the zygote to reap after the answer
+        self.compiled: dict[str, str] = {}
+        # With process groups pinned, the next call's tool process is forked while the current one works.
+        self.prefork = _Conf.group_kill
+        ctl.sendall(b"tool")
+
+    def _recv(self, kind: str, role: str | None = None) -> tuple[dict[str, Any], list[int]]:
+        """The zygote's next message of ``kind`` (others, e.g. an early fork, are kept for later)."""
+        for i, (msg, fds) in enumerate(self.stash):
+            if msg.get("kind") == kind and (role is None or msg.get("role") == role):
+                return self.stash.pop(i)
+        while True:
+            data, fds, _, _ = socket.recv_fds(self.ctl, 1 << 16, 3)
+            if not data:
+                raise OSError("the zygote died")
+            msg = json.loads(data)
+            if msg.get("kind") == kind and (role is None or msg.get("role") == role):
+                return msg, fds
+            self.stash.append((msg, fds))
+
+    def serve_forever(self) -> None:
+        while True:
+            req = read_frame(self.host_in)
+            if not isinstance(req, dict):
+                return
+            t0 = time.monotonic()
+            try:
+                if self.unclean:  # no call's code runs before the last one's processes and files are gone
+                    self._recv("clean")
+                    self.unclean = False
+                self.tool = _Proc(self._recv("spawned", "tool"), self.cap)
+                if self.prefork:  # the next call's tool process is forked (and warms up) while this one works
+                    self.ctl.sendall(b"tool")
+                reply = self.serve(req)
+                reply["elapsed_s"] = round(time.monotonic() - t0, 6)
+                write_frame(self.host_out, {"op": "result", **reply})
+                if self.reaping:  # killed before the answer; reaped (and the scratch wiped) while the host reads it
+                    self.ctl.sendall(f"reap {self.reaping}".encode())
+                    self.reaping, self.unclean = "", True
+                if not self.prefork:  # forked after this call's clean-up, which spares nothing
+                    self.ctl.sendall(b"tool")
+            except (OSError, ValueError) as exc:  # the zygote is gone: end, the host restarts us
+                sys.stderr.write(f"sandbox relay: {exc}\n")
+                return
+
+    def serve(self, req: dict[str, Any]) -> dict[str, Any]:
+        tool, procs = self.tool, [self.tool]
+        self.output, self.dropped, self.ended = bytearray(), 0, set()
+        wall_s = float(req.get("wall_s") or _Conf.limits["wall_s"])
+        deadline = time.monotonic() + wall_s
+        credit, calls = 0.5 * wall_s, 0
+        test: _Proc | None = None
+        names: list[str] = []
+        result: dict[str, Any] | None = None
+        timeout = {"ok": False, "reason": "timeout", "error": f"timeout: killed after {wall_s} s wall clock"}
+        try:
+            try:
+                code = self._compiled(req.get("code"), "<tool>")
+                tests = self._compiled(req.get("tests"), "<tests>") if req.get("op") == "test" else None
+            except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+                result = {"ok": False, "reason": "syntax", "error": _describe(exc)}
+                raise _Done from None
+            tool.send({"op": req.get("op"), "code": code, "entry": req.get("entry"), "args": req.get("args")},
+                      deadline)  # fmt: skip
+            while result is None:
+                watched = {p.frames_from: p for p in procs} | {p.out: None for p in procs if p.out not in self.ended}
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    result = timeout
                     break
-                if len(res_buf) < _HEADER.size + n:
-                    break
-                frame = json.loads(bytes(res_buf[_HEADER.size : _HEADER.size + n]))
-                del res_buf[: _HEADER.size + n]
-                if frame.get("op") == "rpc":
-                    rpcs += 1
-                    if rpcs > int(limits.get("max_rpc", 5000)):
-                        runaway = True
+                ready, _, _ = select.select(list(watched), [], [], remaining)
+                for fd in ready:
+                    proc = watched[fd]
+                    if proc is None:
+                        self._capture(fd)
+                        continue
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        result = {"ok": False, "died": proc.pid, "who": "tool" if proc is tool else "test"}
                         break
-                    t_rpc = time.monotonic()
-                    write_frame(host_out, frame)
-                    answer = read_frame(host_in)
-                    write_frame(rpc_w, answer if answer is not None else {"ok": False, "error": "host gone"})
-                    # Time the host spends serving is not the tool's, up to half the budget again (so a
-                    # loop of world calls cannot stretch its deadline without bound).
-                    grant = min(time.monotonic() - t_rpc, credit)
-                    credit -= grant
-                    deadline += grant
-                elif frame.get("op") == "result":
-                    result = frame
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)  # the child and anything it forked
-    _, status = os.waitpid(pid, 0)
-    for fd in (res_r, rpc_w, out_r):
-        os.close(fd)
-    elapsed = time.monotonic() - t0
-    reply: dict[str, Any]
-    if timed_out:
-        reply = {"ok": False, "error": f"timeout: killed after {limits['wall_s']} s wall clock", "reason": "timeout"}
-    elif runaway:
-        reply = {"ok": False, "error": f"runaway: killed after more than {rpcs - 1} world calls", "reason": "rpc_limit"}
-    elif result is None:
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        why = f"killed by signal {signal.Signals(sig).name}" if sig else f"exited with status {os.WEXITSTATUS(status)}"
-        reply = {"ok": False, "error": f"the tool process died without a result ({why})", "reason": "crash"}
-        if sig in (signal.SIGXCPU, signal.SIGKILL):
-            reply["reason"] = "cpu_limit" if sig == signal.SIGXCPU else "killed"
-    else:
-        reply = {k: v for k, v in result.items() if k != "op"}
-    reply["output"] = output.decode("utf-8", "replace")
-    reply["output_truncated"] = dropped
-    reply["elapsed_s"] = round(elapsed, 6)
-    return reply
+                    try:
+                        frames = proc.reader.feed(chunk)
+                    except FrameError as exc:
+                        result = {"ok": False, "reason": "protocol", "error": f"protocol violation: {exc}"}
+                        break
+                    for frame in frames:
+                        op = frame["op"]
+                        if op in ("rpc", "call"):
+                            calls += 1
+                            if calls > int(_Conf.limits["max_rpc"]):
+                                result = {"ok": False, "reason": "rpc_limit",
+                                          "error": f"runaway: killed after more than {calls - 1} calls"}  # fmt: skip
+                                break
+                        if op == "rpc":
+                            t_rpc = time.monotonic()
+                            proc.send(self._rpc(frame), deadline)
+                            grant = min(time.monotonic() - t_rpc, credit)  # host time is not the tool's, up to
+                            credit -= grant  # half the budget again (a loop of world calls stays bounded)
+                            deadline += grant
+                        elif op == "result" and proc is tool and req.get("op") == "call":
+                            result = {k: frame[k] for k in ("value", "error", "trace") if k in frame}
+                            result["ok"] = frame.get("ok") is True
+                            if frame.get("reason") == "syntax":  # the only reason a tool may state
+                                result["reason"] = "syntax"
+                        elif op == "loaded" and proc is tool and test is None and req.get("op") == "test":
+                            if frame.get("ok") is not True:
+                                result = {"ok": False, "error": f"the tool code failed to load: {frame.get('error')}"}
+                                if frame.get("reason") == "syntax":
+                                    result["reason"] = "syntax"
+                                break
+                            names = [str(n) for n in frame.get("names") or []]
+                            self.ctl.sendall(b"test")
+                            test = _Proc(self._recv("spawned", "test"), self.cap)
+                            procs.append(test)
+                            test.send({"tests": tests, "test": req.get("test"), "names": names}, deadline)
+                        elif op == "call" and proc is test:
+                            if frame.get("fn") not in names:
+                                proc.send({"ok": False, "error": f"the tool defines no function {frame.get('fn')!r}",
+                                           "exc": ["NameError"]}, deadline)  # fmt: skip
+                            else:
+                                fwd = {"fn": frame["fn"], "args": frame.get("args"), "kwargs": frame.get("kwargs")}
+                                tool.send(fwd, deadline)
+                        elif op == "return" and proc is tool and test is not None:
+                            test.send(frame, deadline)
+                        elif op == "verdict" and proc is test:
+                            passed = frame.get("passed") is True
+                            error = None if passed else str(frame.get("error") or "failed")[:1200]
+                            result = {"ok": passed, "tests": [{"name": req.get("test"), "passed": passed,
+                                                               "error": error}]}  # fmt: skip
+                        else:
+                            result = {"ok": False, "reason": "protocol",
+                                      "error": f"protocol violation: unexpected {op!r} frame"}  # fmt: skip
+                        if result is not None:
+                            break
+                    if result is not None:
+                        break
+        except TimeoutError:
+            result = timeout
+        except _Done:
+            pass
+        assert result is not None
+        statuses = self._clean(procs, statuses="died" in result)
+        if "died" in result:
+            reason, words = _death(statuses.get(str(result["died"])))
+            result = {"ok": False, "reason": reason, "error": f"the {result['who']} process died ({words})"}
+        if req.get("op") == "test" and "tests" not in result:
+            result["tests"] = [{"name": req.get("test"), "passed": False, "error": result.get("error")}]
+        result["output"] = self.output.decode("utf-8", "replace")
+        result["output_truncated"] = self.dropped
+        return result
+
+    def _clean(self, procs: list[_Proc], statuses: bool) -> dict[str, int | None]:
+        """Have the zygote kill everything the call started; wait for the reaping only to learn how it ended."""
+        pids = " ".join(str(p.pid) for p in procs)
+        if statuses:
+            self.ctl.sendall(f"reap {pids}".encode())
+            found: dict[str, int | None] = self._recv("clean")[0].get("statuses") or {}
+        elif _Conf.group_kill:  # we kill the call's groups ourselves; the zygote reaps them after we answer
+            for proc in procs:
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            self.reaping, found = pids, {}
+        else:
+            self.ctl.sendall(f"kill {pids}".encode())
+            self._recv("killed")
+            self.unclean, found = True, {}
+        for proc in procs:  # what was printed before the end
+            self._capture(proc.out, drain=True)
+            proc.close()
+        return found
+
+    def _compiled(self, source: Any, filename: str) -> str:
+        """Compile here, once per distinct source (a small cache), and ship the code object marshalled."""
+        text = str(source)
+        key = hashlib.sha256(f"{filename}\0{text}".encode(errors="surrogatepass")).hexdigest()
+        blob = self.compiled.pop(key, None)
+        if blob is None:
+            blob = base64.b64encode(marshal.dumps(compile(text, filename, "exec"))).decode()
+        self.compiled[key] = blob  # most recently used last
+        while len(self.compiled) > 64:
+            del self.compiled[next(iter(self.compiled))]
+        return blob
+
+    def _capture(self, fd: int, drain: bool = False) -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                self.ended.add(fd)
+                return
+            keep = max(0, self.out_cap - len(self.output))
+            self.output += chunk[:keep]
+            self.dropped += len(chunk) - min(len(chunk), keep)
+            if not drain:
+                return
+
+    def _rpc(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Forward an affordance call to the host, in the shape the host expects."""
+        fn, args, kwargs = frame.get("fn"), frame.get("args"), frame.get("kwargs")
+        if fn not in _Conf.affordances:
+            return {"ok": False, "error": f"unknown affordance {fn!r}; available: {', '.join(_Conf.affordances)}"}
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            return {"ok": False, "error": f"{fn}: malformed call"}
+        write_frame(self.host_out, {"op": "rpc", "fn": fn, "args": args, "kwargs": kwargs})
+        answer = read_frame(self.host_in)
+        if not isinstance(answer, dict):
+            raise OSError("the host went away")
+        return answer
 
 
-def main() -> None:
-    host_in, host_out = int(sys.argv[1]), int(sys.argv[2])
-    global _TOOLKIT
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    _TOOLKIT = _install_toolkit()
-    for name in PREWARM:  # imported once here, so a forked child's `import re` is a dict lookup
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("host_in", type=int)
+    ap.add_argument("host_out", type=int)
+    ap.add_argument("--affordances", required=True)
+    ap.add_argument("--limits", required=True, help="JSON: the per-process rlimits and caps")
+    ap.add_argument("--prewarm", default="")
+    ap.add_argument("--scratch", default="/tmp")
+    ap.add_argument("--own-pid-namespace", action="store_true")
+    args = ap.parse_args(argv)
+    _Conf.affordances = tuple(a for a in args.affordances.split(",") if a)
+    _Conf.limits = json.loads(args.limits)
+    _Conf.scratch, _Conf.own_pid_namespace = args.scratch, args.own_pid_namespace
+    _Conf.group_kill = seccomp_supported()
+    _prctl(PR_SET_DUMPABLE, 0)
+    for name in filter(None, args.prewarm.split(",")):  # imported once: a forked `import re` is then free
         with contextlib.suppress(ImportError):
             __import__(name)
-    gc.collect()
-    gc.freeze()  # the warm heap stays shared with every forked child (fewer copy-on-write faults)
-    while True:
-        req = read_frame(host_in)
-        if req is None:
-            return
-        if req.get("op") == "ping":
-            write_frame(host_out, {"op": "done", "ok": True, "pid": os.getpid(), "uid": os.getuid()})
-            continue
+    relay_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one message a recv
+    pid = os.fork()
+    if pid == 0:  # the zygote: no host pipe, no relay end, nothing read yet
         try:
-            reply = _run(req, host_in, host_out)
-        except Exception as exc:
-            reply = {"ok": False, "error": f"worker error: {_describe(exc)}", "reason": "worker"}
-        write_frame(host_out, {"op": "done", **reply})
+            for fd in (args.host_in, args.host_out, relay_end.fileno()):
+                os.close(fd)
+            _zygote(zygote_end)
+        finally:
+            os._exit(0)
+    zygote_end.close()
+    relay = _Relay(args.host_in, args.host_out, relay_end)
+    write_frame(args.host_out, {"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
+    relay.serve_forever()
+    relay_end.close()
+    os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":
