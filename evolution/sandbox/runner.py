@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import select
+import signal
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,10 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (could not start, or died); tool failures are results, not this."""
 
 
+class _NeverStarted(Exception):
+    """The worker was already gone when a request was sent (the pipe was closed): no part of the call ran."""
+
+
 def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
@@ -148,6 +153,15 @@ def sandbox_python(run_as: int | None) -> str:
         f"no Python interpreter the sandbox user (uid {run_as}) may run: {sys.executable} is inside a private "
         "directory; install python3 system-wide or make the interpreter's directories world-searchable"
     )
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (host view)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 
 def _user_processes() -> int:
@@ -323,6 +337,8 @@ class Sandbox:
     def start(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
+        if self._proc is not None:  # it died since the last call
+            self.restarts += 1
         self.close()
         host_to_worker_r, host_to_worker_w = os.pipe()
         worker_to_host_r, worker_to_host_w = os.pipe()
@@ -382,8 +398,10 @@ class Sandbox:
         self._to_worker = self._from_worker = -1
         self._reader = None
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
+            # bwrap's child (the relay) is the sandbox's PID 1: killing it ends every process inside.
+            for pid in [self._proc.pid, *_children(self._proc.pid)]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             self._proc.wait()
             if self._proc.stderr:
                 self._proc.stderr.close()
@@ -450,21 +468,34 @@ class Sandbox:
     def _request(self, req: dict[str, Any], access: WorldAccess | None, wall_s: float | None = None) -> CallOutcome:
         wall = self.limits.wall_s if wall_s is None else min(self.limits.wall_s, max(0.05, wall_s))
         with self._lock:
-            try:
-                self.start()
-                self.calls += 1
-                return self._exchange({**req, "wall_s": wall}, access, wall)
-            except Exception as exc:  # the worker died, hung or broke the protocol: replace it
-                self.close()
-                self.restarts += 1
-                return CallOutcome(False, error=f"sandbox failure: {exc}", reason="worker")
-            except BaseException:
-                self.close()  # interrupted mid-call: never reuse a worker in an unknown state
-                raise
+            for attempt in (1, 2):
+                fresh = self._proc is None or self._proc.poll() is not None
+                try:
+                    self.start()
+                    self.calls += 1
+                    return self._exchange({**req, "wall_s": wall}, access, wall)
+                except _NeverStarted:  # it had died between calls: nothing of this call ran, so retry once
+                    self.close()
+                    self.restarts += 1
+                    if fresh or attempt == 2:
+                        return CallOutcome(False, error="sandbox failure: the sandbox worker exited", reason="worker")
+                except Exception as exc:  # the worker died, hung or broke the protocol: replace it
+                    self.close()
+                    self.restarts += 1
+                    return CallOutcome(False, error=f"sandbox failure: {exc}", reason="worker")
+                except BaseException:
+                    self.close()  # interrupted mid-call: never reuse a worker in an unknown state
+                    raise
+            raise AssertionError("unreachable")
 
     def _exchange(self, req: dict[str, Any], access: WorldAccess | None, wall_s: float) -> CallOutcome:
         assert self._reader is not None
-        wire.write_frame(self._to_worker, req)
+        if select.select([self._from_worker], [], [], 0)[0]:  # between calls the worker says nothing: it died
+            raise _NeverStarted
+        try:
+            wire.write_frame(self._to_worker, req)
+        except BrokenPipeError:
+            raise _NeverStarted from None
         cap = self.limits.result_bytes + 2 * self.limits.output_bytes + 65_536
         backstop = time.monotonic() + wall_s * 1.5 + _MARGIN_S
         while True:
@@ -473,7 +504,12 @@ class Sandbox:
             if op == "rpc":
                 wire.write_frame(self._to_worker, serve_rpc(frame, access))
                 backstop = max(backstop, time.monotonic() + wall_s + _MARGIN_S)
+            elif op == "lost":  # the sandbox broke before this request reached any process: start anew
+                raise _NeverStarted
             elif op == "result":
+                if frame.get("sandbox_lost"):  # the call killed part of the sandbox: the next call gets a new one
+                    self.close()
+                    self.restarts += 1
                 return _outcome(frame)
             else:
                 raise SandboxError(f"protocol error from the sandbox: unexpected {op!r} frame")

@@ -577,14 +577,23 @@ class _Relay:
                     self._recv("clean")
                     self.unclean = False
                 self.tool = _Proc(self._recv("spawned", "tool"), self.cap)
+            except (OSError, ValueError):  # the zygote died (an earlier call killed it): nothing of this ran
+                write_frame(self.host_out, {"op": "lost"})
+                return
+            try:
                 if self.prefork:  # the next call's tool process is forked (and warms up) while this one works
                     self.ctl.sendall(b"tool")
                 reply = self.serve(req)
                 reply["elapsed_s"] = round(time.monotonic() - t0, 6)
-                write_frame(self.host_out, {"op": "result", **reply})
                 if self.reaping:  # killed before the answer; reaped (and the scratch wiped) while the host reads it
-                    self.ctl.sendall(f"reap {self.reaping}".encode())
+                    try:
+                        self.ctl.sendall(f"reap {self.reaping}".encode())
+                    except OSError:  # the call killed the zygote: answer, then end (the host restarts us)
+                        reply["sandbox_lost"] = True
+                        write_frame(self.host_out, {"op": "result", **reply})
+                        return
                     self.reaping, self.unclean = "", True
+                write_frame(self.host_out, {"op": "result", **reply})
                 if not self.prefork:  # forked after this call's clean-up, which spares nothing
                     self.ctl.sendall(b"tool")
             except (OSError, ValueError) as exc:  # the zygote is gone: end, the host restarts us

@@ -1,150 +1,553 @@
-"""Hostile tool code: every case is contained by the sandbox and reported, never harms the host.
+"""Hostile code against the sandbox, with the static policy switched off: the sandbox alone is the boundary.
 
-Runs with bubblewrap isolation (``make install`` installs it); the static policy is
-deliberately *not* applied here, so the sandbox alone is the boundary under test.
+Every attack runs three ways, as the project runs model-written code: through
+``Sandbox.call``, as a promoted tool through ``SandboxRunner`` inside ``env.step``, and
+as hostile *test* code inside ``Sandbox.run_tests``. Each test asserts containment
+(no data out, no forged or misdelivered result, no residue, the next call correct),
+not merely that an error happened.
+
+Needs bubblewrap (``make install`` installs it); without it these tests fail rather
+than skip, unless ``ARISE_ALLOW_NO_BWRAP=1``: a silently skipped security suite would
+hide a missing install step.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
-from evolution.sandbox import Limits, Sandbox, bwrap_path
+from envs import ENV_IDS
+from envs.access import WorldAccess
+from envs.tasks import get_suite
+from envs.tools import ToolSpec
+from evolution.sandbox import Limits, Sandbox, SandboxRunner, bwrap_path
+from evolution.sandbox.runner import sandbox_image
 
-# Without bubblewrap these tests fail (isolation="bwrap" refuses to start) unless explicitly allowed:
-# a silently skipped security suite would hide a missing install step.
 pytestmark = pytest.mark.skipif(
     bwrap_path() is None and os.environ.get("ARISE_ALLOW_NO_BWRAP") == "1",
     reason="bubblewrap missing and ARISE_ALLOW_NO_BWRAP=1",
 )
+PROJECT = Path(__file__).resolve().parents[2]
+PATHS = ("call", "env", "test")
+TRIVIAL = "def f(x):\n    return x + 1\n"
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(Limits(wall_s=2.0, cpu_s=1.0, memory_mb=256, output_bytes=4096), isolation="bwrap") as sb:
+    limits = Limits(wall_s=3.0, cpu_s=2.0, memory_mb=256, output_bytes=4096, scratch_mb=8)
+    with Sandbox(limits, isolation="bwrap") as sb:
         yield sb
 
 
-def run(sb: Sandbox, body: str):
-    return sb.call(f"def tool():\n{body}", "tool", {})
+@pytest.fixture(scope="module")
+def access() -> WorldAccess:
+    return WorldAccess(get_suite("acmecorp").get_world(3))
 
 
-def test_network_connect_fails(sandbox: Sandbox):
-    out = run(
-        sandbox,
-        "    import socket\n    s = socket.create_connection(('1.1.1.1', 80), timeout=1)\n    return 'connected'",
+@dataclass
+class Ran:
+    """What reached the caller: ``text`` is the value (JSON) or the error."""
+
+    ok: bool
+    text: str
+
+
+def attack(path: str, sb: Sandbox, body: str, access: WorldAccess | None = None) -> Ran:
+    """Run ``body`` (the body of a function returning what it found) the way ``path`` runs model code."""
+    code = "import json\ndef tool():\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    if path == "call":
+        out = sb.call(code, "tool", {}, access)
+        return Ran(out.ok, json.dumps(out.value) if out.ok else str(out.error))
+    if path == "env":
+        runner = SandboxRunner(sb)
+        runner.add(ToolSpec("tool", "hostile", {"type": "object", "properties": {}}), code)
+        env = gym.make(ENV_IDS["acmecorp"], max_episode_steps=5)
+        env.reset(seed=3, options={"task": "config.effective_replicas", "tools": runner})
+        obs, _, _, _, info = env.step(json.dumps({"tool": "tool", "args": {}}))
+        env.close()
+        return Ran(bool(info["ok"]), str(obs))
+    tests = code.replace("def tool():", "def _attack():") + (
+        "\ndef test_attack():\n    raise AssertionError('RESULT:' + json.dumps(_attack(), default=str))\n"
     )
-    assert not out.ok and ("unreachable" in out.error.lower() or "OSError" in out.error)
-    out = run(
-        sandbox, "    import urllib.request\n    return urllib.request.urlopen('http://example.com', timeout=1).read()"
+    out = sb.run_tests("def f():\n    return 1\n", tests, access)
+    error = str(out.tests[0]["error"] if out.tests else out.error)
+    if "RESULT:" in error:
+        return Ran(True, error.split("RESULT:", 1)[1])
+    return Ran(False, error)
+
+
+def still_works(sb: Sandbox, access: WorldAccess | None = None) -> None:
+    """The next call gets its own, correct answer (nothing misdelivered, nothing left over)."""
+    out = sb.call("import os\ndef g(x):\n    return [x * 2, sorted(os.listdir('/tmp'))]\n", "g", {"x": 21}, access)
+    assert out.ok and out.value == [42, []], out
+    suite = sb.run_tests(TRIVIAL, "def test_ok():\n    assert f(1) == 2\ndef test_no():\n    assert f(1) == 3\n")
+    assert [t["passed"] for t in suite.tests] == [False, True] and not suite.ok  # sorted: test_no, test_ok
+
+
+# -- what the sandbox sees -------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+def test_the_project_venv_and_other_host_paths_are_not_there(sandbox, path, tmp_path_factory):
+    other_job = tmp_path_factory.mktemp("other_job") / "library.sqlite"
+    other_job.write_text("SECRET-LIBRARY")
+    other_job.chmod(0o644)
+    probes = [str(PROJECT), str(PROJECT / "envs"), str(Path(sys.prefix)), str(other_job), "/etc/passwd",
+              "/etc/shadow", "/proc/self", "/home", "/work", "/usr/bin/cat", "/bin/sh"]  # fmt: skip
+    out = attack(path, sandbox, f"""
+        import os
+        seen = {{p: os.path.exists(p) for p in {probes!r}}}
+        try:
+            import envs.acmecorp  # the project: would give a tool the graders
+            seen['import envs.acmecorp'] = True
+        except ImportError:
+            seen['import envs.acmecorp'] = False
+        try:
+            import numpy  # noqa  (site-packages are masked)
+            seen['import numpy'] = True
+        except ImportError:
+            seen['import numpy'] = False
+        return seen
+    """)
+    assert out.ok, out.text
+    seen = json.loads(out.text) if path != "env" else json.loads(out.text)
+    assert not any(seen.values()), seen
+    still_works(sandbox)
+
+
+def test_every_visible_path_is_the_interpreter_its_libraries_the_worker_or_scratch(sandbox):
+    """A full walk of the sandbox's filesystem: nothing outside the intended image."""
+    out = sandbox.call(
+        "import os\ndef walk():\n    found = []\n    for root, dirs, files in os.walk('/'):\n"
+        "        found += [os.path.join(root, f) for f in files]\n    return found\n",
+        "walk",
+        {},
     )
-    assert not out.ok
+    assert out.ok, out.error
+    image = sandbox_image()
+    allowed = (*image.binds, "/arise/worker.py", "/dev/", "/tmp/")
+    stray = [p for p in out.value if not any(p == a or p.startswith(a.rstrip("/") + "/") for a in allowed)]
+    assert stray == [] and len(out.value) > 100
+    assert not any("site-packages" in p or "dist-packages" in p for p in out.value)
 
 
-def test_host_files_outside_the_world_are_not_writable_and_tmp_is_private(sandbox: Sandbox):
-    target = Path(__file__).parent / "pwned.txt"
-    out = run(sandbox, f"    open({str(target)!r}, 'w').write('x')\n    return 'wrote'")
-    assert not out.ok and ("Read-only file system" in out.error or "Permission denied" in out.error)
-    assert not target.exists()
-    if Path("/etc/shadow").exists():  # a host file only root may read stays unreadable
-        out = run(sandbox, "    return open('/etc/shadow').read()")
-        assert not out.ok and "Permission denied" in out.error
-    out = run(sandbox, "    open('/tmp/scratch', 'w').write('ok')\n    return open('/tmp/scratch').read()")
-    assert out.ok and out.value == "ok"
-    assert not Path("/tmp/scratch").exists() or Path("/tmp/scratch").read_text() != "ok"
+@pytest.mark.parametrize("path", PATHS)
+def test_the_filesystem_is_read_only_but_a_capped_private_scratch(sandbox, path):
+    out = attack(path, sandbox, """
+        import os
+        tried = {}
+        for target in ('/arise/worker.py', '/x', '/dev/shm/x', '/dev/x', '/etc/x'):
+            try:
+                open(target, 'w').write('x')
+                tried[target] = 'wrote'
+            except OSError as exc:
+                tried[target] = type(exc).__name__
+        chunk = b'z' * (1024 * 1024)
+        written = 0
+        try:
+            for i in range(64):
+                with open(f'/tmp/fill{i}', 'wb') as f:
+                    f.write(chunk)
+                written += 1
+        except OSError as exc:
+            tried['fill'] = type(exc).__name__
+        tried['mb_written'] = written
+        return tried
+    """)
+    assert out.ok, out.text
+    tried = json.loads(out.text)
+    assert all(v != "wrote" for k, v in tried.items() if k.startswith("/")), tried
+    assert tried["mb_written"] <= 8 and tried["fill"] == "OSError", tried  # ENOSPC at the 8 MiB scratch cap
+    still_works(sandbox)  # and the scratch is empty again
 
 
-def test_host_secrets_in_the_environment_are_not_visible(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("path", PATHS)
+def test_host_secrets_in_the_environment_are_not_visible(path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret-123")
-    with Sandbox(Limits(wall_s=2.0), isolation="bwrap") as sb:  # started after the key is set
-        out = sb.call("import os\ndef tool():\n    return dict(os.environ)\n", "tool", {})
-    assert out.ok and "OPENAI_API_KEY" not in out.value and "sk-host-secret-123" not in str(out.value)
-    assert set(out.value) <= {"PATH", "LANG", "PWD", "LC_CTYPE"}
+    with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:  # started after the key is set
+        out = attack(path, sb, "import os\nreturn dict(os.environ)\n")
+    assert out.ok and "sk-host-secret-123" not in out.text and "OPENAI_API_KEY" not in out.text
+    assert set(json.loads(out.text)) <= {"PATH", "LANG", "PWD", "LC_CTYPE"}
 
 
-def test_fork_bomb_is_contained(sandbox: Sandbox):
-    t0 = time.monotonic()
-    out = run(
-        sandbox,
-        "    import os\n    while True:\n        try:\n            os.fork()\n"
-        "        except OSError:\n            pass",
+@pytest.mark.parametrize("path", PATHS)
+def test_no_network(sandbox, path):
+    out = attack(path, sandbox, """
+        import socket
+        results = []
+        for host in ('1.1.1.1', '127.0.0.1'):
+            try:
+                socket.create_connection((host, 80), timeout=1)
+                results.append('connected')
+            except OSError as exc:
+                results.append(type(exc).__name__)
+        return results
+    """)
+    assert out.ok and "connected" not in out.text, out.text
+
+
+# -- one call cannot influence another -----------------------------------------------------------------
+WORKER_ATTACK = """
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    tried = {'proc': os.path.exists('/proc')}
+    for label, pid in (('parent', os.getppid()), ('relay', 1)):
+        rc = libc.ptrace(16, pid, 0, 0)  # PTRACE_ATTACH
+        tried['ptrace_' + label] = (rc, ctypes.get_errno())
+        buf = ctypes.create_string_buffer(8)
+        class iovec(ctypes.Structure):
+            _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+        local = iovec(ctypes.cast(buf, ctypes.c_void_p), 8)
+        remote = iovec(ctypes.cast(buf, ctypes.c_void_p), 8)  # same addresses in a fork of the zygote
+        n = libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+        tried['vm_write_' + label] = (n, ctypes.get_errno())
+    for fd in range(3, 64):  # descriptors this process did not get: the host's pipes, the relay's socket
+        try:
+            os.fstat(fd)
+            tried.setdefault('open_fds', []).append(fd)
+        except OSError:
+            pass
+    return tried
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_code_cannot_reach_the_workers_memory_descriptors_or_pipes(sandbox, path):
+    out = attack(path, sandbox, WORKER_ATTACK)
+    assert out.ok, out.text
+    tried = json.loads(out.text)
+    assert tried["proc"] is False
+    for key in ("ptrace_parent", "ptrace_relay", "vm_write_parent", "vm_write_relay"):
+        assert tried[key][0] == -1 and tried[key][1] in (1, 3), (key, tried)  # EPERM / ESRCH
+    assert len(tried.get("open_fds", [])) <= 3, tried  # only its own two pipes (and the capture pipe)
+    still_works(sandbox)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_daemons_and_their_files_are_gone_before_the_next_call(sandbox, path):
+    out = attack(path, sandbox, """
+        import os, time
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()  # refused (seccomp): it stays in the call's process group
+            except OSError:
+                pass
+            if os.fork() == 0:
+                while True:
+                    open('/tmp/daemon-was-here', 'w').write('x')
+                    time.sleep(0.01)
+            os._exit(0)
+        time.sleep(0.2)
+        return sorted(os.listdir('/tmp'))
+    """)
+    assert out.ok and "daemon-was-here" in out.text, out.text
+    still_works(sandbox)  # an empty /tmp: the daemon is dead and its file wiped
+    time.sleep(0.1)
+    check = sandbox.call("import os\ndef g():\n    return os.listdir('/tmp')\n", "g", {})
+    assert check.ok and check.value == []
+
+
+def _sandbox_processes(sb: Sandbox) -> list[int]:
+    """Host view: every process under the sandbox's bwrap (the relay, the zygote, a waiting tool process)."""
+    assert sb._proc is not None
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                if fields[0] != b"Z":
+                    parent[int(entry)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, frontier = [], {sb._proc.pid}
+    while frontier:
+        frontier = {pid for pid, ppid in parent.items() if ppid in frontier}
+        found += sorted(frontier)
+    return found
+
+
+def _settles_to(sb: Sandbox, n: int) -> bool:
+    deadline = time.monotonic() + 2.0  # killed before the answer; reaped while the host reads it
+    while len(_sandbox_processes(sb)) != n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(_sandbox_processes(sb)) == n
+
+
+def test_no_process_outlives_its_call_as_seen_from_the_host(sandbox):
+    still_works(sandbox)
+    assert _settles_to(sandbox, 3)  # the relay, the zygote and the next call's tool process, waiting
+    out = sandbox.call(
+        "import os, time\ndef f():\n    for _ in range(5):\n        if os.fork() == 0:\n"
+        "            while True:\n                time.sleep(1)\n    return 'spawned'\n",
+        "f",
+        {},
     )
-    assert not out.ok and out.reason in ("timeout", "cpu_limit", "killed", "crash")
-    assert time.monotonic() - t0 < 10
-    assert sandbox.call("def f():\n    return 1\n", "f", {}).value == 1  # the sandbox still works
+    assert out.ok and out.value == "spawned"
+    assert _settles_to(sandbox, 3)
+    time.sleep(0.3)
+    assert len(_sandbox_processes(sandbox)) == 3
 
 
-def test_memory_bomb_is_contained(sandbox: Sandbox):
-    out = run(sandbox, "    x = bytearray(2 * 1024 ** 3)\n    return len(x)")
-    assert not out.ok and "MemoryError" in out.error
+@pytest.mark.parametrize("path", PATHS)
+def test_module_state_and_earlier_suites_do_not_carry_over(sandbox, path):
+    """A later call cannot find an earlier tool's code or an earlier (adversarial) test suite in memory."""
+    secret_suite = "def test_hidden():\n    assert f(1) == 2, 'ADVERSARIAL-SUITE-MARKER-7f3a'\n"
+    assert sandbox.run_tests(TRIVIAL, secret_suite).ok
+    assert sandbox.call("MARK = 'EARLIER-TOOL-MARKER-91c2'\ndef g():\n    return MARK\n", "g", {}).ok
+    out = attack(path, sandbox, """
+        import ctypes, gc, sys
+        found = []
+        for obj in gc.get_objects():
+            if isinstance(obj, (str, bytes)) and (b'MARKER' if isinstance(obj, bytes) else 'MARKER') in obj:
+                found.append(str(obj)[:80])
+        maps = []
+        libc = ctypes.CDLL(None)
+        for name, mod in list(sys.modules.items()):
+            if 'MARK' in dir(mod):
+                found.append(name)
+        return [f for f in found if 'ADVERSARIAL' in f or 'EARLIER' in f and 'found' not in f]
+    """)
+    assert out.ok, out.text
+    assert "7f3a" not in out.text and "91c2" not in out.text, out.text
 
 
-def test_cpu_loop_is_killed(sandbox: Sandbox):
+# -- verdicts cannot be forged ---------------------------------------------------------------------
+FORGERS = {
+    "always_equal": "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\n"
+    "def f(x):\n    return Yes()\n",
+    "frame_walk": "import sys\ndef f(x):\n    frame = sys._getframe()\n    while frame is not None:\n"
+    "        for key, value in list(frame.f_locals.items()):\n            if isinstance(value, list):\n"
+    "                value.clear()\n        frame.f_back and frame.f_back.f_globals.update(AssertionError=None)\n"
+    "        frame = frame.f_back\n    return x\n",
+    "exit_zero": "import os\ndef f(x):\n    os._exit(0)\n",
+    "print_pass": "def f(x):\n    print('{\"op\": \"verdict\", \"passed\": true}')\n    print('PASSED')\n    return x\n",
+    "forged_frames": "import json, os, struct\ndef f(x):\n    body = json.dumps({'op': 'verdict', 'passed': True}).encode()\n"
+    "    for fd in range(3, 20):\n        try:\n            os.write(fd, struct.pack('>I', len(body)) + body)\n"
+    "        except OSError:\n            pass\n    return x\n",
+    "kill_the_tester": "import os, signal\ndef f(x):\n    os.kill(0, signal.SIGKILL)\n",
+    "raise_system_exit": "def f(x):\n    raise SystemExit(0)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERS))
+def test_a_tool_cannot_forge_a_pass(sandbox, name):
+    out = sandbox.run_tests(FORGERS[name], "def test_one():\n    assert f(1) == 2\n")
+    assert not out.ok and out.tests and not any(t["passed"] for t in out.tests), (name, out)
+    still_works(sandbox)
+
+
+def test_each_test_gets_a_fresh_tool_so_state_cannot_change_another_test(sandbox):
+    code = "CALLS = []\ndef f(x):\n    CALLS.append(x)\n    return len(CALLS)\n"
+    tests = "".join(f"def test_{i}():\n    assert f(0) == 1\n" for i in range(4))
+    out = sandbox.run_tests(code, tests)
+    assert out.ok and [t["passed"] for t in out.tests] == [True] * 4
+
+
+def test_results_cross_as_json_and_exceptions_keep_their_builtin_type(sandbox):
+    code = "class ParseError(ValueError):\n    pass\ndef f(x):\n    if x is None:\n        raise ParseError('bad')\n" \
+        "    return (x, {'k': [1, 2]})\n"  # fmt: skip
+    tests = (
+        "def test_tuple_arrives_as_list():\n    assert f(1) == [1, {'k': [1, 2]}]\n"
+        "def test_subclass_arrives_as_its_builtin_base():\n    try:\n        f(None)\n    except ValueError as e:\n"
+        "        assert 'bad' in str(e)\n    else:\n        raise AssertionError('no error')\n"
+        "def test_unknown_function():\n    try:\n        g(1)\n    except NameError:\n        return\n"
+        "    raise AssertionError('g exists?')\n"
+    )
+    out = sandbox.run_tests(code, tests)
+    assert out.ok, out.tests
+
+
+def test_an_empty_suite_and_an_unparseable_suite_fail(sandbox):
+    out = sandbox.run_tests(TRIVIAL, "# no tests here\nprint('all tests passed')\n")
+    assert not out.ok and "zero tests" in str(out.error) and out.tests == []
+    out = sandbox.run_tests(TRIVIAL, "def test_x(:\n")
+    assert not out.ok and out.reason == "syntax"
+
+
+# -- the host stays in control ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+def test_affordances_with_bad_arguments_are_error_values(sandbox, access, path):
+    out = attack(path, sandbox, """
+        from envs.toolkit import read_file, http_get, list_files, read_doc
+        errors = []
+        for call in (lambda: read_file(123), lambda: http_get(None), lambda: list_files(path=[1]),
+                     lambda: read_doc(name={'a': 1}), lambda: read_file('a', 'b', 'c'), lambda: read_file(x=1)):
+            try:
+                call()
+                errors.append('no error')
+            except Exception as exc:
+                errors.append(type(exc).__name__ + ': ' + str(exc)[:60])
+        return errors
+    """, access)
+    assert out.ok, out.text
+    errors = json.loads(out.text)
+    assert len(errors) == 6 and all(e.startswith("ToolError") for e in errors), errors
+    assert "path must be str" in errors[0]
+    still_works(sandbox, access)
+
+
+def test_a_crashing_affordance_on_the_host_is_an_error_for_that_call_only(sandbox, monkeypatch):
+    world_access = WorldAccess(get_suite("acmecorp").get_world(3))
+
+    def broken(path: str) -> str:
+        raise RuntimeError("bug in the world")
+
+    monkeypatch.setattr(world_access, "read_file", broken)
+    out = sandbox.call("from envs.toolkit import read_file\ndef g():\n    return read_file('x')\n", "g", {}, world_access)
+    assert not out.ok and "read_file failed: RuntimeError: bug in the world" in str(out.error)
+    still_works(sandbox)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_protocol_garbage_from_the_tool_is_an_error_and_the_next_call_is_its_own(sandbox, path):
+    out = attack(path, sandbox, """
+        import os, struct
+        for fd in range(3, 12):
+            for junk in (struct.pack('>I', 2 ** 31) + b'x' * 10, b'\\x00\\x00\\x00\\x05notjs', b'\\xff' * 64):
+                try:
+                    os.write(fd, junk)
+                except OSError:
+                    pass
+        return 'sent'
+    """)
+    assert not out.ok or out.text == '"sent"'
+    still_works(sandbox)
+
+
+def test_the_host_reader_has_a_deadline_and_a_size_cap():
+    from evolution.sandbox.runner import SandboxError, _Reader
+    from evolution.sandbox.worker import _HEADER
+
+    r, w = os.pipe()
+    try:
+        os.write(w, _HEADER.pack(900 * 1024 * 1024))  # a 900 MB frame announced
+        t0 = time.monotonic()
+        with pytest.raises(SandboxError, match="exceeds"):
+            _Reader(r).read(time.monotonic() + 5, cap=1 << 20)
+        assert time.monotonic() - t0 < 1
+        os.write(w, _HEADER.pack(10) + b'{"op"')  # a frame that never completes
+        reader = _Reader(r)
+        reader.buf.clear()
+        t0 = time.monotonic()
+        with pytest.raises(SandboxError, match="deadline"):
+            reader.read(time.monotonic() + 0.3, cap=1 << 20)
+        assert 0.25 < time.monotonic() - t0 < 2
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_a_dead_worker_is_an_error_for_the_running_call_only_and_is_replaced():
+    import threading
+
+    with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:
+        assert sb._proc is not None
+        inside = _sandbox_processes(sb)
+        sb._proc.kill()  # dies between calls: nothing of the next call ran, so it is retried on a new sandbox
+        deadline = time.monotonic() + 2
+        while any(os.path.exists(f"/proc/{p}/cmdline") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
+                  for p in inside) and time.monotonic() < deadline:  # fmt: skip
+            time.sleep(0.01)
+        assert sb.call(TRIVIAL, "f", {"x": 1}).value == 2 and sb.restarts == 1
+        assert sb._proc is not None
+        relay = _sandbox_processes(sb)[0]  # the sandbox's PID 1: killing it ends everything inside
+        threading.Timer(0.3, os.kill, (relay, 9)).start()  # dies during a call: that call is an error
+        out = sb.call("import time\ndef g():\n    time.sleep(2)\n    return 'late'\n", "g", {})
+        assert not out.ok and out.reason == "worker" and sb.restarts == 2
+        assert sb.call(TRIVIAL, "f", {"x": 2}).value == 3
+        kill_zygote = "import os, signal\ndef g():\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 'x'\n"
+        sb.call(kill_zygote, "g", {})  # the zygote is killable (same uid): the sandbox is replaced
+        assert sb.call(TRIVIAL, "f", {"x": 3}).value == 4 and sb.restarts == 3
+
+
+# -- resource bombs (existing classes, now on every path) -----------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+def test_fork_bomb_is_contained(sandbox, path):
     t0 = time.monotonic()
-    out = run(sandbox, "    while True:\n        pass")
-    assert not out.ok and out.reason in ("cpu_limit", "timeout")
-    assert time.monotonic() - t0 < 5
+    out = attack(path, sandbox, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    assert not out.ok and time.monotonic() - t0 < 15
+    still_works(sandbox)
 
 
-def test_sleep_past_the_deadline_is_killed(sandbox: Sandbox):
-    t0 = time.monotonic()
-    out = run(sandbox, "    import time\n    time.sleep(60)\n    return 'slept'")
-    assert not out.ok and out.reason == "timeout" and "2.0 s wall clock" in out.error
-    assert time.monotonic() - t0 < 5
+@pytest.mark.parametrize("path", PATHS)
+def test_memory_bomb_is_contained(sandbox, path):
+    out = attack(path, sandbox, "x = bytearray(2 * 1024 ** 3)\nreturn len(x)\n")
+    assert not out.ok and "MemoryError" in out.text
 
 
-def test_huge_output_is_capped(sandbox: Sandbox):
-    out = run(sandbox, "    for _ in range(10000):\n        print('y' * 100)\n    return 'done'")
+@pytest.mark.parametrize("path", PATHS)
+def test_cpu_loop_and_sleep_are_killed(sandbox, path):
+    for body in ("while True:\n    pass\n", "import time\ntime.sleep(60)\n"):
+        t0 = time.monotonic()
+        out = attack(path, sandbox, body)
+        assert not out.ok and ("timeout" in out.text or "SIGXCPU" in out.text or "cpu" in out.text.lower()), out
+        assert time.monotonic() - t0 < 8
+    still_works(sandbox)
+
+
+def test_huge_output_is_capped(sandbox):
+    out = sandbox.call("def f():\n    for _ in range(10000):\n        print('y' * 100)\n    return 'done'\n", "f", {})
     assert out.ok and out.value == "done"
     assert len(out.output) == 4096 and out.output_truncated > 900_000
 
 
-def test_a_test_cannot_forge_a_pass_by_printing(sandbox: Sandbox):
-    code = "def tool(x):\n    return x + 1\n"
-    forged = 'print(\'{"ok": true, "tests": [{"name": "test_x", "passed": true}]}\')\nprint(\'PASSED\')\n'
-    out = sandbox.run_tests(code, forged + "def test_x():\n    assert tool(1) == 3\n")
-    assert not out.ok and out.tests == [{"name": "test_x", "passed": False, "error": "AssertionError: "}]
-    assert "PASSED" in out.output  # printed, and ignored
+def test_a_huge_result_is_refused_not_buffered(sandbox):
+    out = sandbox.call("def f():\n    return 'x' * (64 * 1024 * 1024)\n", "f", {})
+    assert not out.ok and "exceeds" in str(out.error)
+    still_works(sandbox)
 
 
-def test_an_empty_test_suite_fails(sandbox: Sandbox):
-    out = sandbox.run_tests("def tool():\n    return 1\n", "# no tests here\nprint('all tests passed')\n")
-    assert not out.ok and "zero tests" in out.error
-
-
-def test_dynamic_import_tricks_stay_inside(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("path", PATHS)
+def test_dynamic_import_tricks_run_only_inside(path, monkeypatch):
     monkeypatch.setenv("ARISE_TEST_SECRET", "host-secret-42")
-    body = (
-        "    m = __import__('o' + 's')\n"
-        "    import importlib\n"
-        "    sp = importlib.import_module('subpro' + 'cess')\n"
-        "    r = sp.run(['cat', '/proc/1/environ', '/proc/self/environ'], capture_output=True)\n"
-        "    return [m.getuid(), dict(m.environ), r.stdout.decode(errors='replace')]"
-    )
-    with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:  # started with the secret in our environment
-        out = sb.call(f"def tool():\n{body}", "tool", {})
-    # The tricks run, but only inside: an unprivileged uid, and no trace of the host's environment.
-    assert out.ok, out.error
-    uid, env, proc_env = out.value
-    assert uid != 0 or os.getuid() != 0
-    assert "ARISE_TEST_SECRET" not in env and "host-secret-42" not in proc_env
+    with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:
+        out = attack(path, sb, """
+            m = __import__('o' + 's')
+            import importlib
+            sp = importlib.import_module('subpro' + 'cess')
+            try:
+                r = sp.run(['/bin/cat', '/proc/1/environ'], capture_output=True)
+                ran = r.stdout.decode(errors='replace')
+            except OSError as exc:
+                ran = type(exc).__name__
+            return [m.getuid(), dict(m.environ), ran]
+        """)
+    assert out.ok, out.text
+    uid, env, ran = json.loads(out.text)
+    assert uid != 0 and "ARISE_TEST_SECRET" not in env and ran == "FileNotFoundError"
 
 
-def test_a_tool_killing_itself_leaves_the_sandbox_working(sandbox: Sandbox):
-    """The worker is a separate process: a tool killing its own process leaves the host and sandbox alive."""
-    out = run(sandbox, "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)")
-    assert not out.ok and out.reason in ("killed", "crash")
-    assert sandbox.call("def f():\n    return os_ok\nos_ok = 2\n", "f", {}).value == 2
+def test_a_tool_killing_itself_leaves_the_sandbox_working(sandbox):
+    out = sandbox.call("import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n", "f", {})
+    assert not out.ok and out.reason == "killed" and "SIGKILL" in str(out.error)
+    still_works(sandbox)
 
 
-def test_rlimits_only_mode_still_limits_and_says_so(capsys: pytest.CaptureFixture[str]):
+def test_rlimits_only_mode_still_limits_and_says_so():
     with Sandbox(Limits(wall_s=1.0, cpu_s=1.0, memory_mb=256), isolation="rlimits-only") as sb:
         assert sb.isolation == "rlimits-only"
         out = sb.call("def f():\n    while True:\n        pass\n", "f", {})
         assert not out.ok and out.reason in ("cpu_limit", "timeout")
         out = sb.call("def f():\n    return len(bytearray(2 * 1024 ** 3))\n", "f", {})
-        assert not out.ok and "MemoryError" in out.error
+        assert not out.ok and "MemoryError" in str(out.error)
+        assert sb.call(TRIVIAL, "f", {"x": 1}).value == 2
+
+
+# -- limits are validated --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("memory_mb", -5), ("memory_mb", 0), ("wall_s", 0), ("cpu_s", -1.0), ("open_files", 3), ("nproc_extra", 0),
+     ("scratch_mb", 10**9), ("output_bytes", -1), ("max_rpc", 0), ("memory_mb", 1.5), ("wall_s", True)],
+)  # fmt: skip
+def test_absurd_limits_are_errors_naming_the_key_and_range(field, value):
+    with pytest.raises(ValueError, match=rf"sandbox\.{field} .*(out of range|must be).*to"):
+        Limits(**{field: value})
