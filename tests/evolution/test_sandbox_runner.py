@@ -88,3 +88,29 @@ def test_the_affordance_policy_of_the_episode_applies_inside_the_sandbox(sandbox
     )
     out = sandbox.call(code, "f", {}, access)
     assert not out.ok and "http_post is not available" in out.error
+
+
+def test_a_checkout_under_tmp_runs_the_sandbox(tmp_path):
+    """The sandbox's own /tmp once hid a worker that lived under /tmp: the worker now enters as data."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[2]
+    assert str(tmp_path).startswith("/tmp/")
+    for package in ("envs", "evolution"):
+        shutil.copytree(project / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import evolution.sandbox as s\n"
+        "assert s.__file__.startswith(sys.argv[1]), s.__file__\n"
+        "with s.Sandbox(isolation='bwrap') as sb:\n"
+        "    out = sb.call('def f(x):\\n    return x * 3\\n', 'f', {'x': 14})\n"
+        "    suite = sb.run_tests('def f(x):\\n    return x\\n', 'def test_a():\\n    assert f(2) == 2\\n')\n"
+        "print(out.value, suite.ok)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert proc.stdout.split() == ["42", "True"]
