@@ -80,6 +80,17 @@ def _check(cfg: DictConfig) -> None:
         raise ConfigError(f"condition.tools={cfg.condition.tools} needs kind: llm (an agent that uses the tools)")
     if cfg.evolution.protocol not in ("online", "train_test"):
         raise ConfigError(f"evolution.protocol must be 'online' or 'train_test', got {cfg.evolution.protocol!r}")
+    if cfg.sandbox.isolation not in ("auto", "bwrap", "rlimits-only"):
+        raise ConfigError(f"sandbox.isolation must be auto, bwrap or rlimits-only, got {cfg.sandbox.isolation!r}")
+    _sandbox_limits(cfg)
+
+
+def _sandbox_limits(cfg: DictConfig) -> Limits:
+    """The sandbox's limits from ``cfg.sandbox``; a bad value is a config error naming the key and range."""
+    try:
+        return Limits(wall_s=cfg.sandbox.wall_s, cpu_s=cfg.sandbox.wall_s, memory_mb=cfg.sandbox.memory_mb)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_plan(out_dir: Path, plan_hash: str) -> None:
@@ -381,14 +392,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     evolver: Evolver | None = None
     try:
         if cfg.condition.tools in ("library", "code"):
-            sandbox = Sandbox(
-                Limits(
-                    wall_s=float(cfg.sandbox.wall_s),
-                    cpu_s=float(cfg.sandbox.wall_s),
-                    memory_mb=int(cfg.sandbox.memory_mb),
-                ),
-                isolation=str(cfg.sandbox.isolation),
-            )
+            sandbox = Sandbox(_sandbox_limits(cfg), isolation=str(cfg.sandbox.isolation))
             sandbox.start()
         by_id = {inst.id: inst for inst in [*train, *planned]}
 

@@ -175,6 +175,9 @@ def test_datacorp_runs_for_both_protocols(tmp_path: Path):
         ("condition.affordances=[read_file,bogus]", "unknown affordance"),
         ("+world.options.metrics_auth=maybe", "must be true/false"),
         ("+world.options.hours=3", "hours must be in"),
+        ("sandbox.memory_mb=-5", "sandbox.memory_mb = -5 is out of range: accepted 64 to"),
+        ("sandbox.wall_s=0", "sandbox.wall_s = 0.0 is out of range: accepted 0.05 to 3600.0 seconds"),
+        ("sandbox.isolation=docker", "sandbox.isolation must be auto, bwrap or rlimits-only"),
     ],
 )
 def test_more_bad_configs_give_clear_errors(tmp_path: Path, override: str, fragment: str):
