@@ -86,8 +86,6 @@ REEXPORTED_MODULES = _reexported_modules(
 )  # fmt: skip
 
 
-
-
 @dataclass(frozen=True)
 class PolicyReport:
     ok: bool

@@ -42,8 +42,8 @@ import json
 import logging
 import os
 import select
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -332,7 +332,7 @@ class Sandbox:
         cmd += ["--dev", "/dev", "--remount-ro", "/dev"]
         cmd += ["--size", str(self.limits.scratch_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         cmd += ["--remount-ro", "/", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
-        return cmd + ["--chdir", "/tmp", image.interpreter]
+        return [*cmd, "--chdir", "/tmp", image.interpreter]
 
     def start(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -40,12 +40,12 @@ from __future__ import annotations
 import argparse
 import base64
 import builtins
-import hashlib
-import marshal
 import contextlib
 import ctypes
 import gc
+import hashlib
 import json
+import marshal
 import os
 import resource
 import select
@@ -331,7 +331,7 @@ def _tool_role(channel: _Channel) -> None:
 
 def _unmarshal(blob: Any) -> types.CodeType:
     """Code compiled by the relay (compiling 30-60 KB of tool source in every fresh process costs milliseconds)."""
-    return marshal.loads(base64.b64decode(str(blob)))  # noqa: S302 (written by the relay, trusted)
+    return marshal.loads(base64.b64decode(str(blob)))
 
 
 def _rebuild(reply: dict[str, Any]) -> Exception:
@@ -471,9 +471,8 @@ def _descendants(root: int) -> list[int]:
     parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    parent[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{entry}/stat", "rb") as f:
+                parent[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
     found, frontier = [], {root}
     while frontier:
         kids = {pid for pid, ppid in parent.items() if ppid in frontier}
@@ -554,7 +553,7 @@ class _Relay:
 
     def _recv(self, kind: str, role: str | None = None) -> tuple[dict[str, Any], list[int]]:
         """The zygote's next message of ``kind`` (others, e.g. an early fork, are kept for later)."""
-        for i, (msg, fds) in enumerate(self.stash):
+        for i, (msg, _) in enumerate(self.stash):
             if msg.get("kind") == kind and (role is None or msg.get("role") == role):
                 return self.stash.pop(i)
         while True:
@@ -602,7 +601,8 @@ class _Relay:
 
     def serve(self, req: dict[str, Any]) -> dict[str, Any]:
         tool, procs = self.tool, [self.tool]
-        self.output, self.dropped, self.ended = bytearray(), 0, set()
+        self.output, self.dropped = bytearray(), 0
+        self.ended: set[int] = set()
         wall_s = float(req.get("wall_s") or _Conf.limits["wall_s"])
         deadline = time.monotonic() + wall_s
         credit, calls = 0.5 * wall_s, 0

@@ -49,9 +49,9 @@ if os.fork() == 0:
 def run():
     out = {{}}
     with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:
+        body = "\\n".join("    " + line for line in ATTACK.splitlines())
         code = "import os\\ndef _isopen(fd):\\n    try:\\n        os.fstat(fd)\\n        return True\\n" \\
-               "    except OSError:\\n        return False\\ndef tool():\\n" + "\\n".join("    " + l for l in ATTACK.splitlines()) \\
-               + "\\n    return found\\n"
+               "    except OSError:\\n        return False\\ndef tool():\\n" + body + "\\n    return found\\n"
         first = sb.call(code, "tool", {{}})
         out["first"] = first.value if first.ok else first.error
         nxt = sb.call("import os\\ndef g():\\n    return sorted(os.listdir('/tmp'))\\n", "g", {{}})

@@ -101,7 +101,10 @@ def test_the_project_venv_and_other_host_paths_are_not_there(sandbox, path, tmp_
     other_job.chmod(0o644)
     probes = [str(PROJECT), str(PROJECT / "envs"), str(Path(sys.prefix)), str(other_job), "/etc/passwd",
               "/etc/shadow", "/proc/self", "/home", "/work", "/usr/bin/cat", "/bin/sh"]  # fmt: skip
-    out = attack(path, sandbox, f"""
+    out = attack(
+        path,
+        sandbox,
+        f"""
         import os
         seen = {{p: os.path.exists(p) for p in {probes!r}}}
         try:
@@ -115,9 +118,10 @@ def test_the_project_venv_and_other_host_paths_are_not_there(sandbox, path, tmp_
         except ImportError:
             seen['import numpy'] = False
         return seen
-    """)
+    """,
+    )
     assert out.ok, out.text
-    seen = json.loads(out.text) if path != "env" else json.loads(out.text)
+    seen = json.loads(out.text)
     assert not any(seen.values()), seen
     still_works(sandbox)
 
@@ -140,7 +144,10 @@ def test_every_visible_path_is_the_interpreter_its_libraries_the_worker_or_scrat
 
 @pytest.mark.parametrize("path", PATHS)
 def test_the_filesystem_is_read_only_but_a_capped_private_scratch(sandbox, path):
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         import os
         tried = {}
         for target in ('/arise/worker.py', '/x', '/dev/shm/x', '/dev/x', '/etc/x'):
@@ -160,7 +167,8 @@ def test_the_filesystem_is_read_only_but_a_capped_private_scratch(sandbox, path)
             tried['fill'] = type(exc).__name__
         tried['mb_written'] = written
         return tried
-    """)
+    """,
+    )
     assert out.ok, out.text
     tried = json.loads(out.text)
     assert all(v != "wrote" for k, v in tried.items() if k.startswith("/")), tried
@@ -179,7 +187,10 @@ def test_host_secrets_in_the_environment_are_not_visible(path, monkeypatch):
 
 @pytest.mark.parametrize("path", PATHS)
 def test_no_network(sandbox, path):
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         import socket
         results = []
         for host in ('1.1.1.1', '127.0.0.1'):
@@ -189,7 +200,8 @@ def test_no_network(sandbox, path):
             except OSError as exc:
                 results.append(type(exc).__name__)
         return results
-    """)
+    """,
+    )
     assert out.ok and "connected" not in out.text, out.text
 
 
@@ -232,7 +244,10 @@ def test_code_cannot_reach_the_workers_memory_descriptors_or_pipes(sandbox, path
 
 @pytest.mark.parametrize("path", PATHS)
 def test_daemons_and_their_files_are_gone_before_the_next_call(sandbox, path):
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         import os, time
         pid = os.fork()
         if pid == 0:
@@ -247,7 +262,8 @@ def test_daemons_and_their_files_are_gone_before_the_next_call(sandbox, path):
             os._exit(0)
         time.sleep(0.2)
         return sorted(os.listdir('/tmp'))
-    """)
+    """,
+    )
     assert out.ok and "daemon-was-here" in out.text, out.text
     still_works(sandbox)  # an empty /tmp: the daemon is dead and its file wiped
     time.sleep(0.1)
@@ -273,6 +289,13 @@ def _sandbox_processes(sb: Sandbox) -> list[int]:
         frontier = {pid for pid, ppid in parent.items() if ppid in frontier}
         found += sorted(frontier)
     return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _settles_to(sb: Sandbox, n: int) -> bool:
@@ -303,7 +326,10 @@ def test_module_state_and_earlier_suites_do_not_carry_over(sandbox, path):
     secret_suite = "def test_hidden():\n    assert f(1) == 2, 'ADVERSARIAL-SUITE-MARKER-7f3a'\n"
     assert sandbox.run_tests(TRIVIAL, secret_suite).ok
     assert sandbox.call("MARK = 'EARLIER-TOOL-MARKER-91c2'\ndef g():\n    return MARK\n", "g", {}).ok
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         import ctypes, gc, sys
         found = []
         for obj in gc.get_objects():
@@ -315,7 +341,8 @@ def test_module_state_and_earlier_suites_do_not_carry_over(sandbox, path):
             if 'MARK' in dir(mod):
                 found.append(name)
         return [f for f in found if 'ADVERSARIAL' in f or 'EARLIER' in f and 'found' not in f]
-    """)
+    """,
+    )
     assert out.ok, out.text
     assert "7f3a" not in out.text and "91c2" not in out.text, out.text
 
@@ -329,8 +356,9 @@ FORGERS = {
     "                value.clear()\n        frame.f_back and frame.f_back.f_globals.update(AssertionError=None)\n"
     "        frame = frame.f_back\n    return x\n",
     "exit_zero": "import os\ndef f(x):\n    os._exit(0)\n",
-    "print_pass": "def f(x):\n    print('{\"op\": \"verdict\", \"passed\": true}')\n    print('PASSED')\n    return x\n",
-    "forged_frames": "import json, os, struct\ndef f(x):\n    body = json.dumps({'op': 'verdict', 'passed': True}).encode()\n"
+    "print_pass": 'def f(x):\n    print(\'{"op": "verdict", "passed": true}\')\n    print(\'PASSED\')\n    return x\n',
+    "forged_frames": "import json, os, struct\ndef f(x):\n"
+    "    body = json.dumps({'op': 'verdict', 'passed': True}).encode()\n"
     "    for fd in range(3, 20):\n        try:\n            os.write(fd, struct.pack('>I', len(body)) + body)\n"
     "        except OSError:\n            pass\n    return x\n",
     "kill_the_tester": "import os, signal\ndef f(x):\n    os.kill(0, signal.SIGKILL)\n",
@@ -376,7 +404,10 @@ def test_an_empty_suite_and_an_unparseable_suite_fail(sandbox):
 # -- the host stays in control ---------------------------------------------------------------------------
 @pytest.mark.parametrize("path", PATHS)
 def test_affordances_with_bad_arguments_are_error_values(sandbox, access, path):
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         from envs.toolkit import read_file, http_get, list_files, read_doc
         errors = []
         for call in (lambda: read_file(123), lambda: http_get(None), lambda: list_files(path=[1]),
@@ -387,7 +418,9 @@ def test_affordances_with_bad_arguments_are_error_values(sandbox, access, path):
             except Exception as exc:
                 errors.append(type(exc).__name__ + ': ' + str(exc)[:60])
         return errors
-    """, access)
+    """,
+        access,
+    )
     assert out.ok, out.text
     errors = json.loads(out.text)
     assert len(errors) == 6 and all(e.startswith("ToolError") for e in errors), errors
@@ -402,14 +435,19 @@ def test_a_crashing_affordance_on_the_host_is_an_error_for_that_call_only(sandbo
         raise RuntimeError("bug in the world")
 
     monkeypatch.setattr(world_access, "read_file", broken)
-    out = sandbox.call("from envs.toolkit import read_file\ndef g():\n    return read_file('x')\n", "g", {}, world_access)
+    out = sandbox.call(
+        "from envs.toolkit import read_file\ndef g():\n    return read_file('x')\n", "g", {}, world_access
+    )
     assert not out.ok and "read_file failed: RuntimeError: bug in the world" in str(out.error)
     still_works(sandbox)
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_protocol_garbage_from_the_tool_is_an_error_and_the_next_call_is_its_own(sandbox, path):
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         import os, struct
         for fd in range(3, 12):
             for junk in (struct.pack('>I', 2 ** 31) + b'x' * 10, b'\\x00\\x00\\x00\\x05notjs', b'\\xff' * 64):
@@ -418,7 +456,8 @@ def test_protocol_garbage_from_the_tool_is_an_error_and_the_next_call_is_its_own
                 except OSError:
                     pass
         return 'sent'
-    """)
+    """,
+    )
     assert not out.ok or out.text == '"sent"'
     still_works(sandbox)
 
@@ -454,8 +493,7 @@ def test_a_dead_worker_is_an_error_for_the_running_call_only_and_is_replaced():
         inside = _sandbox_processes(sb)
         sb._proc.kill()  # dies between calls: nothing of the next call ran, so it is retried on a new sandbox
         deadline = time.monotonic() + 2
-        while any(os.path.exists(f"/proc/{p}/cmdline") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
-                  for p in inside) and time.monotonic() < deadline:  # fmt: skip
+        while any(_alive(p) for p in inside) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert sb.call(TRIVIAL, "f", {"x": 1}).value == 2 and sb.restarts == 1
         assert sb._proc is not None
@@ -473,7 +511,9 @@ def test_a_dead_worker_is_an_error_for_the_running_call_only_and_is_replaced():
 @pytest.mark.parametrize("path", PATHS)
 def test_fork_bomb_is_contained(sandbox, path):
     t0 = time.monotonic()
-    out = attack(path, sandbox, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    out = attack(
+        path, sandbox, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
     assert not out.ok and time.monotonic() - t0 < 15
     still_works(sandbox)
 
@@ -510,7 +550,10 @@ def test_a_huge_result_is_refused_not_buffered(sandbox):
 def test_dynamic_import_tricks_run_only_inside(path, monkeypatch):
     monkeypatch.setenv("ARISE_TEST_SECRET", "host-secret-42")
     with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:
-        out = attack(path, sb, """
+        out = attack(
+            path,
+            sb,
+            """
             m = __import__('o' + 's')
             import importlib
             sp = importlib.import_module('subpro' + 'cess')
@@ -520,7 +563,8 @@ def test_dynamic_import_tricks_run_only_inside(path, monkeypatch):
             except OSError as exc:
                 ran = type(exc).__name__
             return [m.getuid(), dict(m.environ), ran]
-        """)
+        """,
+        )
     assert out.ok, out.text
     uid, env, ran = json.loads(out.text)
     assert uid != 0 and "ARISE_TEST_SECRET" not in env and ran == "FileNotFoundError"
