@@ -645,8 +645,9 @@ class _Relay:
                         if op in ("rpc", "call"):
                             calls += 1
                             if calls > int(_Conf.limits["max_rpc"]):
+                                what = "world calls" if op == "rpc" else "calls"
                                 result = {"ok": False, "reason": "rpc_limit",
-                                          "error": f"runaway: killed after more than {calls - 1} calls"}  # fmt: skip
+                                          "error": f"runaway: killed after more than {calls - 1} {what}"}  # fmt: skip
                                 break
                         if op == "rpc":
                             t_rpc = time.monotonic()
