@@ -496,7 +496,7 @@ class Sandbox:
             wire.write_frame(self._to_worker, req)
         except BrokenPipeError:
             raise _NeverStarted from None
-        cap = self.limits.result_bytes + 2 * self.limits.output_bytes + 65_536
+        cap = self.limits.result_bytes + 8 * self.limits.output_bytes + 65_536  # output may be escaped 6x in JSON
         backstop = time.monotonic() + wall_s * 1.5 + _MARGIN_S
         while True:
             frame = self._reader.read(backstop, cap)

@@ -38,6 +38,7 @@ every process the call started is dead and the scratch directory is empty.
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import builtins
 import contextlib
@@ -159,33 +160,78 @@ def _set_limits(limits: dict[str, Any]) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
 
 
-# Syscall numbers of setsid/setpgid and the audit arch, per machine: the only way out of a process group.
-_SECCOMP_ARCH = {"x86_64": (0xC000003E, 112, 109), "aarch64": (0xC00000B7, 157, 154)}
+# x86_64 syscall numbers the filter names (other machines run without it: see ``seccomp_supported``).
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_NR = {
+    "setsid": 112, "setpgid": 109, "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
+    "rt_tgsigqueueinfo": 297, "shmget": 29, "semget": 64, "msgget": 68, "mq_open": 240, "pidfd_open": 434,
+    "pidfd_send_signal": 424, "pidfd_getfd": 438, "process_vm_readv": 310, "process_vm_writev": 311, "ptrace": 101,
+    "kcmp": 312, "process_madvise": 440, "perf_event_open": 298, "prlimit64": 302, "sched_setaffinity": 203,
+    "sched_setscheduler": 144, "sched_setparam": 142, "sched_setattr": 314, "migrate_pages": 256,
+    "move_pages": 279, "setpriority": 141, "ioprio_set": 251,
+}  # fmt: skip
+# Leaving the process group; System V and POSIX IPC objects (they outlive the call, and their memory is
+# not the process's: a call could keep gigabytes alive); reaching other processes by pid or descriptor.
+_DENY = ("setsid", "setpgid", "shmget", "semget", "msgget", "mq_open", "pidfd_open", "pidfd_send_signal",
+         "pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "kcmp", "process_madvise",
+         "perf_event_open")  # fmt: skip
+_SELF_ARG0 = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
+              "migrate_pages", "move_pages")  # pid 0 (the caller) only  # fmt: skip
+_SELF_ARG1 = ("setpriority", "ioprio_set")  # who 0 (the caller) only
+_SIGNALS = ("kill", "tkill", "rt_sigqueueinfo")  # to itself or its own process group only
+_THREAD_SIGNALS = ("tgkill", "rt_tgsigqueueinfo")  # to its own thread group only
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 
 
 def seccomp_supported() -> bool:
-    return os.uname().machine in _SECCOMP_ARCH
+    return os.uname().machine == "x86_64"
+
+
+def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
+    """The BPF program for an untrusted process ``pid`` (the leader of its own process group).
+
+    A call's processes may not leave their group (so one ``killpg`` ends them all, daemons
+    included), create IPC objects that would outlive them, or act on any process outside
+    the group: not the relay, not the zygote, not the next call's process already waiting.
+    """
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    arg0, arg1 = 16, 24  # low 32 bits of seccomp_data.args[0] / [1] (little endian; pids are ints)
+    code: list[tuple[int, str | int, str | int, int]] = [
+        (ld, 0, 0, 4),  # arch
+        (jeq, 0, "deny", _AUDIT_ARCH_X86_64),  # a foreign ABI (int 0x80): deny
+        (ld, 0, 0, 0),  # nr
+        (jge, "deny", 0, 0x40000000),  # x32: deny
+    ]
+    for name in _DENY:
+        code.append((jeq, "deny", 0, _NR[name]))
+    for group, label in ((_SELF_ARG0, "self0"), (_SELF_ARG1, "self1"), (_SIGNALS, "sig"), (_THREAD_SIGNALS, "tg")):
+        for name in group:
+            code.append((jeq, label, 0, _NR[name]))
+    code.append((ret, 0, 0, allow))
+    labels = {"self0": len(code)}
+    code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", 0)]
+    labels["self1"] = len(code)
+    code += [(ld, 0, 0, arg1), (jeq, "allow", "deny", 0)]
+    labels["sig"] = len(code)
+    code += [(ld, 0, 0, arg0), (jeq, "allow", 0, pid), (jeq, "allow", 0, 0), (jeq, "allow", "deny", (-pid) & 0xFFFFFFFF)]
+    labels["tg"] = len(code)
+    code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", pid)]
+    labels["allow"] = len(code)
+    code.append((ret, 0, 0, allow))
+    labels["deny"] = len(code)
+    code.append((ret, 0, 0, deny))
+
+    def offset(i: int, target: str | int) -> int:
+        return target if isinstance(target, int) else labels[target] - (i + 1)
+
+    return [(op, offset(i, jt), offset(i, jf), k) for i, (op, jt, jf, k) in enumerate(code)]
 
 
 class _SeccompFilter:
-    """The setsid/setpgid filter, built once in the zygote (building ctypes types costs ~0.7 ms a process)."""
+    """Installs ``_filter_program``; the ctypes types are built once in the zygote (about 0.7 ms each time)."""
 
     def __init__(self) -> None:
-        arch, nr_setsid, nr_setpgid = _SECCOMP_ARCH[os.uname().machine]
-        ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-        allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-        program = [
-            (ld, 0, 0, 4),  # seccomp_data.arch
-            (jeq, 0, 5, arch),  # a foreign ABI (e.g. int 0x80): deny
-            (ld, 0, 0, 0),  # seccomp_data.nr
-            (jge, 3, 0, 0x40000000),  # x32 syscalls: deny
-            (jeq, 2, 0, nr_setsid),
-            (jeq, 1, 0, nr_setpgid),
-            (ret, 0, 0, allow),
-            (ret, 0, 0, deny),
-        ]
-
         class SockFilter(ctypes.Structure):
             _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
                         ("k", ctypes.c_uint)]  # fmt: skip
@@ -193,20 +239,16 @@ class _SeccompFilter:
         class SockFprog(ctypes.Structure):
             _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
 
-        self.filters = (SockFilter * len(program))(*[SockFilter(*ins) for ins in program])
-        self.prog = SockFprog(len(program), self.filters)
-        self.prog_ref = ctypes.byref(self.prog)
+        self.filter_type, self.prog_type = SockFilter, SockFprog
         self.libc = ctypes.CDLL(None, use_errno=True)
 
     def apply(self) -> None:
-        """Forbid setsid/setpgid (and every foreign-ABI syscall): our descendants stay in our process group.
-
-        So one ``killpg`` ends everything a call started, ``setsid`` daemons included, without
-        touching the next call's process that is already waiting.
-        """
+        program = _filter_program(os.getpid())
+        filters = (self.filter_type * len(program))(*[self.filter_type(*ins) for ins in program])
+        prog = self.prog_type(len(program), filters)
         if self.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        if self.libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self.prog_ref, 0, 0) != 0:
+        if self.libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
@@ -277,6 +319,13 @@ def _untrusted(role: Any, to_relay: int, from_relay: int, out_w: int) -> None:
     role(_Channel(to_relay, from_relay))
 
 
+def _flush() -> None:
+    """What was printed reaches the capture pipe before the answer (the process ends with ``_exit``)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -313,6 +362,7 @@ def _tool_role(channel: _Channel) -> None:
                 reply = {"ok": True, "value": _jsonable(fn(**req.get("args", {})))}
         except BaseException as exc:
             reply = _raised(exc)
+        _flush()
         write_frame(channel.to_relay, {"op": "result", **reply})
         return
     names = sorted(k for k, v in ns.items() if callable(v) and not k.startswith("__") and k not in _Conf.affordances)
@@ -326,6 +376,7 @@ def _tool_role(channel: _Channel) -> None:
             reply = {"ok": True, "value": _jsonable(ns[frame["fn"]](*args, **kwargs))}
         except BaseException as exc:
             reply = _raised(exc)
+        _flush()
         write_frame(channel.to_relay, {"op": "return", **reply})
 
 
@@ -334,12 +385,16 @@ def _unmarshal(blob: Any) -> types.CodeType:
     return marshal.loads(base64.b64decode(str(blob)))
 
 
+# Exceptions with control-flow meaning: raised from a proxy they would end a test's loop silently.
+_NOT_REBUILT = (StopIteration, StopAsyncIteration)
+
+
 def _rebuild(reply: dict[str, Any]) -> Exception:
     """The tool's exception as a test sees it: the first built-in class in its MRO, else ``ToolRaised``."""
     message = str(reply.get("message") or reply.get("error") or "the tool raised")
     for name in reply.get("exc") or []:
         cls = getattr(builtins, str(name), None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
+        if isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, _NOT_REBUILT):
             with contextlib.suppress(Exception):
                 return cls(message)
     return ToolRaised(str(reply.get("error") or message))
@@ -372,6 +427,7 @@ def _test_role(channel: _Channel) -> None:
         verdict: dict[str, Any] = {"passed": True, "error": None}
     except BaseException as exc:
         verdict = {"passed": False, "error": _describe(exc)}
+    _flush()
     write_frame(channel.to_relay, {"op": "verdict", **verdict})
 
 
@@ -412,6 +468,7 @@ def _zygote(ctl: socket.socket) -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a call come back to us, to be killed and reaped
     if _Conf.group_kill:
         _Conf.seccomp = _SeccompFilter()
+    scratch_mode = stat.S_IMODE(os.stat(_Conf.scratch).st_mode)
     gc.collect()
     gc.freeze()  # the warm heap stays shared with every fork (fewer copy-on-write faults)
     while True:
@@ -427,8 +484,8 @@ def _zygote(ctl: socket.socket) -> None:
             if verb == "kill":  # nothing of the call can run any more: the relay may answer the host
                 ctl.sendall(json.dumps({"kind": "killed"}).encode())
             statuses = _reap(groups)
-            _wipe(_Conf.scratch)
-            ctl.sendall(json.dumps({"kind": "clean", "statuses": statuses}).encode())
+            clean = _wipe(_Conf.scratch, scratch_mode)
+            ctl.sendall(json.dumps({"kind": "clean", "statuses": statuses, "wiped": clean}).encode())
 
 
 def _kill(groups: list[int]) -> None:
@@ -481,18 +538,40 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _wipe(path: str) -> None:
-    """Empty the scratch directory, whatever permissions the call left on what it made."""
-    for entry in os.listdir(path):
-        full = os.path.join(path, entry)
-        with contextlib.suppress(OSError):
-            st = os.lstat(full)
-            if stat.S_ISDIR(st.st_mode):
-                os.chmod(full, 0o700)
-                _wipe(full)
-                os.rmdir(full)
-            else:
-                os.unlink(full)
+def _wipe(path: str, mode: int) -> bool:
+    """Empty the scratch directory whatever the call left (permissions, depth beyond PATH_MAX); True if clean."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        _empty(fd)
+    except (OSError, RecursionError):
+        pass
+    finally:
+        os.close(fd)
+    try:
+        return not os.listdir(path) and stat.S_IMODE(os.stat(path).st_mode) == mode
+    except OSError:
+        return False
+
+
+def _empty(dir_fd: int) -> None:
+    """Remove everything under an open directory, by names relative to descriptors (no path gets long)."""
+    for name in os.listdir(dir_fd):
+        st = os.lstat(name, dir_fd=dir_fd)
+        if stat.S_ISDIR(st.st_mode):
+            os.chmod(name, 0o700, dir_fd=dir_fd)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                _empty(sub)
+            finally:
+                os.close(sub)
+            os.rmdir(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
 
 
 # -- the relay (trusted; PID 1; holds the host's pipes) ---------------------------------------
@@ -547,6 +626,8 @@ class _Relay:
         self.unclean = False  # the zygote is still reaping the last call and wiping the scratch
         self.reaping = ""  # the killed call's process groups, for the zygote to reap after the answer
         self.compiled: dict[str, str] = {}
+        self.names: dict[str, list[str]] = {}  # per code: the top-level names a test may call
+        self.dirty = False  # the scratch could not be emptied: this sandbox must not serve another call
         # With process groups pinned, the next call's tool process is forked while the current one works.
         self.prefork = _Conf.group_kill
         ctl.sendall(b"tool")
@@ -573,10 +654,11 @@ class _Relay:
             t0 = time.monotonic()
             try:
                 if self.unclean:  # no call's code runs before the last one's processes and files are gone
-                    self._recv("clean")
+                    if not self._recv("clean")[0].get("wiped"):
+                        raise OSError("the scratch directory could not be emptied")
                     self.unclean = False
                 self.tool = _Proc(self._recv("spawned", "tool"), self.cap)
-            except (OSError, ValueError):  # the zygote died (an earlier call killed it): nothing of this ran
+            except (OSError, ValueError):  # the zygote died or the scratch stays dirty: nothing of this ran
                 write_frame(self.host_out, {"op": "lost"})
                 return
             try:
@@ -584,6 +666,9 @@ class _Relay:
                     self.ctl.sendall(b"tool")
                 reply = self.serve(req)
                 reply["elapsed_s"] = round(time.monotonic() - t0, 6)
+                if self.dirty:  # answer, then end: the host starts a clean sandbox for the next call
+                    write_frame(self.host_out, {"op": "result", **reply, "sandbox_lost": True})
+                    return
                 if self.reaping:  # killed before the answer; reaped (and the scratch wiped) while the host reads it
                     try:
                         self.ctl.sendall(f"reap {self.reaping}".encode())
@@ -666,7 +751,8 @@ class _Relay:
                                 if frame.get("reason") == "syntax":
                                     result["reason"] = "syntax"
                                 break
-                            names = [str(n) for n in frame.get("names") or []]
+                            callable_names = {str(n) for n in frame.get("names") or []}
+                            names = [n for n in self._tool_names(req.get("code")) if n in callable_names]
                             self.ctl.sendall(b"test")
                             test = _Proc(self._recv("spawned", "test"), self.cap)
                             procs.append(test)
@@ -712,7 +798,9 @@ class _Relay:
         pids = " ".join(str(p.pid) for p in procs)
         if statuses:
             self.ctl.sendall(f"reap {pids}".encode())
-            found: dict[str, int | None] = self._recv("clean")[0].get("statuses") or {}
+            clean = self._recv("clean")[0]
+            found: dict[str, int | None] = clean.get("statuses") or {}
+            self.dirty = not clean.get("wiped")
         elif _Conf.group_kill:  # we kill the call's groups ourselves; the zygote reaps them after we answer
             for proc in procs:
                 with contextlib.suppress(OSError):
@@ -726,6 +814,23 @@ class _Relay:
             self._capture(proc.out, drain=True)
             proc.close()
         return found
+
+    def _tool_names(self, source: Any) -> list[str]:
+        """What a test may call: functions, classes and names the tool's source binds at top level, never a
+        builtin or an affordance (a tool defining ``range`` or ``read_file`` must not replace the tests' own)."""
+        text = str(source)
+        key = hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest()
+        if key not in self.names:
+            bound: set[str] = set()
+            for node in ast.parse(text).body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    bound.add(node.name)
+                elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    bound |= {t.id for t in targets if isinstance(t, ast.Name)}
+            reserved = set(dir(builtins)) | set(_Conf.affordances)
+            self.names = {key: sorted(n for n in bound if n not in reserved and not n.startswith("__"))}
+        return self.names[key]
 
     def _compiled(self, source: Any, filename: str) -> str:
         """Compile here, once per distinct source (a small cache), and ship the code object marshalled."""
@@ -783,6 +888,7 @@ def main(argv: list[str] | None = None) -> None:
     _Conf.scratch, _Conf.own_pid_namespace = args.scratch, args.own_pid_namespace
     _Conf.group_kill = seccomp_supported()
     _prctl(PR_SET_DUMPABLE, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # PID 1 takes only signals it handles; SIGINT it must not
     for name in filter(None, args.prewarm.split(",")):  # imported once: a forked `import re` is then free
         with contextlib.suppress(ImportError):
             __import__(name)

@@ -503,8 +503,9 @@ def test_a_dead_worker_is_an_error_for_the_running_call_only_and_is_replaced():
         assert not out.ok and out.reason == "worker" and sb.restarts == 2
         assert sb.call(TRIVIAL, "f", {"x": 2}).value == 3
         kill_zygote = "import os, signal\ndef g():\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 'x'\n"
-        sb.call(kill_zygote, "g", {})  # the zygote is killable (same uid): the sandbox is replaced
-        assert sb.call(TRIVIAL, "f", {"x": 3}).value == 4 and sb.restarts == 3
+        refused = sb.call(kill_zygote, "g", {})  # seccomp: a tool may signal only its own process group
+        assert not refused.ok and "PermissionError" in (refused.error or "")
+        assert sb.call(TRIVIAL, "f", {"x": 3}).value == 4 and sb.restarts == 2  # the zygote survived
 
 
 # -- resource bombs (existing classes, now on every path) -----------------------------------------------------
@@ -595,3 +596,107 @@ def test_rlimits_only_mode_still_limits_and_says_so():
 def test_absurd_limits_are_errors_naming_the_key_and_range(field, value):
     with pytest.raises(ValueError, match=rf"sandbox\.{field} .*(out of range|must be).*to"):
         Limits(**{field: value})
+
+
+# -- found by a red-team review (each failed on the first version of this sandbox) -----------------------
+def test_a_tool_cannot_replace_the_tests_builtins_or_affordances(sandbox, access):
+    wrong = (
+        "def square(x):\n    return -12345\n"
+        "def range(*a):\n    return []\n"
+        "def all(*a):\n    return True\n"
+        "def abs(*a):\n    return 0\n"
+        "def read_file(path):\n    return 'x\\n' * 999\n"
+        "def count_lines(path):\n    return 999\n"
+    )
+    tests = (
+        "def test_loop():\n    for i in range(3):\n        assert square(i) == i * i\n"
+        "def test_all():\n    assert all(square(i) == i * i for i in [1, 2])\n"
+        "def test_abs():\n    assert abs(square(2) - 4) < 1e-9\n"
+        "def test_count():\n    p = 'config/env'\n    assert count_lines(p) == len(read_file(p).splitlines())\n"
+    )
+    out = sandbox.run_tests(wrong, tests, access)
+    assert not out.ok and [t["passed"] for t in out.tests] == [False] * 4, out.tests
+
+
+def test_a_tool_cannot_announce_names_of_its_own_choosing(sandbox, access):
+    """The tool process speaks to the relay over its own pipe; it may lie about what it defines."""
+    hijack = (
+        "import json, os, struct\n"
+        "chan = [c.cell_contents for c in read_file.__closure__ if hasattr(c.cell_contents, 'to_relay')][0]\n"
+        "def _w(o):\n    b = json.dumps(o).encode()\n    os.write(chan.to_relay, struct.pack('>I', len(b)) + b)\n"
+        "def _r():\n    (n,) = struct.unpack('>I', os.read(chan.from_relay, 4))\n"
+        "    return json.loads(os.read(chan.from_relay, n))\n"
+        "def count_lines(path):\n    return 999\n"
+        "impl = {'count_lines': count_lines, 'read_file': lambda p: 'x\\n' * 999}\n"
+        "_w({'op': 'loaded', 'ok': True, 'names': list(impl)})\n"
+        "for _ in range(100):\n    fr = _r()\n"
+        "    _w({'op': 'return', 'ok': True, 'value': impl[fr['fn']](*fr.get('args') or [])})\n"
+        "os._exit(0)\n"
+    )
+    tests = "def test_count():\n    p = 'config/env'\n    assert count_lines(p) == len(read_file(p).splitlines())\n"
+    out = sandbox.run_tests(hijack, tests, access)
+    assert not out.ok and out.tests[0]["passed"] is False, out
+
+
+@pytest.mark.parametrize("trick", ["chmod", "deep"])
+def test_the_scratch_is_wiped_whatever_the_call_did_to_it(sandbox, trick):
+    plant = {
+        "chmod": "open('/tmp/loot', 'w').write(secret)\n    os.chmod('/tmp', 0o555)\n",
+        "deep": "os.chdir('/tmp')\n    for i in range(25):\n        name = chr(97 + i) * 200\n"
+        "        os.mkdir(name)\n        os.chdir(name)\n    open('loot', 'w').write(secret)\n",
+    }[trick]
+    out = sandbox.call(f"import os\ndef f(secret):\n    {plant}    return 'planted'\n", "f", {"secret": "S3CRET"})
+    assert out.ok and out.value == "planted", out
+    still_works(sandbox)  # /tmp empty and writable again
+    check = sandbox.call("def g():\n    open('/tmp/x', 'w').write('ok')\n    return open('/tmp/x').read()\n", "g", {})
+    assert check.ok and check.value == "ok"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_ipc_object_outlives_a_call(sandbox, path):
+    out = attack(path, sandbox, """
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        found = {}
+        found['shmget'] = (libc.shmget(0x4152, 64 * 1024 * 1024, 0o1666), ctypes.get_errno())  # IPC_CREAT
+        found['msgget'] = (libc.msgget(0x4153, 0o1666), ctypes.get_errno())
+        found['semget'] = (libc.semget(0x4154, 1, 0o1666), ctypes.get_errno())
+        found['mq_open'] = os.path.exists('/dev/mqueue')
+        return found
+    """)
+    assert out.ok, out.text
+    found = json.loads(out.text)
+    for key in ("shmget", "msgget", "semget"):
+        assert found[key] == [-1, 1], found  # EPERM: the memory of a segment would outlive the call
+
+
+@pytest.mark.parametrize("target", ["zygote", "relay", "next_call"])
+def test_a_call_cannot_signal_the_sandbox_or_the_next_call(sandbox, target):
+    pid = {"zygote": "os.getppid()", "relay": "1", "next_call": "os.getpid() + 1"}[target]
+    out = sandbox.call(
+        "import os, signal\ndef f():\n    tried = []\n"
+        f"    for pid in {{{pid}, os.getpid() + 2, os.getppid(), 1, -os.getppid()}}:\n"
+        "        for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGINT):\n"
+        "            try:\n                os.kill(pid, sig)\n                tried.append('sent')\n"
+        "            except OSError as exc:\n                tried.append(exc.errno)\n"
+        "    return tried\n",
+        "f",
+        {},
+    )
+    assert out.ok and "sent" not in out.value, out
+    t0 = time.monotonic()
+    still_works(sandbox)
+    assert time.monotonic() - t0 < 2
+
+
+def test_printed_output_reaches_the_caller_without_a_flush(sandbox):
+    out = sandbox.call("def f():\n    print('hello from tool')\n    return 1\n", "f", {})
+    assert out.ok and out.output == "hello from tool\n"
+    suite = sandbox.run_tests(TRIVIAL, "def test_a():\n    print('hello from test')\n    assert f(1) == 2\n")
+    assert suite.ok and suite.output == "hello from test\n"
+
+
+def test_stop_iteration_from_a_tool_does_not_end_a_test_silently(sandbox):
+    code = "def f(x):\n    raise StopIteration\n"
+    out = sandbox.run_tests(code, "def test_a():\n    assert all(f(x) == x for x in [1, 2])\n")
+    assert not out.ok
