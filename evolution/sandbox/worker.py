@@ -214,7 +214,12 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     labels["self1"] = len(code)
     code += [(ld, 0, 0, arg1), (jeq, "allow", "deny", 0)]
     labels["sig"] = len(code)
-    code += [(ld, 0, 0, arg0), (jeq, "allow", 0, pid), (jeq, "allow", 0, 0), (jeq, "allow", "deny", (-pid) & 0xFFFFFFFF)]
+    code += [
+        (ld, 0, 0, arg0),
+        (jeq, "allow", 0, pid),
+        (jeq, "allow", 0, 0),
+        (jeq, "allow", "deny", (-pid) & 0xFFFFFFFF),
+    ]
     labels["tg"] = len(code)
     code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", pid)]
     labels["allow"] = len(code)

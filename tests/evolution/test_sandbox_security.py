@@ -654,7 +654,10 @@ def test_the_scratch_is_wiped_whatever_the_call_did_to_it(sandbox, trick):
 
 @pytest.mark.parametrize("path", PATHS)
 def test_no_ipc_object_outlives_a_call(sandbox, path):
-    out = attack(path, sandbox, """
+    out = attack(
+        path,
+        sandbox,
+        """
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         found = {}
@@ -663,7 +666,8 @@ def test_no_ipc_object_outlives_a_call(sandbox, path):
         found['semget'] = (libc.semget(0x4154, 1, 0o1666), ctypes.get_errno())
         found['mq_open'] = os.path.exists('/dev/mqueue')
         return found
-    """)
+    """,
+    )
     assert out.ok, out.text
     found = json.loads(out.text)
     for key in ("shmget", "msgget", "semget"):
