@@ -15,11 +15,12 @@ Inside a tool::
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from envs.access import WorldAccess
+from envs.access import ALL_AFFORDANCES, WorldAccess
 
 _current: ContextVar[WorldAccess | None] = ContextVar("arise_gym_world_access", default=None)
 
@@ -46,20 +47,44 @@ def bound(access: WorldAccess) -> Iterator[None]:
 
 
 def http_get(url: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET ``url`` (query ``params``); returns {"status": int, "headers": dict, "body": str}."""
     return _access().http_get(url, params=params, headers=headers)
 
 
 def http_post(url: str, json: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """POST ``json`` as the body to ``url``; returns {"status": int, "headers": dict, "body": str}."""
     return _access().http_post(url, json=json, headers=headers)
 
 
 def list_files(path: str = "") -> list[str]:
+    """Paths of the files under the directory ``path`` ('' lists every file)."""
     return _access().list_files(path)
 
 
 def read_file(path: str) -> str:
+    """The whole text of the file ``path``."""
     return _access().read_file(path)
 
 
 def read_doc(name: str = "") -> str:
+    """The handbook page ``name`` (e.g. 'logging'); '' lists the pages."""
     return _access().read_doc(name)
+
+
+def api_reference() -> str:
+    """The toolkit as prompts document it, rendered from the functions themselves.
+
+    One line per affordance, ``name(arg: type = default, ...) -> type: summary``, in
+    ``envs.access.ALL_AFFORDANCES`` order, so a prompt cannot drift from the code.
+    """
+    lines = []
+    for name in ALL_AFFORDANCES:
+        fn = globals()[name]
+        sig = inspect.signature(fn)  # annotations stay strings (postponed evaluation)
+        params = ", ".join(
+            f"{p.name}: {p.annotation}" + ("" if p.default is p.empty else f" = {p.default!r}")
+            for p in sig.parameters.values()
+        )
+        summary = (inspect.getdoc(fn) or "").splitlines()[0].replace("``", "`")
+        lines.append(f"- {name}({params}) -> {sig.return_annotation}: {summary}")
+    return "\n".join(lines)

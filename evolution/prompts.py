@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from envs.toolkit import api_reference
 from evolution.parsing import Gap
 from evolution.static_policy import DEFAULT_ALLOWED_IMPORTS
 
 SYSTEM = (
     "You are a senior engineer building Python tools for an AI agent that works inside a company's systems. "
     "Tools are plain Python functions with type-annotated parameters and a docstring. They run in a sandbox "
-    "without network or files: they reach the company's systems only through the functions of `envs.toolkit` "
-    "(http_get(url, params=None, headers=None) -> {status, headers, body}, http_post(url, json=None, "
-    "headers=None), list_files(prefix='') -> [paths], read_file(path, offset=0, limit=None) -> text, "
-    "read_doc(topic='') -> text). Allowed imports: " + ", ".join(sorted(DEFAULT_ALLOWED_IMPORTS)) + "."
+    "without network or files: they reach the company's systems only through these functions of `envs.toolkit` "
+    "(`from envs.toolkit import read_file, http_get`):\n"
+    + api_reference()
+    + "\nAllowed imports: "
+    + ", ".join(sorted(DEFAULT_ALLOWED_IMPORTS))
+    + "."
 )
 
 TOOL_FORMAT = (
