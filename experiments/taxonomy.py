@@ -116,6 +116,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envs.access import ALL_AFFORDANCES
+
 CATEGORIES: tuple[str, ...] = (
     "incorrect_invocation",
     "not_called",
@@ -139,7 +141,7 @@ PAPER_SHARES: dict[str, float] = {
     "grader_strictness": 0.10,
 }
 
-AFFORDANCES: frozenset[str] = frozenset({"http_get", "http_post", "list_files", "read_file", "read_doc"})
+AFFORDANCES: frozenset[str] = frozenset(ALL_AFFORDANCES)
 RUN_PYTHON = "run_python"
 FUZZY_RATIO = 0.8  # difflib ratio above which an unknown (library) tool name stands for a needed tool
 
