@@ -29,7 +29,6 @@ from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
 from envs.grading import Comparator, Grade, grade_answer
 from envs.world import World
 
-PHASE_ORDER = {"acmecorp": ("logs", "metrics", "config", "incidents"), "datacorp": ("csv", "validation", "query")}
 DIFFICULTIES = ("easy", "medium", "hard")
 SPLITS = ("train", "test")
 
@@ -149,6 +148,8 @@ class Suite:
     build_world: Callable[[int, dict[str, Any]], World]
     families: list[TaskFamily]
     reference_tools: Callable[[], list[Callable[..., Any]]]
+    # The world's phases in curriculum order (the world package's PHASES); the task stream follows it.
+    phase_order: tuple[str, ...]
     affordances: tuple[str, ...] = ALL_AFFORDANCES
     intro: str = ""
     max_resample: int = 200
@@ -165,10 +166,17 @@ class Suite:
         known = ", ".join(f.name for f in self.families)
         raise KeyError(f"unknown task family {name!r} for {self.world}/{self.protocol}; known: {known}")
 
+    def __post_init__(self) -> None:
+        unordered = sorted({f.phase for f in self.families} - set(self.phase_order))
+        if unordered:
+            raise ValueError(
+                f"suite {self.world}/{self.protocol}: families have phases {unordered} that are not in its "
+                f"phase_order {list(self.phase_order)}; list every phase in curriculum order"
+            )
+
     def phases(self) -> tuple[str, ...]:
-        order = PHASE_ORDER.get(self.world, ())
         present = {f.phase for f in self.families}
-        return tuple(p for p in order if p in present) + tuple(sorted(present - set(order)))
+        return tuple(p for p in self.phase_order if p in present)
 
     # -- worlds ---------------------------------------------------------------
     def world_seed(self, master_seed: int, split: str, world_index: int = 0) -> int:

@@ -1,0 +1,5 @@
+"""AcmeCorp: the SRE onboarding world (proprietary logs, base64 metrics API, AcmeConf, incidents)."""
+
+# The world's phases in curriculum order. Every suite of this world orders its task stream
+# (which online evolution learns from) by it; a family with a phase not listed is an error.
+PHASES: tuple[str, ...] = ("logs", "metrics", "config", "incidents")

@@ -63,6 +63,7 @@ def arise_v1_suite() -> Suite:
         build_world=build_arise_v1_world,
         families=list(families()),
         reference_tools=lambda: list(PAPER_TOOLS),
+        phase_order=PHASES,
         affordances=AFFORDANCES,
         intro=INTRO,
         # Prompts paste up to 500 log lines inline (about 60 KB), as the paper did.

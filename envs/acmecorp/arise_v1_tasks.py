@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envs.access import WorldAccess
+from envs.acmecorp import PHASES
 from envs.acmecorp.arise_v1_world import (
     CONFIG_DIR,
     CONFIG_V2_DIR,
@@ -37,7 +38,6 @@ from envs.grading import FreeTextCheck
 from envs.tasks import Call, Solver, TaskFamily
 from envs.world import World
 
-PHASES: tuple[str, ...] = ("logs", "metrics", "config", "incidents")
 SAMPLE_LINES = 100  # log tasks 1-5 show this many lines (and are graded on all of them)
 LOG_HINT = "The format is [ACME:severity:service:unix_timestamp] message | ctx={json}."
 METRICS_HINT = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envs.acmecorp import PHASES
 from envs.acmecorp.reference_tools import reference_tools
 from envs.acmecorp.tasks_config import CONFIG_FAMILIES
 from envs.acmecorp.tasks_incident_deploys import DEPLOY_FAMILIES
@@ -25,6 +26,7 @@ def rigorous_suite() -> Suite:
         build_world=build_world,
         families=[*LOG_FAMILIES, *METRIC_FAMILIES, *CONFIG_FAMILIES, *INCIDENT_FAMILIES, *DEPLOY_FAMILIES],
         reference_tools=reference_tools,
+        phase_order=PHASES,
         intro=INTRO,
         default_options=dict(DEFAULT_OPTIONS),
     )

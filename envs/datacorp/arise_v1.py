@@ -74,6 +74,7 @@ def arise_v1_suite() -> Suite:
         families=list(families()),
         # The paper's fixed_tools runs on DataCorp got AcmeCorp's seven tools: reproduced, not fixed.
         reference_tools=lambda: list(PAPER_TOOLS),
+        phase_order=PHASES,
         affordances=AFFORDANCES,
         intro=INTRO,
         # The largest prompt (orders + customers inline) is about 4 KB and the largest GET answer

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envs.access import WorldAccess
+from envs.datacorp import PHASES
 from envs.datacorp.arise_v1_world import (
     COLUMNS,
     CURRENCIES,
@@ -45,7 +46,6 @@ from envs.grading import FreeTextCheck
 from envs.tasks import Call, Solver, TaskFamily
 from envs.world import World
 
-PHASES: tuple[str, ...] = ("csv", "validation", "query")
 TASKS_PER_PHASE = 10
 
 CSV_HINT = (

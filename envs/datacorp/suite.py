@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envs.datacorp import PHASES
 from envs.datacorp.reference_tools import reference_tools
 from envs.datacorp.tasks_csv import CSV_FAMILIES
 from envs.datacorp.tasks_query import QUERY_FAMILIES
@@ -24,6 +25,7 @@ def rigorous_suite() -> Suite:
         build_world=build_world,
         families=[*CSV_FAMILIES, *VALIDATION_FAMILIES, *QUERY_FAMILIES],
         reference_tools=reference_tools,
+        phase_order=PHASES,
         intro=INTRO,
         default_options=dict(DEFAULT_OPTIONS),
     )

@@ -17,6 +17,7 @@ import pytest
 from agents.scripted import NullMajority, random_like
 from envs import seeding
 from envs.access import WorldAccess
+from envs.datacorp import PHASES
 from envs.datacorp.reference_tools import EXPORT_TOOLS, VALIDATION_TOOLS
 from envs.datacorp.tasks_csv import CSV_FAMILIES
 from envs.datacorp.tasks_validation import VALIDATION_FAMILIES
@@ -37,6 +38,7 @@ def make_suite() -> Suite:
         build_world=build_world,
         families=[*CSV_FAMILIES, *VALIDATION_FAMILIES],
         reference_tools=lambda: list(TOOLS),
+        phase_order=PHASES,
         default_options=dict(DEFAULT_OPTIONS),
     )
 

@@ -15,7 +15,6 @@ from experiments.episodes import run_episode
 
 SEEDS = range(1, 21)
 WORLDS = ["acmecorp", "datacorp"]
-PHASES = {"acmecorp": ["logs", "metrics", "config", "incidents"], "datacorp": ["csv", "validation", "query"]}
 
 
 @pytest.fixture(scope="module", params=WORLDS)
@@ -82,7 +81,7 @@ def test_families_cover_every_phase_with_at_least_eight_each(world, suite):
         per_phase[f.phase].append(f)
         assert f.difficulty in ("easy", "medium", "hard")
         assert f.answer_schema, f.name
-    assert list(per_phase) == PHASES[world]
+    assert list(per_phase) == list(suite.phase_order)  # every phase present, families grouped in its order
     assert all(len(v) >= 8 for v in per_phase.values()), {k: len(v) for k, v in per_phase.items()}
     assert {f.difficulty for f in suite.families} == {"easy", "medium", "hard"}
 
@@ -119,3 +118,11 @@ def test_null_majority_on_train_split_is_fit_on_other_worlds():
     assert isinstance(fitted, NullMajority) and fitted.majority == reference.majority
     own = NullMajority().fit(suite, 3, 2, first_world=0)
     assert own.majority != fitted.majority  # a different (disjoint) set of worlds
+
+
+def test_a_family_whose_phase_the_suite_does_not_order_is_an_error(suite):
+    import dataclasses
+
+    first, *rest = suite.phase_order
+    with pytest.raises(ValueError, match=rf"phases \['{first}'\] that are not in its phase_order"):
+        dataclasses.replace(suite, phase_order=tuple(rest))
