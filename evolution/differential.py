@@ -25,7 +25,7 @@ from envs.tasks import Suite
 from envs.tools import ToolSpec, check_args, tool_spec
 from evolution.sandbox.runner import Sandbox
 
-HARD_FAILURES = frozenset({"timeout", "cpu_limit", "rpc_limit", "killed", "crash", "worker", "syntax"})
+HARD_FAILURES = frozenset({"timeout", "cpu_limit", "rpc_limit", "scratch_limit", "killed", "crash", "worker", "syntax"})
 
 
 @dataclass(frozen=True)

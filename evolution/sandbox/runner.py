@@ -86,6 +86,7 @@ class Limits:
     nproc_extra: int = 64  # processes a call may run (on top of what the sandbox itself runs)
     max_rpc: int = 5000  # forwarded world calls per call or test (a retry loop is a runaway)
     scratch_mb: int = 32  # the private /tmp, shared by nothing: wiped after every call
+    scratch_files: int = 10_000  # files and directories in it (each costs kernel memory, not bytes; bwrap only)
     result_bytes: int = 8 * 1024 * 1024  # largest frame (a result, a forwarded call) a call may send
 
     def __post_init__(self) -> None:
@@ -115,6 +116,7 @@ _RANGES: dict[str, tuple[float | int, float | int, str]] = {
     "nproc_extra": (1, 1 << 14, "processes"),
     "max_rpc": (1, 10_000_000, "calls"),
     "scratch_mb": (1, 1 << 16, "MiB"),
+    "scratch_files": (16, 1 << 22, "files"),
     "result_bytes": (1024, 1 << 30, "bytes"),
 }
 
@@ -224,6 +226,30 @@ def _shared_libraries(objects: list[str]) -> list[str]:
 
 
 # -- frames from the sandbox ------------------------------------------------------------------------
+class _StderrTail:
+    """Drains the worker's stderr on a thread, keeping its last few KB for error messages.
+
+    Undrained, 64 KB of anything the relay prints (a warning per line of hostile source) would
+    block it mid-call.
+    """
+
+    def __init__(self, pipe: Any, keep: int = 4096) -> None:
+        self.tail, self.keep = bytearray(), keep
+        self.thread = threading.Thread(target=self._drain, args=(pipe,), name="sandbox-stderr", daemon=True)
+        self.thread.start()
+
+    def _drain(self, pipe: Any) -> None:
+        with contextlib.suppress(OSError, ValueError), pipe:
+            while chunk := pipe.read1(65536):
+                self.tail += chunk
+                del self.tail[: -self.keep]
+
+    def text(self, wait_s: float = 2.0) -> str:
+        """What was printed (after the worker ended: the thread then reaches end of file)."""
+        self.thread.join(wait_s)
+        return bytes(self.tail).decode(errors="replace")[-800:]
+
+
 class _Reader:
     """Frames from the worker, each read by a deadline and under a size cap."""
 
@@ -264,7 +290,7 @@ class CallOutcome:
     ok: bool
     value: Any = None
     error: str | None = None
-    reason: str | None = None  # timeout, cpu_limit, rpc_limit, killed, crash, syntax, protocol, worker
+    reason: str | None = None  # timeout, cpu_limit, rpc_limit, scratch_limit, killed, crash, syntax, protocol, worker
     tests: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
     output_truncated: int = 0
@@ -293,6 +319,7 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_worker = self._from_worker = -1
         self._reader: _Reader | None = None
+        self._stderr: _StderrTail | None = None
         self._scratch: str | None = None
         # RLIMIT_NPROC never applies to root, so a root host runs the sandbox as `nobody` (a fork bomb
         # then hits the limit); any other user keeps its uid and the limit counts its other processes.
@@ -376,17 +403,16 @@ class Sandbox:
                 os.close(fd)
         self._to_worker, self._from_worker = host_to_worker_w, worker_to_host_r
         self._reader = _Reader(worker_to_host_r)
+        self._stderr = _StderrTail(self._proc.stderr)
         try:
             ready = self._reader.read(time.monotonic() + 30.0, 1 << 16)
         except SandboxError:
             ready = {}
         if ready.get("op") != "ready":
-            err = ""
-            if self._proc.stderr:
-                with contextlib.suppress(OSError):
-                    self._proc.kill()
-                    self._proc.wait(5)
-                    err = self._proc.stderr.read().decode(errors="replace")[-800:]
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait(5)
+            err = self._stderr.text()
             self.close()
             raise SandboxError(f"the sandbox worker did not start ({self.isolation}): {err.strip() or 'no output'}")
 
@@ -403,9 +429,10 @@ class Sandbox:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             self._proc.wait()
-            if self._proc.stderr:
-                self._proc.stderr.close()
+            if self._stderr is not None:  # the drain ends at end of file (it closes the pipe)
+                self._stderr.thread.join(2.0)
             self._proc = None
+        self._stderr = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -429,7 +456,8 @@ class Sandbox:
 
         A test reaches the tool's functions only through calls whose arguments and results cross
         as JSON; pass/fail is counted here. A suite with zero tests fails. All tests share one
-        ``wall_s`` budget; tests left when it is spent fail as not run.
+        ``wall_s`` budget; tests left when it is spent fail as not run. A broken sandbox ends the
+        suite (each break costs up to a wall and a restart: hostile tests must not multiply that).
         """
         names = discover_tests(tests)
         if isinstance(names, str):
@@ -439,21 +467,27 @@ class Sandbox:
         results: list[dict[str, Any]] = []
         reason: str | None = None
         output: list[str] = []
-        truncated, spent = 0, 0.0
+        truncated, spent, broken = 0, 0.0, False
         for name in names:
             remaining = self.limits.wall_s - spent
+            if broken:
+                results.append({"name": name, "passed": False, "error": "not run: the sandbox failed during the suite"})
+                continue
             if remaining < 0.05:
                 results.append({"name": name, "passed": False, "error": "not run: the suite's time budget is spent"})
                 reason = reason or "timeout"
                 continue
+            t0 = time.monotonic()
             out = self._request({"op": "test", "code": str(code), "tests": str(tests), "test": name}, access, remaining)
-            spent += out.elapsed_s
+            # the host's clock when the sandbox broke (the worker then reports no time of its own)
+            spent += time.monotonic() - t0 if out.reason == "worker" else out.elapsed_s
             entry = out.tests[0] if len(out.tests) == 1 and out.tests[0].get("name") == name else None
             if entry is None:
                 entry = {"name": name, "passed": False, "error": out.error or "the test did not run"}
             results.append({"name": name, "passed": entry.get("passed") is True, "error": entry.get("error")})
             if out.reason is not None and reason is None:
                 reason = out.reason
+            broken = broken or out.reason == "worker"
             if out.output:
                 output.append(out.output)
             truncated += out.output_truncated

@@ -58,6 +58,7 @@ import sys
 import time
 import traceback
 import types
+import warnings
 from typing import Any
 
 _HEADER = struct.Struct(">I")
@@ -168,18 +169,28 @@ _NR = {
     "pidfd_send_signal": 424, "pidfd_getfd": 438, "process_vm_readv": 310, "process_vm_writev": 311, "ptrace": 101,
     "kcmp": 312, "process_madvise": 440, "perf_event_open": 298, "prlimit64": 302, "sched_setaffinity": 203,
     "sched_setscheduler": 144, "sched_setparam": 142, "sched_setattr": 314, "migrate_pages": 256,
-    "move_pages": 279, "setpriority": 141, "ioprio_set": 251,
+    "move_pages": 279, "setpriority": 141, "ioprio_set": 251, "add_key": 248, "request_key": 249, "keyctl": 250,
+    "fcntl": 72, "ioctl": 16, "socket": 41, "socketpair": 53,
 }  # fmt: skip
 # Leaving the process group; System V and POSIX IPC objects (they outlive the call, and their memory is
 # not the process's: a call could keep gigabytes alive); reaching other processes by pid or descriptor.
+# Kernel keyrings outlive the process too (and their quota is the uid's, shared with the host when it is root).
 _DENY = ("setsid", "setpgid", "shmget", "semget", "msgget", "mq_open", "pidfd_open", "pidfd_send_signal",
          "pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "kcmp", "process_madvise",
-         "perf_event_open")  # fmt: skip
+         "perf_event_open", "add_key", "request_key", "keyctl")  # fmt: skip
 _SELF_ARG0 = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
               "migrate_pages", "move_pages")  # pid 0 (the caller) only  # fmt: skip
 _SELF_ARG1 = ("setpriority", "ioprio_set")  # who 0 (the caller) only
 _SIGNALS = ("kill", "tkill", "rt_sigqueueinfo")  # to itself or its own process group only
 _THREAD_SIGNALS = ("tgkill", "rt_tgsigqueueinfo")  # to its own thread group only
+# Async I/O ownership makes the kernel signal a chosen pid or group (SIGIO, or any signal with F_SETSIG)
+# when a descriptor becomes ready: a kill() by another name. No owner can be set, so none is signalled.
+_FCNTL_DENIED = (8, 10, 15)  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+_IOCTL_DENIED = (0x8901, 0x8902)  # FIOSETOWN, SIOCSPGRP
+# Only AF_UNIX sockets: a tool has no network anyway, and an inet socket's TIME_WAIT on the sandbox's
+# loopback outlives its process (a bit the next call could read).
+_SOCKETS = ("socket", "socketpair")
+AF_UNIX = 1
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 
 
@@ -192,7 +203,9 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
 
     A call's processes may not leave their group (so one ``killpg`` ends them all, daemons
     included), create IPC objects that would outlive them, or act on any process outside
-    the group: not the relay, not the zygote, not the next call's process already waiting.
+    the group: not the relay, not the zygote, not the next call's process already waiting (neither
+    by kill() nor by making itself a descriptor's async-I/O owner); keyrings are closed and sockets
+    are AF_UNIX only.
     """
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
@@ -205,7 +218,9 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     ]
     for name in _DENY:
         code.append((jeq, "deny", 0, _NR[name]))
-    for group, label in ((_SELF_ARG0, "self0"), (_SELF_ARG1, "self1"), (_SIGNALS, "sig"), (_THREAD_SIGNALS, "tg")):
+    groups = ((_SELF_ARG0, "self0"), (_SELF_ARG1, "self1"), (_SIGNALS, "sig"), (_THREAD_SIGNALS, "tg"),
+              (("fcntl",), "fcntl"), (("ioctl",), "ioctl"), (_SOCKETS, "sock"))  # fmt: skip
+    for group, label in groups:
         for name in group:
             code.append((jeq, label, 0, _NR[name]))
     code.append((ret, 0, 0, allow))
@@ -222,6 +237,13 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     ]
     labels["tg"] = len(code)
     code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", pid)]
+    for label, denied in (("fcntl", _FCNTL_DENIED), ("ioctl", _IOCTL_DENIED)):
+        labels[label] = len(code)
+        code.append((ld, 0, 0, arg1))
+        code += [(jeq, "deny", 0, cmd) for cmd in denied]
+        code.append((ret, 0, 0, allow))
+    labels["sock"] = len(code)
+    code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", AF_UNIX)]
     labels["allow"] = len(code)
     code.append((ret, 0, 0, allow))
     labels["deny"] = len(code)
@@ -428,7 +450,12 @@ def _test_role(channel: _Channel) -> None:
         test = ns.get(str(req.get("test")))
         if not callable(test):
             raise NameError(f"the suite defines no test function {req.get('test')!r}")
-        test()
+        returned = test()
+        if returned is not None:  # a coroutine or generator: its body never ran (async/yield tests are not run)
+            with contextlib.suppress(Exception):
+                returned.close()
+            raise TypeError(f"a test must return None, got {type(returned).__name__} (async and generator tests "
+                            "are not run: write a plain def that asserts)")  # fmt: skip
         verdict: dict[str, Any] = {"passed": True, "error": None}
     except BaseException as exc:
         verdict = {"passed": False, "error": _describe(exc)}
@@ -439,6 +466,18 @@ def _test_role(channel: _Channel) -> None:
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= 1000 else text[:1000] + "..."
+
+
+_FILES_POLL_S = 0.05
+
+
+def _files_in(scratch: str) -> int:
+    """Files and directories in the scratch tmpfs (its root counts as one)."""
+    try:
+        st = os.statvfs(scratch)
+    except OSError:
+        return 0
+    return st.f_files - st.f_ffree
 
 
 # -- the zygote (trusted; never reads a request) ---------------------------------------------
@@ -700,6 +739,11 @@ class _Relay:
         names: list[str] = []
         result: dict[str, Any] | None = None
         timeout = {"ok": False, "reason": "timeout", "error": f"timeout: killed after {wall_s} s wall clock"}
+        # bwrap: /tmp is a tmpfs of its own whose file count statvfs reports; a file costs no bytes but kernel
+        # memory (and wipe time), so the count is watched during the call (the overshoot is one poll's worth)
+        watch_files = _Conf.own_pid_namespace
+        max_files = int(_Conf.limits.get("scratch_files") or 0)
+        next_count = time.monotonic() + _FILES_POLL_S  # a call starts with an empty scratch
         try:
             try:
                 code = self._compiled(req.get("code"), "<tool>")
@@ -715,7 +759,17 @@ class _Relay:
                 if remaining <= 0:
                     result = timeout
                     break
-                ready, _, _ = select.select(list(watched), [], [], remaining)
+                wait = min(remaining, _FILES_POLL_S) if watch_files else remaining
+                ready, _, _ = select.select(list(watched), [], [], wait)
+                if watch_files and max_files and time.monotonic() >= next_count:
+                    next_count = time.monotonic() + _FILES_POLL_S
+                    files = _files_in(_Conf.scratch)
+                else:
+                    files = 0
+                if files > max_files:
+                    result = {"ok": False, "reason": "scratch_limit",
+                              "error": f"killed: more than {max_files} files in the scratch /tmp"}  # fmt: skip
+                    break
                 for fd in ready:
                     proc = watched[fd]
                     if proc is None:
@@ -843,7 +897,9 @@ class _Relay:
         key = hashlib.sha256(f"{filename}\0{text}".encode(errors="surrogatepass")).hexdigest()
         blob = self.compiled.pop(key, None)
         if blob is None:
-            blob = base64.b64encode(marshal.dumps(compile(text, filename, "exec"))).decode()
+            with warnings.catch_warnings():  # SyntaxWarnings would go to the relay's stderr, not the tool's output
+                warnings.simplefilter("ignore")
+                blob = base64.b64encode(marshal.dumps(compile(text, filename, "exec"))).decode()
         self.compiled[key] = blob  # most recently used last
         while len(self.compiled) > 64:
             del self.compiled[next(iter(self.compiled))]

@@ -29,7 +29,7 @@ from envs import ENV_IDS
 from envs.access import WorldAccess
 from envs.tasks import get_suite
 from envs.tools import ToolSpec
-from evolution.sandbox import Limits, Sandbox, SandboxRunner, bwrap_path
+from evolution.sandbox import Limits, Sandbox, SandboxError, SandboxRunner, bwrap_path
 from evolution.sandbox.runner import sandbox_image
 
 pytestmark = pytest.mark.skipif(
@@ -704,3 +704,155 @@ def test_stop_iteration_from_a_tool_does_not_end_a_test_silently(sandbox):
     code = "def f(x):\n    raise StopIteration\n"
     out = sandbox.run_tests(code, "def test_a():\n    assert all(f(x) == x for x in [1, 2])\n")
     assert not out.ok
+
+
+# -- second red-team round -----------------------------------------------------------------------
+ASYNC_IO_SIGNALS = """
+    import fcntl, os, signal, socket, termios
+    found = {}
+    targets = {'zygote': os.getppid(), 'next_call': os.getpid() + 1, 'relay': 1, 'self': os.getpid()}
+    for label, pid in targets.items():
+        r, w = os.pipe()
+        for cmd, arg, what in ((8, pid, 'setown'), (8, -pid, 'setown_group'), (10, int(signal.SIGSTOP), 'setsig')):
+            try:
+                fcntl.fcntl(r, cmd, arg)  # F_SETOWN / F_SETSIG
+                found[what + '_' + label] = 'set'
+            except OSError as exc:
+                found[what + '_' + label] = exc.errno
+        fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+        os.write(w, b'x')  # with an owner set, this would deliver SIGSTOP (or SIGIO) to it
+        a, b = socket.socketpair()
+        for req in (0x8901, 0x8902):  # FIOSETOWN, SIOCSPGRP
+            try:
+                fcntl.ioctl(a, req, pid.to_bytes(4, 'little', signed=True))
+                found['ioctl_%x_%s' % (req, label)] = 'set'
+            except OSError as exc:
+                found['ioctl_%x_%s' % (req, label)] = exc.errno
+        fcntl.ioctl(a, 0x5452, (1).to_bytes(4, 'little'))  # FIOASYNC
+        b.send(b'x')
+    return found
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_signal_through_async_io_ownership(sandbox, path):
+    """B1: F_SETOWN/F_SETSIG/FIOSETOWN route SIGIO (or any signal) to a chosen process, past the kill() rules."""
+    out = attack(path, sandbox, ASYNC_IO_SIGNALS)
+    assert out.ok, out.text
+    found = json.loads(out.text)
+    assert found and all(v == 1 for v in found.values()), found  # EPERM for every owner change
+    t0 = time.monotonic()
+    still_works(sandbox)
+    assert time.monotonic() - t0 < 2, "a process of the sandbox was stopped"
+
+
+def test_worker_failures_are_charged_to_the_suites_budget(monkeypatch):
+    """B2: a suite whose tests keep breaking the worker ends after the first break, not after one wall each."""
+    calls = []
+
+    def broken(self, req, access, wall_s):
+        calls.append(req["test"])
+        time.sleep(0.5)
+        raise SandboxError("planted: the worker hung")
+
+    monkeypatch.setattr(Sandbox, "_exchange", broken)
+    tests = "".join(f"def test_{i}():\n    pass\n" for i in range(6))
+    with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:
+        t0 = time.monotonic()
+        out = sb.run_tests(TRIVIAL, tests)
+        took = time.monotonic() - t0
+    assert calls == ["test_0"] and took < 1.5, (calls, took)
+    assert not out.ok and out.reason == "worker" and out.elapsed_s >= 0.5, out
+    assert [t["passed"] for t in out.tests] == [False] * 6
+    assert "sandbox failure" in out.tests[0]["error"] and all("not run" in t["error"] for t in out.tests[1:])
+
+
+def test_compile_warnings_do_not_block_the_sandbox(sandbox):
+    """B3: the relay's stderr went to an undrained pipe; 64 KB of SyntaxWarnings blocked it mid-call."""
+    code = "".join(f"def w{i}(x):\n    return x is {i}\n" for i in range(2000)) + "def f():\n    return w7(7)\n"
+    t0 = time.monotonic()
+    out = sandbox.call(code, "f", {})
+    assert out.ok and out.value is True, out
+    suite = sandbox.run_tests(code, "def test_a():\n    assert f() is True\n")
+    assert suite.ok, suite
+    assert time.monotonic() - t0 < 4
+    still_works(sandbox)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_kernel_keyring_outlives_a_call(sandbox, path):
+    """B4: keys added to the user keyring survived the call (data carried between calls, root's key quota)."""
+    out = attack(
+        path,
+        sandbox,
+        """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        found = {}
+        serial = libc.syscall(248, b'user', b'arise-loot', b'secret', 6, -4)  # add_key to KEY_SPEC_USER_KEYRING
+        found['add_key'] = (serial, ctypes.get_errno())
+        found['request_key'] = (libc.syscall(249, b'user', b'arise-loot', None, 0), ctypes.get_errno())
+        found['keyctl'] = (libc.syscall(250, 0, -4, 0), ctypes.get_errno())  # KEYCTL_GET_KEYRING_ID
+        return found
+    """,
+    )
+    assert out.ok, out.text
+    assert json.loads(out.text) == {k: [-1, 1] for k in ("add_key", "request_key", "keyctl")}, out.text
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_only_unix_sockets(sandbox, path):
+    """B5: a TCP socket left in TIME_WAIT on the sandbox's loopback was seen by the next call (a covert bit)."""
+    out = attack(
+        path,
+        sandbox,
+        """
+        import socket
+        found = {}
+        for name in ('AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET'):
+            try:
+                socket.socket(getattr(socket, name), socket.SOCK_DGRAM if name != 'AF_PACKET' else socket.SOCK_RAW)
+                found[name] = 'created'
+            except OSError as exc:
+                found[name] = exc.errno
+        a, b = socket.socketpair()
+        a.send(b'ok')
+        found['unix'] = b.recv(2).decode()
+        return found
+    """,
+    )
+    assert out.ok, out.text
+    assert json.loads(out.text) == {"AF_INET": 1, "AF_INET6": 1, "AF_NETLINK": 1, "AF_PACKET": 1, "unix": "ok"}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_scratch_caps_its_number_of_files(sandbox, path):
+    """B6: empty files cost no bytes but kernel memory; 200k of them took 500 MB and a 4 s wipe on the next call."""
+    out = attack(
+        path,
+        sandbox,
+        """
+        import os
+        for i in range(200_000):
+            open('/tmp/%d' % i, 'w').close()
+        return 'made'
+    """,
+    )
+    assert not out.ok and "files" in out.text, out.text
+    t0 = time.monotonic()
+    still_works(sandbox)
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_async_and_generator_tests_fail_instead_of_passing_unrun(sandbox):
+    """B7: ``async def test_x`` returned a coroutine and ``yield`` a generator: nothing ran, the test passed."""
+    tests = (
+        "async def test_async():\n    assert f(1) == 99\n"
+        "def test_gen():\n    yield\n    assert f(1) == 99\n"
+        "def test_value():\n    return f(1) == 99\n"
+    )
+    out = sandbox.run_tests(TRIVIAL, tests)
+    assert not out.ok and [t["passed"] for t in out.tests] == [False, False, False], out
+    assert all("must return None" in t["error"] for t in out.tests), out.tests
+    ok = sandbox.run_tests(TRIVIAL, "def test_plain():\n    assert f(1) == 2\n    return None\n")
+    assert ok.ok, ok
