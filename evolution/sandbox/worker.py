@@ -104,6 +104,25 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
+# Values crossing from untrusted code: shallow enough for any host stack to handle (deepcopy, dumps).
+MAX_NESTING = 100
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack += [(c, depth + 1) for c in children if isinstance(c, (dict, list))]
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 class FrameBuffer:
     """Incremental frames from an untrusted peer: every frame size-capped, every body a JSON object with an op."""
 
@@ -122,11 +141,13 @@ class FrameBuffer:
             body = bytes(self.buf[_HEADER.size : _HEADER.size + n])
             del self.buf[: _HEADER.size + n]
             try:
-                frame = json.loads(body)
+                frame = json.loads(body, parse_constant=_no_constant)
             except (ValueError, RecursionError) as exc:
                 raise FrameError(f"a frame is not valid JSON ({type(exc).__name__})") from None
             if not isinstance(frame, dict) or not isinstance(frame.get("op"), str):
                 raise FrameError("a frame is not an object with an 'op'")
+            if too_deep(frame, MAX_NESTING):
+                raise FrameError(f"a frame nests deeper than {MAX_NESTING} levels")
             frames.append(frame)
         return frames
 
@@ -170,14 +191,25 @@ _NR = {
     "kcmp": 312, "process_madvise": 440, "perf_event_open": 298, "prlimit64": 302, "sched_setaffinity": 203,
     "sched_setscheduler": 144, "sched_setparam": 142, "sched_setattr": 314, "migrate_pages": 256,
     "move_pages": 279, "setpriority": 141, "ioprio_set": 251, "add_key": 248, "request_key": 249, "keyctl": 250,
-    "fcntl": 72, "ioctl": 16, "socket": 41, "socketpair": 53,
+    "fcntl": 72, "ioctl": 16, "socket": 41, "socketpair": 53, "io_uring_setup": 425, "io_uring_enter": 426,
+    "io_uring_register": 427, "bpf": 321, "userfaultfd": 323, "fanotify_init": 300, "unshare": 272, "setns": 308,
+    "mount": 165, "umount2": 166, "pivot_root": 155, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+    "fsconfig": 431, "fsmount": 432, "fspick": 433, "name_to_handle_at": 303, "open_by_handle_at": 304,
 }  # fmt: skip
 # Leaving the process group; System V and POSIX IPC objects (they outlive the call, and their memory is
 # not the process's: a call could keep gigabytes alive); reaching other processes by pid or descriptor.
-# Kernel keyrings outlive the process too (and their quota is the uid's, shared with the host when it is root).
+# Kernel keyrings outlive the process too (their quota is the uid's, shared with the host when it is root).
+# No sockets at all (a tool talks to the world through its pipes): an inet socket's TIME_WAIT outlives
+# the process (a bit for the next call), and descriptors sent over a unix socket to itself stay "in
+# flight" after every process closed them, holding memfd memory and host ptys. No io_uring (it opens
+# sockets of any family without socket()), no mounts, namespaces, eBPF, userfaultfd or fanotify: kernel
+# interfaces a tool never needs, each a way to leave state behind or reach past the namespaces.
 _DENY = ("setsid", "setpgid", "shmget", "semget", "msgget", "mq_open", "pidfd_open", "pidfd_send_signal",
          "pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "kcmp", "process_madvise",
-         "perf_event_open", "add_key", "request_key", "keyctl")  # fmt: skip
+         "perf_event_open", "add_key", "request_key", "keyctl", "socket", "socketpair", "io_uring_setup",
+         "io_uring_enter", "io_uring_register", "bpf", "userfaultfd", "fanotify_init", "unshare", "setns",
+         "mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
+         "name_to_handle_at", "open_by_handle_at")  # fmt: skip
 _SELF_ARG0 = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
               "migrate_pages", "move_pages")  # pid 0 (the caller) only  # fmt: skip
 _SELF_ARG1 = ("setpriority", "ioprio_set")  # who 0 (the caller) only
@@ -187,10 +219,6 @@ _THREAD_SIGNALS = ("tgkill", "rt_tgsigqueueinfo")  # to its own thread group onl
 # when a descriptor becomes ready: a kill() by another name. No owner can be set, so none is signalled.
 _FCNTL_DENIED = (8, 10, 15)  # F_SETOWN, F_SETSIG, F_SETOWN_EX
 _IOCTL_DENIED = (0x8901, 0x8902)  # FIOSETOWN, SIOCSPGRP
-# Only AF_UNIX sockets: a tool has no network anyway, and an inet socket's TIME_WAIT on the sandbox's
-# loopback outlives its process (a bit the next call could read).
-_SOCKETS = ("socket", "socketpair")
-AF_UNIX = 1
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 
 
@@ -204,8 +232,8 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     A call's processes may not leave their group (so one ``killpg`` ends them all, daemons
     included), create IPC objects that would outlive them, or act on any process outside
     the group: not the relay, not the zygote, not the next call's process already waiting (neither
-    by kill() nor by making itself a descriptor's async-I/O owner); keyrings are closed and sockets
-    are AF_UNIX only.
+    by kill() nor by making itself a descriptor's async-I/O owner); no keyrings, sockets, io_uring,
+    mounts or namespaces (see ``_DENY``).
     """
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
@@ -219,7 +247,7 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     for name in _DENY:
         code.append((jeq, "deny", 0, _NR[name]))
     groups = ((_SELF_ARG0, "self0"), (_SELF_ARG1, "self1"), (_SIGNALS, "sig"), (_THREAD_SIGNALS, "tg"),
-              (("fcntl",), "fcntl"), (("ioctl",), "ioctl"), (_SOCKETS, "sock"))  # fmt: skip
+              (("fcntl",), "fcntl"), (("ioctl",), "ioctl"))  # fmt: skip
     for group, label in groups:
         for name in group:
             code.append((jeq, label, 0, _NR[name]))
@@ -242,8 +270,6 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
         code.append((ld, 0, 0, arg1))
         code += [(jeq, "deny", 0, cmd) for cmd in denied]
         code.append((ret, 0, 0, allow))
-    labels["sock"] = len(code)
-    code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", AF_UNIX)]
     labels["allow"] = len(code)
     code.append((ret, 0, 0, allow))
     labels["deny"] = len(code)
@@ -294,17 +320,19 @@ class _Channel:
     def __init__(self, to_relay: int, from_relay: int) -> None:
         self.to_relay, self.from_relay = to_relay, from_relay
 
-    def ask(self, frame: dict[str, Any]) -> dict[str, Any]:
+    def ask(self, frame: dict[str, Any], answer_op: str) -> dict[str, Any]:
         write_frame(self.to_relay, frame)
         reply = read_frame(self.from_relay)
         if not isinstance(reply, dict):
             raise ToolError("the sandbox relay went away")
+        if reply.get("op") != answer_op:  # a world answer is never taken for a tool's result, or the reverse
+            raise ToolError(f"sandbox protocol: expected a {answer_op!r} frame, got {reply.get('op')!r}")
         return reply
 
 
 def _affordance(channel: _Channel, fn: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
-        reply = channel.ask({"op": "rpc", "fn": fn, "args": list(args), "kwargs": kwargs})
+        reply = channel.ask({"op": "rpc", "fn": fn, "args": list(args), "kwargs": kwargs}, "rpc_reply")
         if not reply.get("ok"):
             raise ToolError(str(reply.get("error") or f"{fn} failed"))
         return reply.get("value")
@@ -354,7 +382,11 @@ def _flush() -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """The value as it will cross: plain JSON (no NaN/Infinity), at most ``MAX_NESTING`` levels deep."""
+    out = json.loads(json.dumps(value, default=str, allow_nan=False))
+    if too_deep(out, MAX_NESTING - 2):
+        raise ValueError(f"the value nests deeper than {MAX_NESTING - 2} levels (crossing values are capped)")
+    return out
 
 
 def _raised(exc: BaseException) -> dict[str, Any]:
@@ -429,7 +461,7 @@ def _rebuild(reply: dict[str, Any]) -> Exception:
 
 def _tool_proxy(channel: _Channel, name: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
-        reply = channel.ask({"op": "call", "fn": name, "args": list(args), "kwargs": kwargs})
+        reply = channel.ask({"op": "call", "fn": name, "args": list(args), "kwargs": kwargs}, "return")
         if not reply.get("ok"):
             raise _rebuild(reply)
         return reply.get("value")
@@ -583,9 +615,13 @@ def _descendants(root: int) -> list[int]:
 
 
 def _wipe(path: str, mode: int) -> bool:
-    """Empty the scratch directory whatever the call left (permissions, depth beyond PATH_MAX); True if clean."""
+    """Empty the scratch directory whatever the call left (permissions, depth beyond PATH_MAX, extended
+    attributes and times on the directory itself: each could carry data to the next call); True if clean."""
     with contextlib.suppress(OSError):
         os.chmod(path, mode)
+    for attr in _xattrs(path):
+        with contextlib.suppress(OSError):
+            os.removexattr(path, attr)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
@@ -596,10 +632,19 @@ def _wipe(path: str, mode: int) -> bool:
         pass
     finally:
         os.close(fd)
+    with contextlib.suppress(OSError):
+        os.utime(path)
     try:
-        return not os.listdir(path) and stat.S_IMODE(os.stat(path).st_mode) == mode
+        return not os.listdir(path) and stat.S_IMODE(os.stat(path).st_mode) == mode and not _xattrs(path)
     except OSError:
         return False
+
+
+def _xattrs(path: str) -> list[str]:
+    try:
+        return os.listxattr(path)
+    except OSError:  # a file system without extended attributes: nothing to carry
+        return []
 
 
 def _empty(dir_fd: int) -> None:
@@ -737,6 +782,7 @@ class _Relay:
         credit, calls = 0.5 * wall_s, 0
         test: _Proc | None = None
         names: list[str] = []
+        awaiting_return = False  # the test's call into the tool not answered yet (a test makes one at a time)
         result: dict[str, Any] | None = None
         timeout = {"ok": False, "reason": "timeout", "error": f"timeout: killed after {wall_s} s wall clock"}
         # bwrap: /tmp is a tmpfs of its own whose file count statvfs reports; a file costs no bytes but kernel
@@ -795,7 +841,7 @@ class _Relay:
                                 break
                         if op == "rpc":
                             t_rpc = time.monotonic()
-                            proc.send(self._rpc(frame), deadline)
+                            proc.send({**self._rpc(frame), "op": "rpc_reply"}, deadline)
                             grant = min(time.monotonic() - t_rpc, credit)  # host time is not the tool's, up to
                             credit -= grant  # half the budget again (a loop of world calls stays bounded)
                             deadline += grant
@@ -816,15 +862,20 @@ class _Relay:
                             test = _Proc(self._recv("spawned", "test"), self.cap)
                             procs.append(test)
                             test.send({"tests": tests, "test": req.get("test"), "names": names}, deadline)
-                        elif op == "call" and proc is test:
+                        elif op == "call" and proc is test and not awaiting_return:
                             if frame.get("fn") not in names:
-                                proc.send({"ok": False, "error": f"the tool defines no function {frame.get('fn')!r}",
-                                           "exc": ["NameError"]}, deadline)  # fmt: skip
+                                error = f"the tool defines no function {frame.get('fn')!r}"
+                                proc.send({"op": "return", "ok": False, "exc": ["NameError"], "error": error}, deadline)
                             else:
                                 fwd = {"fn": frame["fn"], "args": frame.get("args"), "kwargs": frame.get("kwargs")}
                                 tool.send(fwd, deadline)
-                        elif op == "return" and proc is tool and test is not None:
+                                awaiting_return = True
+                        elif op == "return" and proc is tool and awaiting_return:
+                            # only the answer to the test's one outstanding call: a spare frame would be read by
+                            # the test as the answer to its next call (a forged world answer or tool result)
+                            assert test is not None
                             test.send(frame, deadline)
+                            awaiting_return = False
                         elif op == "verdict" and proc is test:
                             passed = frame.get("passed") is True
                             error = None if passed else str(frame.get("error") or "failed")[:1200]

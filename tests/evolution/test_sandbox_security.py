@@ -708,7 +708,7 @@ def test_stop_iteration_from_a_tool_does_not_end_a_test_silently(sandbox):
 
 # -- second red-team round -----------------------------------------------------------------------
 ASYNC_IO_SIGNALS = """
-    import fcntl, os, signal, socket, termios
+    import fcntl, os, signal
     found = {}
     targets = {'zygote': os.getppid(), 'next_call': os.getpid() + 1, 'relay': 1, 'self': os.getpid()}
     for label, pid in targets.items():
@@ -721,15 +721,12 @@ ASYNC_IO_SIGNALS = """
                 found[what + '_' + label] = exc.errno
         fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
         os.write(w, b'x')  # with an owner set, this would deliver SIGSTOP (or SIGIO) to it
-        a, b = socket.socketpair()
-        for req in (0x8901, 0x8902):  # FIOSETOWN, SIOCSPGRP
+        for req in (0x8901, 0x8902):  # FIOSETOWN, SIOCSPGRP (sockets are refused anyway; any fd is asked)
             try:
-                fcntl.ioctl(a, req, pid.to_bytes(4, 'little', signed=True))
+                fcntl.ioctl(r, req, pid.to_bytes(4, 'little', signed=True))
                 found['ioctl_%x_%s' % (req, label)] = 'set'
             except OSError as exc:
                 found['ioctl_%x_%s' % (req, label)] = exc.errno
-        fcntl.ioctl(a, 0x5452, (1).to_bytes(4, 'little'))  # FIOASYNC
-        b.send(b'x')
     return found
 """
 
@@ -801,28 +798,36 @@ def test_no_kernel_keyring_outlives_a_call(sandbox, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_only_unix_sockets(sandbox, path):
-    """B5: a TCP socket left in TIME_WAIT on the sandbox's loopback was seen by the next call (a covert bit)."""
+def test_no_sockets_and_no_io_uring(sandbox, path):
+    """B5 and round 3: a TCP TIME_WAIT on the sandbox's loopback was a bit for the next call; descriptors parked
+    "in flight" on a unix socket held memfd memory and host ptys after the call; io_uring made sockets of any
+    family (AF_VSOCK is VM-wide, not per network namespace) without calling socket()."""
     out = attack(
         path,
         sandbox,
         """
-        import socket
+        import ctypes, socket
+        libc = ctypes.CDLL(None, use_errno=True)
         found = {}
-        for name in ('AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET'):
+        for name in ('AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET', 'AF_UNIX', 'AF_VSOCK'):
             try:
                 socket.socket(getattr(socket, name), socket.SOCK_DGRAM if name != 'AF_PACKET' else socket.SOCK_RAW)
                 found[name] = 'created'
             except OSError as exc:
                 found[name] = exc.errno
-        a, b = socket.socketpair()
-        a.send(b'ok')
-        found['unix'] = b.recv(2).decode()
+        try:
+            socket.socketpair()
+            found['socketpair'] = 'created'
+        except OSError as exc:
+            found['socketpair'] = exc.errno
+        params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+        found['io_uring_setup'] = [libc.syscall(425, 8, params), ctypes.get_errno()]
         return found
     """,
     )
     assert out.ok, out.text
-    assert json.loads(out.text) == {"AF_INET": 1, "AF_INET6": 1, "AF_NETLINK": 1, "AF_PACKET": 1, "unix": "ok"}
+    expected = {n: 1 for n in ("AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET", "AF_UNIX", "AF_VSOCK", "socketpair")}
+    assert json.loads(out.text) == {**expected, "io_uring_setup": [-1, 1]}, out.text
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -856,3 +861,69 @@ def test_async_and_generator_tests_fail_instead_of_passing_unrun(sandbox):
     assert all("must return None" in t["error"] for t in out.tests), out.tests
     ok = sandbox.run_tests(TRIVIAL, "def test_plain():\n    assert f(1) == 2\n    return None\n")
     assert ok.ok, ok
+
+
+# -- third red-team round ---------------------------------------------------------------------------
+FORGE_BY_SPARE_RETURN = r"""
+import json, os, struct
+chan = [c.cell_contents for c in read_file.__closure__ if hasattr(c.cell_contents, 'to_relay')][0]
+def _frame(o):
+    b = json.dumps(o).encode()
+    return struct.pack('>I', len(b)) + b
+def count_lines(path):
+    os.write(chan.to_relay, _frame({'op': 'return', 'ok': True, 'value': 999})
+             + _frame({'op': 'return', 'ok': True, 'value': 'x\n' * 999}))
+    import time
+    time.sleep(1)
+"""
+
+
+def test_a_tool_cannot_answer_the_tests_world_calls(sandbox, access):
+    """A spare 'return' frame from the tool was read by the test as the world's answer to its next read_file."""
+    tests = "def test_count():\n    p = 'config/env'\n    assert count_lines(p) == len(read_file(p).splitlines())\n"
+    out = sandbox.run_tests(FORGE_BY_SPARE_RETURN, tests, access)
+    assert not out.ok and out.tests[0]["passed"] is False, out
+    honest = sandbox.run_tests("def count_lines(p):\n    return len(read_file(p).splitlines())\n", tests, access)
+    assert honest.ok, honest
+    still_works(sandbox, access)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_scratch_roots_attributes_do_not_carry_over(sandbox, path):
+    """Extended attributes and times set on /tmp itself survived the wipe: a message for the next call."""
+    out = attack(
+        path,
+        sandbox,
+        """
+        import os
+        os.setxattr('/tmp', 'user.msg', b'secret from an earlier call')
+        os.utime('/tmp', (1234567, 1234567))
+        return 'planted'
+    """,
+    )
+    assert out.ok and "planted" in out.text, out.text
+    seen = sandbox.call(
+        "import os\ndef f():\n    st = os.stat('/tmp')\n    return [os.listxattr('/tmp'), st.st_atime, st.st_mtime]\n",
+        "f",
+        {},
+    )
+    assert seen.ok and seen.value[0] == [] and seen.value[1] != 1234567 and seen.value[2] != 1234567, seen
+
+
+def test_values_crossing_the_sandbox_are_plain_shallow_json(sandbox):
+    """NaN/Infinity and values nested ~1000 deep reached CallOutcome.value (a host deepcopy or dumps then fails)."""
+    nan = sandbox.call("def f():\n    return [float('nan')]\n", "f", {})
+    assert not nan.ok and "JSON" in str(nan.error), nan
+    deep = sandbox.call("def f():\n    v = 1\n    for _ in range(500):\n        v = [v]\n    return v\n", "f", {})
+    assert not deep.ok and "deeper" in str(deep.error), deep
+    forged = sandbox.call(
+        'import json, os, struct\ndef f():\n    body = (\'{"op": "result", "ok": true, "value": \''
+        " + '[' * 900 + ']' * 900 + '}').encode()\n    os.write(3, struct.pack('>I', len(body)) + body)\n"
+        "    os.write(4, struct.pack('>I', len(body)) + body)\n    import time\n    time.sleep(1)\n",
+        "f",
+        {},
+    )
+    assert not forged.ok, forged
+    ok = sandbox.call("def f():\n    v = 1\n    for _ in range(50):\n        v = [v]\n    return v\n", "f", {})
+    assert ok.ok, ok
+    still_works(sandbox)
