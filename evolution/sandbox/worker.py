@@ -864,8 +864,8 @@ class _Relay:
                             test.send({"tests": tests, "test": req.get("test"), "names": names}, deadline)
                         elif op == "call" and proc is test and not awaiting_return:
                             if frame.get("fn") not in names:
-                                error = f"the tool defines no function {frame.get('fn')!r}"
-                                proc.send({"op": "return", "ok": False, "exc": ["NameError"], "error": error}, deadline)
+                                missing = {"ok": False, "error": f"the tool defines no function {frame.get('fn')!r}"}
+                                proc.send({"op": "return", "exc": ["NameError"], **missing}, deadline)
                             else:
                                 fwd = {"fn": frame["fn"], "args": frame.get("args"), "kwargs": frame.get("kwargs")}
                                 tool.send(fwd, deadline)
