@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections import Counter
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 
 from agents.policy import Policy
 from envs import seeding
+from envs.registry import get_world
 from envs.tasks import Call, Suite
 from envs.toolenv import ToolUseEnv
 
@@ -114,9 +114,8 @@ class NullBlob(_ConstantPolicy):
     name = "null_blob"
 
     def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
-        # Each world's paper protocol defines its blob (service names vs DataCorp codes and columns).
-        blob: str = importlib.import_module(f"envs.{env.world_name}.arise_v1").CONSTANT_BLOB
-        return blob
+        # Each world registers its blob (service names vs DataCorp codes and columns).
+        return get_world(env.world_name).constant_blob
 
 
 def random_like(schema: dict[str, Any], rng: np.random.Generator, names: list[str]) -> Any:

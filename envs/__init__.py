@@ -1,24 +1,29 @@
 """arise-gym worlds as Gymnasium environments.
 
-Importing ``envs`` registers (string entry points, so registration is cheap):
+Importing ``envs`` registers the built-in worlds (string entry points, so registration is cheap):
 
 * ``arise_gym/AcmeCorp-v0`` - SRE onboarding at AcmeCorp (logs, metrics API, AcmeConf, incidents)
 * ``arise_gym/DataCorp-v0`` - data-engineering onboarding at DataCorp (.dc exports, validation API, DCQL)
 
 Use ``gymnasium.make("arise_gym/AcmeCorp-v0", protocol="rigorous", tools="reference")``.
+A new world is one more ``register_world`` call (see ``envs.registry`` and docs/architecture.md).
 """
 
-from gymnasium.envs.registration import register, registry
+from envs.registry import ENV_IDS, MAX_EPISODE_STEPS, register_world
 
-MAX_EPISODE_STEPS = 30
+register_world(
+    "acmecorp",
+    "arise_gym/AcmeCorp-v0",
+    "envs.acmecorp",
+    {"rigorous": "envs.acmecorp.suite:rigorous_suite", "arise_v1": "envs.acmecorp.arise_v1:arise_v1_suite"},
+    constant_blob="envs.acmecorp.arise_v1_tasks:CONSTANT_BLOB",
+)
+register_world(
+    "datacorp",
+    "arise_gym/DataCorp-v0",
+    "envs.datacorp",
+    {"rigorous": "envs.datacorp.suite:rigorous_suite", "arise_v1": "envs.datacorp.arise_v1:arise_v1_suite"},
+    constant_blob="envs.datacorp.arise_v1_tasks:CONSTANT_BLOB",
+)
 
-ENV_IDS = {"acmecorp": "arise_gym/AcmeCorp-v0", "datacorp": "arise_gym/DataCorp-v0"}
-
-for _world, _env_id in ENV_IDS.items():
-    if _env_id not in registry:
-        register(
-            id=_env_id,
-            entry_point="envs.toolenv:ToolUseEnv",
-            kwargs={"world": _world},
-            max_episode_steps=MAX_EPISODE_STEPS,
-        )
+__all__ = ["ENV_IDS", "MAX_EPISODE_STEPS", "register_world"]

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from envs import seeding
 from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
 from envs.grading import Comparator, Grade, grade_answer
+from envs.registry import WORLDS, get_world
 from envs.world import World
 
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -300,33 +301,24 @@ class Suite:
         return out
 
 
-_SUITES: dict[tuple[str, str], str] = {
-    ("acmecorp", "rigorous"): "envs.acmecorp.suite:rigorous_suite",
-    ("acmecorp", "arise_v1"): "envs.acmecorp.arise_v1:arise_v1_suite",
-    ("datacorp", "rigorous"): "envs.datacorp.suite:rigorous_suite",
-    ("datacorp", "arise_v1"): "envs.datacorp.arise_v1:arise_v1_suite",
-}
 _LOADED: dict[tuple[str, str], Suite] = {}
 
 
 def register_suite(world: str, protocol: str, entry_point: str) -> None:
-    """Register a suite factory ``"module:function"`` (imported lazily)."""
-    _SUITES[(world, protocol)] = entry_point
+    """Add a protocol's suite factory ``"module:function"`` (imported lazily) to a registered world."""
+    get_world(world).suites[protocol] = entry_point
 
 
 def available() -> list[tuple[str, str]]:
-    return sorted(_SUITES)
+    return sorted((w, p) for w, entry in WORLDS.items() for p in entry.suites)
 
 
 def get_suite(world: str, protocol: str = "rigorous") -> Suite:
     key = (world, protocol)
     if key not in _LOADED:
-        if key not in _SUITES:
-            worlds = sorted({w for w, _ in _SUITES})
-            protocols = sorted({p for w, p in _SUITES if w == world})
-            if world not in worlds:
-                raise KeyError(f"unknown world {world!r}; available worlds: {worlds}")
-            raise KeyError(f"unknown protocol {protocol!r} for world {world!r}; available: {protocols}")
-        module, _, attr = _SUITES[key].partition(":")
+        suites = get_world(world).suites
+        if protocol not in suites:
+            raise KeyError(f"unknown protocol {protocol!r} for world {world!r}; available: {sorted(suites)}")
+        module, _, attr = suites[protocol].partition(":")
         _LOADED[key] = getattr(importlib.import_module(module), attr)()
     return _LOADED[key]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from envs import seeding, toolkit
-from envs.acmecorp.arise_v1 import run_oracle
+from envs.oracle import run_oracle
 from envs.tasks import Suite
 from envs.tools import ToolSpec, check_args, tool_spec
 from evolution.sandbox.runner import Sandbox

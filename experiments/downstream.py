@@ -43,7 +43,7 @@ import gymnasium as gym
 from tqdm import tqdm
 
 from agents.policy import Policy
-from envs.acmecorp.arise_v1 import run_oracle
+from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
 from envs.tools import ToolRunner, ToolSpec
 from evolution.sandbox.runner import Sandbox, SandboxRunner

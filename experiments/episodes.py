@@ -65,8 +65,12 @@ def run_episode(
         "grade": grade,
         "score": grade["score"],
         "success": grade["success"],
-        **policy.episode_extras(),
     }
+    extras = policy.episode_extras()
+    clash = sorted(set(extras) & set(record))
+    if clash:  # an agent's extras never overwrite what the env measured (success, grade, steps ...)
+        raise ValueError(f"policy {policy.name!r} returned episode extras {clash} that are core record fields")
+    record.update(extras)
     return record, {"wall_s": time.perf_counter() - t0, "step_s": step_s}
 
 

@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envs.registry import WORLDS, get_world
 from envs.tasks import get_suite
 from envs.tools import tool_spec
 from evolution.differential import Case, differential, edge_cases, nominal_cases
@@ -37,7 +38,6 @@ from evolution.pipeline import audit_promotions
 from evolution.sandbox.runner import Sandbox
 from experiments.config import compose_run_config
 from experiments.run import run_job
-from experiments.sim_check import TOOL_PHASES
 
 VARIANTS: dict[str, list[str]] = {
     "no_evolution": ["condition=no_evolution"],
@@ -98,7 +98,7 @@ def measure(world: str, profile: str, seeds: list[int], variants: list[str], out
                     failing, checked, _ = differential_failures(lib, world, seed, sandbox)
                 row["diff_failing"] += failing
                 row["diff_checked"] += checked
-            tool_runs = [s for p in TOOL_PHASES[world] for s in by_phase.get(p, [])]
+            tool_runs = [s for p in get_world(world).tool_phases for s in by_phase.get(p, [])]
             pooled = [s for v in by_phase.values() for s in v]
             row.update(
                 by_phase={p: sum(v) / len(v) for p, v in by_phase.items()},
@@ -154,7 +154,7 @@ def render(table: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.evolution_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--world", default="acmecorp", choices=sorted(TOOL_PHASES))
+    parser.add_argument("--world", default="acmecorp", choices=sorted(WORLDS))
     parser.add_argument("--profile", default="sim-4o-mini-like")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))

@@ -31,8 +31,9 @@ import numpy as np
 from tqdm import tqdm
 
 from envs.access import ALL_AFFORDANCES
+from envs.registry import all_phases
 from experiments import published, stats
-from experiments.summary import PHASES, find_results
+from experiments.summary import find_results
 from experiments.tables import Table
 from experiments.taxonomy import CATEGORIES, LABELS, classify
 
@@ -145,7 +146,8 @@ def _row_order(label: str) -> tuple[int, str]:
 
 def _phases(jobs: list[Job]) -> list[str]:
     seen = {p for j in jobs for p in j.result.get("by_phase", {})}
-    return [p for p in PHASES if p in seen] + sorted(seen - set(PHASES))
+    known = all_phases()
+    return [p for p in known if p in seen] + sorted(seen - set(known))
 
 
 def _outcomes(job: Job, phase: str | None = None) -> list[float]:

@@ -37,6 +37,7 @@ from agents.react import DEFAULT_SYSTEM_PROMPT, ReActAgent
 from agents.scripted import make_scripted
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
+from envs.registry import all_phases
 from envs.tasks import SPLITS, TaskInstance, get_suite
 from envs.tools import ToolRunner
 from evolution.code_agent import CodeRunner
@@ -46,7 +47,6 @@ from evolution.sandbox.runner import Limits, Sandbox, SandboxError
 from experiments.config import ConfigError, register_configs
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
-from experiments.summary import PHASES
 
 TOOL_SOURCES = ("none", "reference", "library", "code")
 # llm keys that only throttle requests; a job resumed with other values is the same job.
@@ -478,7 +478,7 @@ def main(cfg: DictConfig) -> None:
             f"interrupted: complete records are kept in {out_dir}; run the same command with "
             f"hydra.run.dir={out_dir} to continue"
         ) from None
-    order = {p: i for i, p in enumerate(PHASES)}
+    order = {p: i for i, p in enumerate(all_phases())}
     phases = "  ".join(
         f"{p}={v:.0%}" for p, v in sorted(result["by_phase"].items(), key=lambda kv: order.get(kv[0], 99))
     )

@@ -23,13 +23,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from envs.registry import WORLDS, get_world
 from experiments.config import compose_run_config
 from experiments.run import run_job
 
 WEAK, STRONG = "sim-4o-mini-like", "sim-sonnet-like"
 CONDITIONS = ("no_evolution", "fixed_tools")
-# Phases whose data sits behind an API or in large files (where tools should pay off).
-TOOL_PHASES = {"acmecorp": ("logs", "metrics", "incidents"), "datacorp": ("csv", "validation", "query")}
 
 Table = dict[tuple[str, str], dict[str, Any]]
 
@@ -68,7 +67,7 @@ def violations(table: Table, world: str) -> list[str]:
         fixed, none = table[(profile, "fixed_tools")], table[(profile, "no_evolution")]
         if not fixed["overall"] > none["overall"]:
             bad.append(f"{profile}: fixed_tools {fixed['overall']:.2f} <= no_evolution {none['overall']:.2f} overall")
-        for phase in TOOL_PHASES[world]:
+        for phase in get_world(world).tool_phases:
             if not fixed["by_phase"][phase] > none["by_phase"][phase]:
                 bad.append(
                     f"{profile}: fixed_tools {fixed['by_phase'][phase]:.2f} <= no_evolution "
@@ -96,7 +95,7 @@ def render(table: Table) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.sim_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--world", default="acmecorp", choices=sorted(TOOL_PHASES))
+    parser.add_argument("--world", default="acmecorp", choices=sorted(WORLDS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--out", type=Path, default=None, help="where run directories go (default: a temp dir)")
     args = parser.parse_args(argv)

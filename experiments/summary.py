@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PHASES = ("logs", "metrics", "config", "incidents", "csv", "validation", "query")
+from envs.registry import all_phases
 
 
 def find_results(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -48,7 +48,7 @@ def table(results: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["world"], r["protocol"], r["condition"], _model(r)), []).append(r)
-    phases = [p for p in PHASES if any(p in r["by_phase"] for r in results)]
+    phases = [p for p in all_phases() if any(p in r["by_phase"] for r in results)]
     head = [
         "world",
         "protocol",

@@ -22,7 +22,7 @@ Each task family has a scripted solver (``TaskFamily.solve``) that reaches the a
 with the world's reference tools. ``oracle_plan(record)`` rebuilds the instance from
 ``record["task"]`` (world seed, options, family, params: no instance lookup, no truth
 recomputation), drives the solver against that world through the reference tools and
-affordances, as ``envs.acmecorp.arise_v1.run_oracle`` does, and keeps every call with the
+affordances by ``envs.oracle.trace_oracle``, and keeps every call with the
 output it got. Those are the record's *needed calls*; their tools (affordances included:
 arise_v1 plans call ``http_get`` for the metrics API) are the *needed tools*. Plans are
 cached per instance (about 10 ms each, one world build per new world).
@@ -217,7 +217,7 @@ def oracle_plan(record: Mapping[str, Any]) -> OraclePlan | None:
 
     The instance is rebuilt from ``record["task"]`` (world seed, options, family, params)
     and the family's solver is driven against that world through the reference tools and
-    affordances, as ``envs.acmecorp.arise_v1.run_oracle`` does, keeping each call's output.
+    affordances by ``envs.oracle.trace_oracle``, keeping each call's output.
     """
     task = record.get("task") or {}
     key = _plan_key(task)
@@ -235,46 +235,27 @@ def oracle_plan(record: Mapping[str, Any]) -> OraclePlan | None:
 
 
 def _compute_plan(task: Mapping[str, Any]) -> OraclePlan:
-    from envs.access import ALL_AFFORDANCES, AccessPolicy, WorldAccess
+    from envs.access import ALL_AFFORDANCES, WorldAccess
     from envs.affordances import Affordances
     from envs.grading import grade_answer
-    from envs.tasks import Call, get_suite
+    from envs.oracle import trace_oracle
+    from envs.tasks import get_suite
     from envs.tools import InProcessRunner
 
     suite = get_suite(str(task["world"]), str(task["protocol"]))
     family = suite.family(str(task["family"]))
     params = dict(task.get("params") or {})
-    world = suite.get_world(int(task["world_seed"]), dict(task.get("options") or {}))
-    world.http.reset_session()
-    access = WorldAccess(world, AccessPolicy(suite.affordances))
-    affordances = Affordances(access)
     runner = InProcessRunner.of(suite.reference_tools())
     defaults: dict[str, dict[str, Any]] = {}
-    for spec in [*runner.specs(), *affordances.specs(ALL_AFFORDANCES)]:
+    world = suite.get_world(int(task["world_seed"]), dict(task.get("options") or {}))
+    for spec in [*runner.specs(), *Affordances(WorldAccess(world)).specs(ALL_AFFORDANCES)]:
         props = spec.parameters.get("properties", {})
         defaults[spec.name] = {k: v["default"] for k, v in props.items() if "default" in v}
-    calls: list[PlannedCall] = []
-    solver = family.solve(world, params)
-    answer: Any = None
-    try:
-        call = next(solver)
-        while True:
-            if not isinstance(call, Call) or len(calls) >= 200:
-                raise RuntimeError(f"oracle of {family.name} misbehaved")
-            output: str | None
-            if call.tool in suite.affordances:
-                try:
-                    obs = output = affordances.call(call.tool, dict(call.args))
-                except Exception as exc:
-                    obs, output = f"Error: {exc}", None
-            else:
-                result = runner.call(call.tool, dict(call.args), access)
-                output = result.output if result.ok else None
-                obs = result.output if result.ok else f"Error: {result.error}"
-            calls.append(PlannedCall(call.tool, dict(call.args), output))
-            call = solver.send(obs)
-    except StopIteration as stop:
-        answer = stop.value
+    trace = trace_oracle(
+        suite, family.name, int(task["world_seed"]), params, dict(task.get("options") or {}), runner, max_calls=200
+    )
+    calls = [PlannedCall(s.call.tool, dict(s.call.args), s.output) for s in trace.steps]
+    answer = trace.answer
     success: bool | None = None
     try:
         comparator = family.comparator(params)

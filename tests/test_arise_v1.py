@@ -28,7 +28,6 @@ from envs.acmecorp.arise_v1 import (
     filter_acme_logs,
     parse_acme_log,
     parse_acmeconf,
-    run_oracle,
     validate_acmeconf,
 )
 from envs.acmecorp.arise_v1_world import (
@@ -43,6 +42,7 @@ from envs.acmecorp.arise_v1_world import (
     parse_log_text,
 )
 from envs.grading import grade_answer
+from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance, get_suite
 from envs.tools import InProcessRunner, tool_spec
 from envs.world import World

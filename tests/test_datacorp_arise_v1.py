@@ -25,7 +25,6 @@ from envs.datacorp.arise_v1 import (
     parse_dc,
     parse_dcql,
     run_dcql,
-    run_oracle,
     validate_batch,
 )
 from envs.datacorp.arise_v1_world import (
@@ -42,6 +41,7 @@ from envs.datacorp.arise_v1_world import (
     dc_convert,
 )
 from envs.grading import grade_answer
+from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
 from envs.world import World
 

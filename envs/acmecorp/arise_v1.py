@@ -8,7 +8,7 @@ compared on the same footing; ``docs/arise_v1.md`` lists what it cannot measure.
     from envs.tasks import get_suite
     suite = get_suite("acmecorp", "arise_v1")
     inst = suite.instance(42, "test", "v1.metrics.02")
-    answer, calls = run_oracle(suite, inst)
+    answer, calls = run_oracle(suite, inst)  # from envs.oracle
     inst.grade(answer)
 
 Module layout: ``arise_v1_world`` (generator, metrics API, graders' view),
@@ -18,7 +18,6 @@ oracles, the constant blob); this module binds them into a ``Suite``.
 
 from __future__ import annotations
 
-from envs.access import AccessPolicy, WorldAccess
 from envs.acmecorp.arise_v1_tasks import (
     CHECKS,
     CONSTANT_BLOB,
@@ -41,9 +40,7 @@ from envs.acmecorp.arise_v1_tools import (
     validate_acmeconf,
 )
 from envs.acmecorp.arise_v1_world import METRICS_HOST, METRICS_URL, SERVICES, V1Data, build_arise_v1_world
-from envs.affordances import Affordances
-from envs.tasks import Call, Suite, TaskInstance
-from envs.tools import InProcessRunner, ToolRunner
+from envs.tasks import Suite
 
 AFFORDANCES: tuple[str, ...] = ("http_get",)
 
@@ -71,43 +68,6 @@ def arise_v1_suite() -> Suite:
     )
 
 
-def run_oracle(
-    suite: Suite, instance: TaskInstance, runner: ToolRunner | None = None, max_calls: int = 100
-) -> tuple[str, list[Call]]:
-    """Run a task's oracle against its world; returns (answer text, calls made).
-
-    Tool calls go through ``runner`` (default: the paper tools in-process) and
-    ``http_get`` through the same affordance an agent gets, so observations are the
-    exact strings an agent would see (without the env's observation truncation).
-    A failed call is passed to the oracle as ``Error: ...``, as the env would.
-    """
-    family = suite.family(instance.family)
-    world = suite.get_world(instance.world_seed, instance.options)
-    world.http.reset_session()
-    access = WorldAccess(world, AccessPolicy(suite.affordances))
-    affordances = Affordances(access)
-    runner = runner or InProcessRunner.of(suite.reference_tools())
-    calls: list[Call] = []
-    gen = family.solve(world, instance.params)
-    try:
-        call = next(gen)
-        while True:
-            if len(calls) >= max_calls:
-                raise RuntimeError(f"oracle for {instance.family} made more than {max_calls} calls")
-            calls.append(call)
-            if call.tool in suite.affordances:
-                try:
-                    obs = affordances.call(call.tool, dict(call.args))
-                except Exception as exc:  # an affordance failure is an observation
-                    obs = f"Error: {exc}"
-            else:
-                result = runner.call(call.tool, dict(call.args), access)
-                obs = result.output if result.ok else f"Error: {result.error}"
-            call = gen.send(obs)
-    except StopIteration as stop:
-        return str(stop.value), calls
-
-
 __all__ = [
     "AFFORDANCES",
     "CHECKS",
@@ -133,6 +93,5 @@ __all__ = [
     "filter_acme_logs",
     "parse_acme_log",
     "parse_acmeconf",
-    "run_oracle",
     "validate_acmeconf",
 ]

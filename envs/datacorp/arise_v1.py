@@ -6,7 +6,8 @@ answers graded by the paper's substring checks with their known flaws. It exists
 published numbers can be compared on the same footing; ``docs/arise_v1_datacorp.md``
 lists what it cannot measure.
 
-    from envs.datacorp.arise_v1 import arise_v1_suite, run_oracle, CONSTANT_BLOB
+    from envs.datacorp.arise_v1 import arise_v1_suite, CONSTANT_BLOB
+    from envs.oracle import run_oracle
     suite = arise_v1_suite()
     inst = suite.instance(42, "test", "v1.query.07")
     answer, calls = run_oracle(suite, inst)
@@ -24,7 +25,6 @@ blob); this module binds them into a ``Suite``.
 
 from __future__ import annotations
 
-from envs.acmecorp.arise_v1 import run_oracle
 from envs.acmecorp.arise_v1_tools import PAPER_TOOLS
 from envs.datacorp.arise_v1_tasks import (
     CHECKS,
@@ -110,6 +110,5 @@ __all__ = [
     "parse_dc",
     "parse_dcql",
     "run_dcql",
-    "run_oracle",
     "validate_batch",
 ]

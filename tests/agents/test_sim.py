@@ -15,8 +15,8 @@ from agents.sim import PROFILES, SimChat, get_profile
 from agents.sim.behaviour import _guess_value, _slip
 from agents.sim.memory import NeedData, ObservedWorld
 from envs import ENV_IDS
-from envs.acmecorp.arise_v1 import run_oracle
 from envs.grading import Comparator
+from envs.oracle import run_oracle
 from envs.tasks import TaskFamily, get_suite
 from experiments.episodes import run_episode
 
@@ -201,8 +201,14 @@ def test_the_sim_never_reads_truth_or_graders(monkeypatch: pytest.MonkeyPatch):
     suite = get_suite("datacorp")
     instances = suite.instances(6, "test", families=[f.name for f in suite.families[::3]])  # truths computed here
 
+    touched: list[str] = []
+
+    class Forbidden(BaseException):  # not an Exception: the sim's own `except Exception` cannot swallow it
+        pass
+
     def forbidden(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the simulated model touched ground truth or a grader")
+        touched.append("truth or grader")
+        raise Forbidden("the simulated model touched ground truth or a grader")
 
     backend = SimChat("sim-sonnet-like")
     env = gym.make(ENV_IDS["datacorp"], max_episode_steps=30)
@@ -221,6 +227,7 @@ def test_the_sim_never_reads_truth_or_graders(monkeypatch: pytest.MonkeyPatch):
                 if '"answer"' in action[:12]:
                     break
                 obs, *_ = env.step(action)
+    assert touched == []  # also when something between the hook and here caught the exception
 
 
 def test_arise_v1_plans_only_read_what_the_prompt_shows():

@@ -10,11 +10,12 @@ import pytest
 
 from agents.scripted import NULL_POLICIES, make_scripted
 from envs import ENV_IDS
+from envs.registry import WORLDS as REGISTERED
 from envs.tasks import get_suite
 from experiments.episodes import run_episode
 
 SEEDS = range(1, 21)
-WORLDS = ["acmecorp", "datacorp"]
+WORLDS = sorted(w for w, entry in REGISTERED.items() if "rigorous" in entry.suites)
 
 
 @pytest.fixture(scope="module", params=WORLDS)

@@ -5,7 +5,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs
-from envs.toolenv import ToolUseEnv, sanitize
+from envs.registry import WORLDS, all_phases
+from envs.tasks import available, get_suite
+from envs.toolenv import sanitize
 
 
 @pytest.fixture
@@ -22,10 +24,27 @@ def test_registered_with_string_entry_point_and_time_limit():
     json.loads(spec.to_json())  # the spec serialises, so results can store it
 
 
-def test_check_env_passes():
-    e = ToolUseEnv(world="acmecorp")
+@pytest.mark.parametrize("world,protocol", available())
+def test_check_env_passes_for_every_registered_world_and_protocol(world, protocol):
+    e = gym.make(envs.ENV_IDS[world], protocol=protocol, tools="reference").unwrapped  # made: it has a spec
     check_env(e)
     e.close()
+
+
+def test_worlds_protocols_and_phases_come_from_the_registry():
+    assert available() == [(w, p) for w in sorted(WORLDS) for p in sorted(WORLDS[w].suites)]
+    assert all_phases() == ("logs", "metrics", "config", "incidents", "csv", "validation", "query")
+    for name, entry in WORLDS.items():
+        assert envs.ENV_IDS[name] == entry.env_id and gym.spec(entry.env_id).kwargs == {"world": name}
+        for protocol in entry.suites:
+            assert get_suite(name, protocol).phase_order == entry.phases
+        assert set(entry.tool_phases) <= set(entry.phases)
+    with pytest.raises(KeyError, match=r"unknown world 'nowhere'; available worlds: \['acmecorp', 'datacorp'\]"):
+        get_suite("nowhere")
+    with pytest.raises(
+        KeyError, match=r"unknown protocol 'x' for world 'acmecorp'; available: \['arise_v1', 'rigorous'\]"
+    ):
+        get_suite("acmecorp", "x")
 
 
 def test_reset_returns_prompt_and_tool_schemas(env):
