@@ -149,3 +149,10 @@ def test_a_real_model_job_resumes_from_its_own_cache_without_asking_again(tmp_pa
     assert resumed["replay"]["backend_requests"] == 0 and resumed["llm_errors"] == 0
     for key in ("success_rate", "llm_calls", "tokens_in", "evolution_llm_calls", "evolution_tokens_in", "tasks"):
         assert resumed[key] == first[key], key
+
+
+@pytest.mark.parametrize("preset", ["openai", "anthropic", "local", "sim-http"])
+def test_every_http_preset_takes_the_same_retry_and_timeout_overrides(preset: str):
+    """llm=local had no max_attempts, so `llm.max_attempts=2` failed with Hydra's 'not in struct'."""
+    cfg = compose_run_config([f"llm={preset}", "llm.max_attempts=2", "llm.timeout_s=5"])
+    assert cfg.llm.max_attempts == 2 and cfg.llm.timeout_s == 5
