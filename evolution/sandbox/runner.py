@@ -60,6 +60,7 @@ from envs import toolkit
 from envs.access import ALL_AFFORDANCES, AccessError, WorldAccess
 from envs.tools import ToolResult, ToolSpec, check_args, render_output
 from evolution.sandbox import worker as wire
+from evolution.sandbox.pids_cgroup import PidsCgroup
 from evolution.static_policy import DEFAULT_ALLOWED_IMPORTS
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,14 @@ class SandboxError(RuntimeError):
 
 class _NeverStarted(Exception):
     """The worker was already gone when a request was sent (the pipe was closed): no part of the call ran."""
+
+
+@functools.cache
+def _warn_no_process_cap() -> None:
+    log.warning(
+        "SANDBOX WARNING: running as root without a writable pids cgroup: the kernel does not apply "
+        "RLIMIT_NPROC to root, so a tool's processes and threads are not capped (see README 'The sandbox')"
+    )
 
 
 def bwrap_path() -> str | None:
@@ -320,6 +329,7 @@ class Sandbox:
         self._to_worker = self._from_worker = -1
         self._reader: _Reader | None = None
         self._stderr: _StderrTail | None = None
+        self._cgroup: PidsCgroup | None = None
         self._scratch: str | None = None
         # RLIMIT_NPROC never applies to root, so a root host runs the sandbox as `nobody` (a fork bomb
         # then hits the limit); any other user keeps its uid and the limit counts its other processes.
@@ -377,6 +387,12 @@ class Sandbox:
             if self.isolation == "bwrap":
                 prefix, scratch, env, cwd = self._bwrap_command(fds), "/tmp", {}, "/"
                 script = WORKER_IN_SANDBOX
+                if os.getuid() == 0:  # the kernel exempts (mapped) root from RLIMIT_NPROC: a cgroup caps it
+                    self._cgroup = PidsCgroup.create(self.limits.to_wire(self._nproc_base)["nproc"] + 4)
+                    if self._cgroup is not None:
+                        prefix = self._cgroup.wrap(prefix)
+                    else:
+                        _warn_no_process_cap()
             else:  # a private scratch directory the worker empties after every call
                 self._scratch = scratch = tempfile.mkdtemp(prefix="arise-sandbox-")
                 if self.run_as is not None:
@@ -433,6 +449,9 @@ class Sandbox:
                 self._stderr.thread.join(2.0)
             self._proc = None
         self._stderr = None
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -530,7 +549,7 @@ class Sandbox:
             wire.write_frame(self._to_worker, req)
         except BrokenPipeError:
             raise _NeverStarted from None
-        cap = self.limits.result_bytes + 8 * self.limits.output_bytes + 65_536  # output may be escaped 6x in JSON
+        cap = wire.host_frame_cap(asdict(self.limits))
         backstop = time.monotonic() + wall_s * 1.5 + _MARGIN_S
         while True:
             frame = self._reader.read(backstop, cap)

@@ -76,9 +76,18 @@ def encode(obj: Any) -> bytes:
 
 
 def write_frame(fd: int, obj: Any) -> None:
-    view = memoryview(encode(obj))
+    write_bytes(fd, encode(obj))
+
+
+def write_bytes(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def host_frame_cap(limits: dict[str, Any]) -> int:
+    """The largest frame the host reads from the relay (printed output may be escaped 6x in JSON)."""
+    return int(limits["result_bytes"]) + 8 * int(limits["output_bytes"]) + 65_536
 
 
 def read_frame(fd: int) -> Any:
@@ -178,6 +187,7 @@ def _set_limits(limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb, limits["file_mb"] * mb))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_SIGPENDING, (64, 64))  # queued signals: a per-user kernel quota
     if limits.get("nproc"):
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
 
@@ -195,6 +205,7 @@ _NR = {
     "io_uring_register": 427, "bpf": 321, "userfaultfd": 323, "fanotify_init": 300, "unshare": 272, "setns": 308,
     "mount": 165, "umount2": 166, "pivot_root": 155, "open_tree": 428, "move_mount": 429, "fsopen": 430,
     "fsconfig": 431, "fsmount": 432, "fspick": 433, "name_to_handle_at": 303, "open_by_handle_at": 304,
+    "inotify_init": 253, "inotify_init1": 294,
 }  # fmt: skip
 # Leaving the process group; System V and POSIX IPC objects (they outlive the call, and their memory is
 # not the process's: a call could keep gigabytes alive); reaching other processes by pid or descriptor.
@@ -203,16 +214,18 @@ _NR = {
 # the process (a bit for the next call), and descriptors sent over a unix socket to itself stay "in
 # flight" after every process closed them, holding memfd memory and host ptys. No io_uring (it opens
 # sockets of any family without socket()), no mounts, namespaces, eBPF, userfaultfd or fanotify: kernel
-# interfaces a tool never needs, each a way to leave state behind or reach past the namespaces.
+# interfaces a tool never needs, each a way to leave state behind or reach past the namespaces. No
+# inotify (instances are a per-user quota) and no priority changes (PRIO_USER reaches every process of
+# the uid: the relay and zygote would stay reniced for good).
 _DENY = ("setsid", "setpgid", "shmget", "semget", "msgget", "mq_open", "pidfd_open", "pidfd_send_signal",
          "pidfd_getfd", "process_vm_readv", "process_vm_writev", "ptrace", "kcmp", "process_madvise",
          "perf_event_open", "add_key", "request_key", "keyctl", "socket", "socketpair", "io_uring_setup",
          "io_uring_enter", "io_uring_register", "bpf", "userfaultfd", "fanotify_init", "unshare", "setns",
          "mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
-         "name_to_handle_at", "open_by_handle_at")  # fmt: skip
+         "name_to_handle_at", "open_by_handle_at", "inotify_init", "inotify_init1", "setpriority",
+         "ioprio_set")  # fmt: skip
 _SELF_ARG0 = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
               "migrate_pages", "move_pages")  # pid 0 (the caller) only  # fmt: skip
-_SELF_ARG1 = ("setpriority", "ioprio_set")  # who 0 (the caller) only
 _SIGNALS = ("kill", "tkill", "rt_sigqueueinfo")  # to itself or its own process group only
 _THREAD_SIGNALS = ("tgkill", "rt_tgsigqueueinfo")  # to its own thread group only
 # Async I/O ownership makes the kernel signal a chosen pid or group (SIGIO, or any signal with F_SETSIG)
@@ -246,7 +259,7 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     ]
     for name in _DENY:
         code.append((jeq, "deny", 0, _NR[name]))
-    groups = ((_SELF_ARG0, "self0"), (_SELF_ARG1, "self1"), (_SIGNALS, "sig"), (_THREAD_SIGNALS, "tg"),
+    groups = ((_SELF_ARG0, "self0"), (_SIGNALS, "sig"), (_THREAD_SIGNALS, "tg"),
               (("fcntl",), "fcntl"), (("ioctl",), "ioctl"))  # fmt: skip
     for group, label in groups:
         for name in group:
@@ -254,8 +267,6 @@ def _filter_program(pid: int) -> list[tuple[int, int, int, int]]:
     code.append((ret, 0, 0, allow))
     labels = {"self0": len(code)}
     code += [(ld, 0, 0, arg0), (jeq, "allow", "deny", 0)]
-    labels["self1"] = len(code)
-    code += [(ld, 0, 0, arg1), (jeq, "allow", "deny", 0)]
     labels["sig"] = len(code)
     code += [
         (ld, 0, 0, arg0),
@@ -648,19 +659,35 @@ def _xattrs(path: str) -> list[str]:
 
 
 def _empty(dir_fd: int) -> None:
-    """Remove everything under an open directory, by names relative to descriptors (no path gets long)."""
-    for name in os.listdir(dir_fd):
-        st = os.lstat(name, dir_fd=dir_fd)
-        if stat.S_ISDIR(st.st_mode):
-            os.chmod(name, 0o700, dir_fd=dir_fd)
-            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-            try:
-                _empty(sub)
-            finally:
-                os.close(sub)
-            os.rmdir(name, dir_fd=dir_fd)
-        else:
-            os.unlink(name, dir_fd=dir_fd)
+    """Remove everything under an open directory, by names relative to descriptors (no path gets long).
+
+    Iterative: one descriptor and a stack of names, however deep the tree (a call can nest thousands
+    of directories within its file cap; recursion or a descriptor per level would give up).
+    """
+    fd, names = os.dup(dir_fd), []
+    try:
+        while True:
+            sub = None
+            for name in os.listdir(fd):
+                if stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode):
+                    sub = name
+                    break
+                os.unlink(name, dir_fd=fd)
+            if sub is not None:  # descend
+                os.chmod(sub, 0o700, dir_fd=fd)
+                child = os.open(sub, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(sub)
+                continue
+            if not names:
+                return
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)  # nothing of the call runs now
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 # -- the relay (trusted; PID 1; holds the host's pipes) ---------------------------------------
@@ -756,22 +783,33 @@ class _Relay:
                 reply = self.serve(req)
                 reply["elapsed_s"] = round(time.monotonic() - t0, 6)
                 if self.dirty:  # answer, then end: the host starts a clean sandbox for the next call
-                    write_frame(self.host_out, {"op": "result", **reply, "sandbox_lost": True})
+                    self._answer({**reply, "sandbox_lost": True})
                     return
                 if self.reaping:  # killed before the answer; reaped (and the scratch wiped) while the host reads it
                     try:
                         self.ctl.sendall(f"reap {self.reaping}".encode())
                     except OSError:  # the call killed the zygote: answer, then end (the host restarts us)
                         reply["sandbox_lost"] = True
-                        write_frame(self.host_out, {"op": "result", **reply})
+                        self._answer(reply)
                         return
                     self.reaping, self.unclean = "", True
-                write_frame(self.host_out, {"op": "result", **reply})
+                self._answer(reply)
                 if not self.prefork:  # forked after this call's clean-up, which spares nothing
                     self.ctl.sendall(b"tool")
             except (OSError, ValueError) as exc:  # the zygote is gone: end, the host restarts us
                 sys.stderr.write(f"sandbox relay: {exc}\n")
                 return
+
+    def _answer(self, reply: dict[str, Any]) -> None:
+        """Send the result; one that outgrew the host's cap in re-encoding (escaped non-ASCII) is an error."""
+        data = encode({"op": "result", **reply})
+        if len(data) > host_frame_cap(_Conf.limits):
+            keep = {k: reply[k] for k in ("elapsed_s", "sandbox_lost") if k in reply}
+            error = f"the result is too large once JSON-escaped ({len(data)} bytes; sandbox.result_bytes caps it)"
+            tests = [{**t, "passed": False, "error": error} for t in reply.get("tests") or []]
+            data = encode({"op": "result", "ok": False, "reason": "protocol", "error": error, "tests": tests,
+                           "output": "", "output_truncated": len(str(reply.get("output") or "")), **keep})  # fmt: skip
+        write_bytes(self.host_out, data)
 
     def serve(self, req: dict[str, Any]) -> dict[str, Any]:
         tool, procs = self.tool, [self.tool]
@@ -856,7 +894,9 @@ class _Relay:
                                 if frame.get("reason") == "syntax":
                                     result["reason"] = "syntax"
                                 break
-                            callable_names = {str(n) for n in frame.get("names") or []}
+                            if not isinstance(frame.get("names"), list):
+                                raise TypeError("'names' is not a list")
+                            callable_names = {str(n) for n in frame["names"]}
                             names = [n for n in self._tool_names(req.get("code")) if n in callable_names]
                             self.ctl.sendall(b"test")
                             test = _Proc(self._recv("spawned", "test"), self.cap)
@@ -892,6 +932,8 @@ class _Relay:
             result = timeout
         except _Done:
             pass
+        except (TypeError, KeyError, AttributeError) as exc:  # a well-formed frame with ill-typed fields
+            result = {"ok": False, "reason": "protocol", "error": f"protocol violation: a malformed frame ({exc})"}
         assert result is not None
         statuses = self._clean(procs, statuses="died" in result)
         if "died" in result:

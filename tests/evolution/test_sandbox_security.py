@@ -927,3 +927,121 @@ def test_values_crossing_the_sandbox_are_plain_shallow_json(sandbox):
     ok = sandbox.call("def f():\n    v = 1\n    for _ in range(50):\n        v = [v]\n    return v\n", "f", {})
     assert ok.ok, ok
     still_works(sandbox)
+
+
+# -- fourth red-team round ----------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+def test_the_process_limit_holds_on_a_root_host(sandbox, path):
+    """The sandbox's uid mapped to host root, for whom the kernel skips RLIMIT_NPROC: 300 forks all succeeded."""
+    out = attack(
+        path,
+        sandbox,
+        """
+        import os, time
+        made = 0
+        for i in range(300):
+            try:
+                pid = os.fork()
+            except OSError:
+                break
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            made += 1
+        return made
+    """,
+    )
+    assert out.ok and int(out.text) < 100, out.text
+    t0 = time.monotonic()
+    still_works(sandbox)
+    assert time.monotonic() - t0 < 2
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_per_user_kernel_quota_or_shared_priority_is_reachable(sandbox, path):
+    """inotify instances and queued signals are per-user quotas (host root's, when the sandbox was root);
+    setpriority(PRIO_USER, 0) reniced the relay and zygote for good."""
+    out = attack(
+        path,
+        sandbox,
+        """
+        import ctypes, os, signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        found = {'inotify_init1': [libc.inotify_init1(0), ctypes.get_errno()]}
+        found['setpriority_user'] = [libc.setpriority(2, 0, 19), ctypes.get_errno()]  # PRIO_USER, who=0
+        found['ioprio_user'] = [libc.syscall(251, 3, 0, 0), ctypes.get_errno()]  # IOPRIO_WHO_USER
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+        info = (ctypes.c_int * 32)(int(signal.SIGRTMIN), 0, -1)
+        n = 0
+        while n < 5000 and libc.syscall(129, os.getpid(), int(signal.SIGRTMIN), info) == 0:
+            n += 1
+        found['queued'] = n
+        return found
+    """,
+    )
+    assert out.ok, out.text
+    found = json.loads(out.text)
+    assert found["inotify_init1"] == [-1, 1] and found["setpriority_user"] == [-1, 1], found
+    assert found["ioprio_user"] == [-1, 1] and found["queued"] <= 64, found
+    nice = sandbox.call("import os\ndef f():\n    return os.getpriority(os.PRIO_PROCESS, 0)\n", "f", {})
+    assert nice.ok and nice.value == 0, nice
+
+
+def test_a_deep_scratch_tree_is_wiped_without_replacing_the_sandbox(sandbox):
+    """1,100 nested directories made the recursive wipe fail: the sandbox was replaced after every such call."""
+    code = (
+        "import os\ndef f():\n    fd = os.open('/tmp', os.O_RDONLY)\n    for i in range(1100):\n"
+        "        os.mkdir('d', dir_fd=fd)\n        n = os.open('d', os.O_RDONLY, dir_fd=fd)\n"
+        "        os.close(fd)\n        fd = n\n"
+        "    open('loot', 'w', opener=lambda p, fl: os.open(p, fl, dir_fd=fd)).write('x')\n"
+        "    return 'deep'\n"
+    )
+    restarts = sandbox.restarts
+    out = sandbox.call(code, "f", {})
+    assert out.ok and out.value == "deep", out
+    still_works(sandbox)
+    assert sandbox.restarts == restarts
+
+
+FORGED = r"""
+import json, os, struct, time
+chan = [c.cell_contents for c in read_file.__closure__ if hasattr(c.cell_contents, 'to_relay')][0]
+def send(frame):
+    body = json.dumps(frame, ensure_ascii=False).encode()
+    os.write(chan.to_relay, struct.pack('>I', len(body)) + body)
+"""
+
+
+def test_a_frame_that_grows_on_reencoding_is_an_error_not_a_broken_sandbox(sandbox):
+    """Raw UTF-8 from the tool tripled when the relay re-encoded it, past the host's cap: a 'worker' failure."""
+    code = FORGED + "def f():\n    send({'op': 'result', 'ok': True, 'value': 'é' * 1_000_000})\n    time.sleep(2)\n"
+    small = Sandbox(Limits(wall_s=3.0, result_bytes=2 * 1024 * 1024, output_bytes=1024), isolation="bwrap")
+    with small:
+        restarts = small.restarts
+        out = small.call(code, "f", {}, WorldAccess(get_suite("acmecorp").get_world(3)))
+        assert not out.ok and out.reason != "worker" and "too large" in str(out.error), out
+        assert small.restarts == restarts
+        still_works(small)
+
+
+def test_malformed_frames_from_the_tool_fail_the_test_not_the_sandbox(sandbox, access):
+    """A 'loaded' frame with names=5 raised TypeError in the relay: it died and the rest of the suite did not run."""
+    code = FORGED + "send({'op': 'loaded', 'ok': True, 'names': 5})\ntime.sleep(2)\ndef f(x):\n    return x + 1\n"
+    restarts = sandbox.restarts
+    out = sandbox.run_tests(code, "def test_a():\n    assert f(1) == 2\ndef test_b():\n    pass\n", access)
+    assert not out.ok and out.reason == "protocol" and sandbox.restarts == restarts, out
+    assert [t["error"] for t in out.tests if "not run" in str(t["error"])] == [], out.tests
+    still_works(sandbox)
+
+
+def test_threads_count_against_the_process_limit(sandbox):
+    """Small-stack threads slip under RLIMIT_AS; the process limit (a pids cgroup on a root host) counts them."""
+    code = (
+        "import threading, time\ndef f():\n    threading.stack_size(65536)\n    n = 0\n    try:\n"
+        "        for i in range(2000):\n"
+        "            threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n"
+        "            n += 1\n    except RuntimeError:\n        pass\n    return n\n"
+    )
+    out = sandbox.call(code, "f", {})
+    assert out.ok and out.value < 100, out
+    still_works(sandbox)
