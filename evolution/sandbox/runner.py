@@ -276,7 +276,7 @@ class _Reader:
                     body = bytes(self.buf[head : head + n])
                     del self.buf[: head + n]
                     try:
-                        frame = json.loads(body)
+                        frame = json.loads(body, parse_float=wire.finite_float)
                     except (ValueError, RecursionError):
                         raise SandboxError("protocol error from the sandbox: a frame is not JSON") from None
                     if not isinstance(frame, dict):

@@ -47,6 +47,7 @@ import gc
 import hashlib
 import json
 import marshal
+import math
 import os
 import resource
 import select
@@ -132,6 +133,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf, which JSON cannot hold
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 class FrameBuffer:
     """Incremental frames from an untrusted peer: every frame size-capped, every body a JSON object with an op."""
 
@@ -150,7 +158,7 @@ class FrameBuffer:
             body = bytes(self.buf[_HEADER.size : _HEADER.size + n])
             del self.buf[: _HEADER.size + n]
             try:
-                frame = json.loads(body, parse_constant=_no_constant)
+                frame = json.loads(body, parse_constant=_no_constant, parse_float=finite_float)
             except (ValueError, RecursionError) as exc:
                 raise FrameError(f"a frame is not valid JSON ({type(exc).__name__})") from None
             if not isinstance(frame, dict) or not isinstance(frame.get("op"), str):
@@ -512,6 +520,8 @@ def _describe(exc: BaseException) -> str:
 
 
 _FILES_POLL_S = 0.05
+# A wipe slower than this (a scratch tree no call should leave) costs a new sandbox, not the next call's time.
+_WIPE_S = 2.0
 
 
 def _files_in(scratch: str) -> int:
@@ -661,31 +671,39 @@ def _xattrs(path: str) -> list[str]:
 def _empty(dir_fd: int) -> None:
     """Remove everything under an open directory, by names relative to descriptors (no path gets long).
 
-    Iterative: one descriptor and a stack of names, however deep the tree (a call can nest thousands
-    of directories within its file cap; recursion or a descriptor per level would give up).
+    Iterative, one open descriptor, each directory listed once: however deep or wide the tree (a
+    call can nest thousands of directories within its file cap), the wipe is linear in its size.
     """
-    fd, names = os.dup(dir_fd), []
-    try:
-        while True:
-            sub = None
-            for name in os.listdir(fd):
-                if stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode):
-                    sub = name
-                    break
+
+    def scan(fd: int) -> list[str]:  # unlink what is not a directory; the subdirectories are left
+        subdirs = []
+        for name in os.listdir(fd):
+            if stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode):
+                subdirs.append(name)
+            else:
                 os.unlink(name, dir_fd=fd)
-            if sub is not None:  # descend
+        return subdirs
+
+    fd = os.dup(dir_fd)
+    try:
+        pending, above = scan(fd), []  # above: (name, its siblings still pending) per level
+        while True:
+            if pending:  # descend
+                sub = pending.pop()
                 os.chmod(sub, 0o700, dir_fd=fd)
                 child = os.open(sub, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
                 os.close(fd)
                 fd = child
-                names.append(sub)
+                above.append((sub, pending))
+                pending = scan(fd)
                 continue
-            if not names:
+            if not above:
                 return
+            name, pending = above.pop()
             parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)  # nothing of the call runs now
             os.close(fd)
             fd = parent
-            os.rmdir(names.pop(), dir_fd=fd)
+            os.rmdir(name, dir_fd=fd)
     finally:
         os.close(fd)
 
@@ -748,12 +766,17 @@ class _Relay:
         self.prefork = _Conf.group_kill
         ctl.sendall(b"tool")
 
-    def _recv(self, kind: str, role: str | None = None) -> tuple[dict[str, Any], list[int]]:
+    def _recv(
+        self, kind: str, role: str | None = None, within_s: float | None = None
+    ) -> tuple[dict[str, Any], list[int]]:
         """The zygote's next message of ``kind`` (others, e.g. an early fork, are kept for later)."""
         for i, (msg, _) in enumerate(self.stash):
             if msg.get("kind") == kind and (role is None or msg.get("role") == role):
                 return self.stash.pop(i)
+        deadline = None if within_s is None else time.monotonic() + within_s
         while True:
+            if deadline is not None and not select.select([self.ctl], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise OSError(f"the zygote sent no {kind!r} within {within_s} s")
             data, fds, _, _ = socket.recv_fds(self.ctl, 1 << 16, 3)
             if not data:
                 raise OSError("the zygote died")
@@ -770,7 +793,7 @@ class _Relay:
             t0 = time.monotonic()
             try:
                 if self.unclean:  # no call's code runs before the last one's processes and files are gone
-                    if not self._recv("clean")[0].get("wiped"):
+                    if not self._recv("clean", within_s=_WIPE_S)[0].get("wiped"):
                         raise OSError("the scratch directory could not be emptied")
                     self.unclean = False
                 self.tool = _Proc(self._recv("spawned", "tool"), self.cap)
@@ -935,6 +958,9 @@ class _Relay:
         except (TypeError, KeyError, AttributeError) as exc:  # a well-formed frame with ill-typed fields
             result = {"ok": False, "reason": "protocol", "error": f"protocol violation: a malformed frame ({exc})"}
         assert result is not None
+        if watch_files and max_files and _files_in(_Conf.scratch) > max_files:  # a call too quick for the poll
+            result = {"ok": False, "reason": "scratch_limit",
+                      "error": f"killed: more than {max_files} files in the scratch /tmp"}  # fmt: skip
         statuses = self._clean(procs, statuses="died" in result)
         if "died" in result:
             reason, words = _death(statuses.get(str(result["died"])))
@@ -950,7 +976,7 @@ class _Relay:
         pids = " ".join(str(p.pid) for p in procs)
         if statuses:
             self.ctl.sendall(f"reap {pids}".encode())
-            clean = self._recv("clean")[0]
+            clean = self._recv("clean", within_s=_WIPE_S)[0]
             found: dict[str, int | None] = clean.get("statuses") or {}
             self.dirty = not clean.get("wiped")
         elif _Conf.group_kill:  # we kill the call's groups ourselves; the zygote reaps them after we answer
@@ -1020,7 +1046,10 @@ class _Relay:
             return {"ok": False, "error": f"unknown affordance {fn!r}; available: {', '.join(_Conf.affordances)}"}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             return {"ok": False, "error": f"{fn}: malformed call"}
-        write_frame(self.host_out, {"op": "rpc", "fn": fn, "args": args, "kwargs": kwargs})
+        data = encode({"op": "rpc", "fn": fn, "args": args, "kwargs": kwargs})
+        if len(data) > host_frame_cap(_Conf.limits):  # grew when re-encoded (escaped non-ASCII)
+            return {"ok": False, "error": f"{fn}: the arguments are too large ({len(data)} bytes as JSON)"}
+        write_bytes(self.host_out, data)
         answer = read_frame(self.host_in)
         if not isinstance(answer, dict):
             raise OSError("the host went away")

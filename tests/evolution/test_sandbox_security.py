@@ -1007,7 +1007,7 @@ FORGED = r"""
 import json, os, struct, time
 chan = [c.cell_contents for c in read_file.__closure__ if hasattr(c.cell_contents, 'to_relay')][0]
 def send(frame):
-    body = json.dumps(frame, ensure_ascii=False).encode()
+    body = (frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False)).encode()
     os.write(chan.to_relay, struct.pack('>I', len(body)) + body)
 """
 
@@ -1045,3 +1045,45 @@ def test_threads_count_against_the_process_limit(sandbox):
     out = sandbox.call(code, "f", {})
     assert out.ok and out.value < 100, out
     still_works(sandbox)
+
+
+# -- fifth red-team round -----------------------------------------------------------------------------
+def test_a_wide_scratch_tree_is_wiped_in_linear_time(sandbox):
+    """The wipe re-listed a directory after each subdirectory it removed: 9,900 siblings cost the next call 12 s."""
+    out = sandbox.call("import os\ndef f():\n    os.mkdir('/tmp/w')\n    for i in range(6000):\n"
+                       "        os.mkdir('/tmp/w/%05d' % i)\n    return 'wide'\n", "f", {})  # fmt: skip
+    assert out.ok and out.value == "wide", out
+    t0 = time.monotonic()
+    still_works(sandbox)
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_the_file_cap_holds_for_a_call_quicker_than_the_poll(sandbox):
+    code = "import os\ndef f():\n    for i in range(10_500):\n        os.mkdir('/tmp/%d' % i)\n    return 'made'\n"
+    out = sandbox.call(code, "f", {})
+    assert not out.ok and out.reason == "scratch_limit", out
+    still_works(sandbox)
+
+
+def test_no_infinity_reaches_the_host_by_an_overflowing_number(sandbox):
+    """1e999 parses to inf: a forged result carried Infinity to CallOutcome.value."""
+    code = FORGED + (
+        'def f():\n    send(\'{"op": "result", "ok": true, "value": [1e999, -1e999, {"x": 1E400}]}\')\n'
+        "    time.sleep(2)\n"
+    )
+    out = sandbox.call(code, "f", {})
+    assert not out.ok and out.reason == "protocol", out
+    still_works(sandbox)
+
+
+def test_world_call_arguments_that_grow_on_reencoding_are_an_error_value(access):
+    code = FORGED + (
+        "def f():\n    send({'op': 'rpc', 'fn': 'read_file', 'args': ['é' * 1_000_000], 'kwargs': {}})\n"
+        "    n = struct.unpack('>I', os.read(chan.from_relay, 4))[0]\n    body = b''\n"
+        "    while len(body) < n:\n        body += os.read(chan.from_relay, n - len(body))\n"
+        "    return json.loads(body)\n"
+    )
+    with Sandbox(Limits(wall_s=3.0, result_bytes=2 * 1024 * 1024, output_bytes=1024), isolation="bwrap") as small:
+        out = small.call(code, "f", {}, access)
+        assert out.ok and out.value["ok"] is False and "too large" in out.value["error"], out
+        assert small.restarts == 0
