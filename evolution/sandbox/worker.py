@@ -539,7 +539,14 @@ def _spawn(role: Any, ctl: socket.socket) -> int:
     to_relay_r, to_relay_w = os.pipe()
     from_relay_r, from_relay_w = os.pipe()
     out_r, out_w = os.pipe()
-    pid = os.fork()
+    role_name = "tool" if role is _tool_role else "test"
+    try:
+        pid = os.fork()
+    except OSError as exc:  # the call's own processes exhausted its process limit: that call fails, not us
+        for fd in (to_relay_r, to_relay_w, from_relay_r, from_relay_w, out_r, out_w):
+            os.close(fd)
+        ctl.sendall(json.dumps({"kind": "spawned", "role": role_name, "pid": None, "error": str(exc)}).encode())
+        return 0
     if pid == 0:
         try:
             _untrusted(role, to_relay_w, from_relay_r, out_w)
@@ -547,7 +554,7 @@ def _spawn(role: Any, ctl: socket.socket) -> int:
             os._exit(0)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the child: whichever runs first, no window without a group
-    msg = {"kind": "spawned", "role": "tool" if role is _tool_role else "test", "pid": pid}
+    msg = {"kind": "spawned", "role": role_name, "pid": pid}
     socket.send_fds(ctl, [json.dumps(msg).encode()], [to_relay_r, from_relay_w, out_r])
     for fd in (to_relay_r, to_relay_w, from_relay_r, from_relay_w, out_r, out_w):
         os.close(fd)
@@ -922,7 +929,12 @@ class _Relay:
                             callable_names = {str(n) for n in frame["names"]}
                             names = [n for n in self._tool_names(req.get("code")) if n in callable_names]
                             self.ctl.sendall(b"test")
-                            test = _Proc(self._recv("spawned", "test"), self.cap)
+                            spawned = self._recv("spawned", "test")
+                            if spawned[0].get("pid") is None:
+                                why = f"{spawned[0].get('error')} (the tool's processes hold the process limit)"
+                                result = {"ok": False, "reason": "killed", "error": f"no test process: {why}"}
+                                break
+                            test = _Proc(spawned, self.cap)
                             procs.append(test)
                             test.send({"tests": tests, "test": req.get("test"), "names": names}, deadline)
                         elif op == "call" and proc is test and not awaiting_return:

@@ -1087,3 +1087,17 @@ def test_world_call_arguments_that_grow_on_reencoding_are_an_error_value(access)
         out = small.call(code, "f", {}, access)
         assert out.ok and out.value["ok"] is False and "too large" in out.value["error"], out
         assert small.restarts == 0
+
+
+def test_a_tool_holding_the_process_limit_fails_its_suite_without_killing_the_zygote(sandbox):
+    """Forking up to the limit while loading made the zygote's fork of the test process fail: the zygote exited."""
+    code = (
+        "import os, time\nfor _ in range(500):\n    try:\n        pid = os.fork()\n    except OSError:\n"
+        "        break\n    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n"
+        "def f(x):\n    return x + 1\n"
+    )
+    restarts = sandbox.restarts
+    out = sandbox.run_tests(code, "def test_a():\n    assert f(1) == 2\ndef test_b():\n    assert f(2) == 3\n")
+    assert not out.ok and sandbox.restarts == restarts, (out, sandbox.restarts)
+    assert all("no test process" in str(t["error"]) for t in out.tests), out.tests
+    still_works(sandbox)
