@@ -87,6 +87,12 @@ class ToolUseEnv(gym.Env[str, str]):
         max_action_chars: int = 200_000,
         render_mode: str | None = None,
     ) -> None:
+        # What rebuilds this env when it is unpickled (with the episode replayed; see __getstate__).
+        self._init_args = {"world": world, "protocol": protocol, "tools": tools, "split": split,
+                           "world_options": world_options, "affordances": affordances,
+                           "max_observation_chars": max_observation_chars, "max_action_chars": max_action_chars,
+                           "render_mode": render_mode}  # fmt: skip
+        self._replay: dict[str, Any] | None = None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.suite = get_suite(world, protocol)
@@ -116,6 +122,8 @@ class ToolUseEnv(gym.Env[str, str]):
     # -- reset ------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
+        self._replay = {"seed": seed, "options": options, "rng": copy.deepcopy(self.np_random),
+                        "master_seed": self._master_seed, "actions": []}  # fmt: skip
         opts = dict(options or {})
         unknown = set(opts) - {"split", "task", "index", "world_index", "tools", "instance"}
         if unknown:
@@ -182,6 +190,8 @@ class ToolUseEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self._done:
             return self._obs("Error: the episode is over; call reset()."), 0.0, True, False, {"kind": "invalid"}
+        assert self._replay is not None
+        self._replay["actions"].append(action)
         t0 = time.perf_counter()
         parsed, problem = self._parse(action)
         if problem is not None:
@@ -282,3 +292,19 @@ class ToolUseEnv(gym.Env[str, str]):
     def close(self) -> None:
         self.instance = None
         super().close()
+
+    # -- pickling: worlds hold closures, so an env pickles as its arguments and its episode so far ----------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"init": self._init_args, "replay": self._replay}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild and replay: the env is deterministic, so the same reset and actions give the same state
+        (tools passed as a runner object must pickle themselves)."""
+        self.__init__(**state["init"])  # type: ignore[misc]
+        replay = state["replay"]
+        if replay is None:
+            return
+        self._np_random, self._master_seed = replay["rng"], replay["master_seed"]
+        self.reset(seed=replay["seed"], options=replay["options"])
+        for action in replay["actions"]:
+            self.step(action)

@@ -1,4 +1,5 @@
 import json
+import pickle
 
 import gymnasium as gym
 import pytest
@@ -29,6 +30,24 @@ def test_check_env_passes_for_every_registered_world_and_protocol(world, protoco
     e = gym.make(envs.ENV_IDS[world], protocol=protocol, tools="reference").unwrapped  # made: it has a spec
     check_env(e)
     e.close()
+
+
+@pytest.mark.parametrize("world,protocol", available())
+def test_an_env_pickles_mid_episode_and_continues_identically(world, protocol):
+    env = gym.make(envs.ENV_IDS[world], protocol=protocol, tools="reference", render_mode="ansi")
+    assert pickle.loads(pickle.dumps(env)).unwrapped.instance is None  # before any reset
+    env.reset(seed=11)
+    env.reset()  # unseeded: the task is drawn from the env's random stream, which the pickle must carry
+    first_tool = env.unwrapped.tool_specs[0].name
+    for action in (json.dumps({"tool": first_tool, "args": {}}), "not json", json.dumps({"tool": "nope"})):
+        env.step(action)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.render() == env.render() and clone.unwrapped.instance == env.unwrapped.instance
+    assert clone.unwrapped.access.world.world_hash() == env.unwrapped.access.world.world_hash()
+    answer = json.dumps({"answer": 42})
+    assert clone.step(answer) == env.step(answer)
+    again = pickle.loads(pickle.dumps(clone))  # and further unseeded resets continue it
+    assert [again.reset()[0] for _ in range(3)] == [clone.reset()[0] for _ in range(3)]
 
 
 def test_worlds_protocols_and_phases_come_from_the_registry():
