@@ -119,7 +119,7 @@ def test_world_yaml_documents_every_generator_knob(world: str):
     import importlib
 
     defaults = importlib.import_module(f"envs.{world}.world").DEFAULT_OPTIONS
-    text = (Path(__file__).parents[1] / "conf" / "world" / f"{world}.yaml").read_text()
+    text = (Path(__file__).parents[2] / "conf" / "world" / f"{world}.yaml").read_text()
     for key, value in defaults.items():
         assert f"#   {key}: {str(value).lower() if isinstance(value, bool) else value}" in text, key
 

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from experiments.callbacks import sweep_size
 from experiments.config import compose_run_config
 
-CONF = Path(__file__).parents[1] / "conf"
+CONF = Path(__file__).parents[2] / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 # A two-job sweep of the paper's Table 3 (arise evolves a library, so resume must restore it).
 SWEEP = ["-m", "+experiment=paper_table3", "progress=false", "hydra/job_logging=none", "hydra/hydra_logging=none"]
