@@ -41,6 +41,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -259,6 +260,21 @@ class _StderrTail:
         return bytes(self.tail).decode(errors="replace")[-800:]
 
 
+# A JSON escape of a UTF-16 surrogate. Lone ones decode to strings no UTF-8 encoder accepts: a test's
+# error message holding one crashed the job where the repair prompt was encoded for the model.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 class _Reader:
     """Frames from the worker, each read by a deadline and under a size cap."""
 
@@ -277,6 +293,8 @@ class _Reader:
                     del self.buf[: head + n]
                     try:
                         frame = json.loads(body, parse_float=wire.finite_float)
+                        if _SURROGATE_ESCAPE.search(body):  # rare: only then walk the frame
+                            frame = _without_lone_surrogates(frame)
                     except (ValueError, RecursionError):
                         raise SandboxError("protocol error from the sandbox: a frame is not JSON") from None
                     if not isinstance(frame, dict):

@@ -797,7 +797,6 @@ class _Relay:
             req = read_frame(self.host_in)
             if not isinstance(req, dict):
                 return
-            t0 = time.monotonic()
             try:
                 if self.unclean:  # no call's code runs before the last one's processes and files are gone
                     if not self._recv("clean", within_s=_WIPE_S)[0].get("wiped"):
@@ -807,6 +806,7 @@ class _Relay:
             except (OSError, ValueError):  # the zygote died or the scratch stays dirty: nothing of this ran
                 write_frame(self.host_out, {"op": "lost"})
                 return
+            t0 = time.monotonic()  # the last call's clean-up (however slow it made it) is not this call's time
             try:
                 if self.prefork:  # the next call's tool process is forked (and warms up) while this one works
                     self.ctl.sendall(b"tool")

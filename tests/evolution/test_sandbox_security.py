@@ -1101,3 +1101,33 @@ def test_a_tool_holding_the_process_limit_fails_its_suite_without_killing_the_zy
     assert not out.ok and sandbox.restarts == restarts, (out, sandbox.restarts)
     assert all("no test process" in str(t["error"]) for t in out.tests), out.tests
     still_works(sandbox)
+
+
+# -- sixth red-team round -----------------------------------------------------------------------------
+def test_strings_from_the_sandbox_are_valid_unicode(sandbox):
+    """A lone surrogate in a test's error crossed intact and crashed the job when the repair prompt was encoded."""
+    code = "def f(x):\n    if x:\n        raise ValueError('bad \\ud800 input')\n    return 'a\\udc00b'\n"
+    suite = sandbox.run_tests(code, "def test_a():\n    f(1)\ndef test_b():\n    assert False, '\\udfff'\n")
+    value = sandbox.call(code, "f", {"x": 0})
+    assert not suite.ok and "ud800" in str(suite.tests[0]["error"]) and value.ok, (suite, value)
+    json.dumps([suite.tests, suite.error, value.value], ensure_ascii=False).encode("utf-8")  # raised before
+    assert sandbox.call("def f():\n    return '\\U0001f600'\n", "f", {}).value == "\U0001f600"  # pairs stay as they are
+
+
+def test_a_slow_clean_up_is_not_charged_to_the_next_call():
+    """Processes with ~65k memory regions die slowly; the wait for their reaping was counted in the next call's
+    time (and a suite's budget): a benign suite failed with a timeout after such a call."""
+    code = (
+        "import ctypes, os, time\ndef tool():\n    libc = ctypes.CDLL(None)\n    libc.mmap.restype = ctypes.c_void_p\n"
+        "    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,"
+        " ctypes.c_long]\n    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]\n"
+        "    base = libc.mmap(None, 100000 * 4096, 1, 0x22, -1, 0)\n    for i in range(0, 100000, 2):\n"
+        "        libc.mprotect(base + i * 4096, 4096, 0)\n    for _ in range(40):\n        if os.fork() == 0:\n"
+        "            time.sleep(100)\n            os._exit(0)\n    return 'ok'\n"
+    )
+    with Sandbox(Limits(wall_s=3.0), isolation="bwrap") as sb:
+        assert sb.call(code, "tool", {}).ok
+        t0 = time.monotonic()
+        out = sb.call("def g():\n    return 1\n", "g", {})
+        assert out.ok and out.elapsed_s < 0.2, (out, time.monotonic() - t0)
+        still_works(sb)
