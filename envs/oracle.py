@@ -13,6 +13,8 @@ one step per ``act``; the simulated model follows them with its own per-call dec
 
 from __future__ import annotations
 
+import json
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,22 @@ from envs.access import AccessPolicy, WorldAccess
 from envs.affordances import Affordances
 from envs.tasks import Call, Suite, TaskInstance
 from envs.tools import InProcessRunner, ToolRunner
+
+
+class OracleError(RuntimeError):
+    """A call an oracle (a family's ``solve``) made failed, or answered what the oracle cannot read."""
+
+
+def http_json(url: str) -> Generator[Call, str, Any]:
+    """For solvers: GET through the ``http_get`` affordance ('HTTP <status>\\n<headers>\\n\\n<body>'), the
+    body parsed as JSON; anything but a 200 is an ``OracleError``."""
+    out = yield Call("http_get", {"url": url})
+    if out.startswith("Error"):
+        raise OracleError(f"GET {url} failed: {out[:300]}")
+    head, _, body = out.partition("\n\n")
+    if not head.startswith("HTTP 200"):
+        raise OracleError(f"GET {url}: {head.splitlines()[0] if head else out[:80]}")
+    return json.loads(body)
 
 
 @dataclass(frozen=True)
@@ -91,4 +109,4 @@ def run_oracle(
     return str(trace.answer), trace.calls
 
 
-__all__ = ["OracleStep", "OracleTrace", "run_oracle", "trace_oracle"]
+__all__ = ["OracleError", "OracleStep", "OracleTrace", "http_json", "run_oracle", "trace_oracle"]

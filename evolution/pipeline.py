@@ -101,7 +101,7 @@ class EvolutionStats:
 
 
 @dataclass
-class Verdict:
+class CandidateVerdict:
     ok: bool
     reason: str | None = None  # a REJECTION_REASONS entry when not ok
     text: str = ""
@@ -365,19 +365,21 @@ class Evolver:
         self.stats.rejections[reason] += 1
 
     # -- checks ------------------------------------------------------------------------------------
-    def _check(self, code: str, tests: str, adversarial: str, access: Any) -> Verdict:
+    def _check(self, code: str, tests: str, adversarial: str, access: Any) -> CandidateVerdict:
         """The full check of one version: static policy, its tests, the adversarial suite."""
         static_ok = None
         if self.s.static_policy:
             report = check_source(code)
             static_ok = report.ok
             if not report.ok:
-                return Verdict(False, "static_policy", "static policy: " + report.summary(), static_ok)
+                return CandidateVerdict(False, "static_policy", "static policy: " + report.summary(), static_ok)
         out = self.sandbox.run_tests(code, tests, access)
         self.stats.sandbox_calls += 1
         passed = (sum(t["passed"] for t in out.tests), len(out.tests))
         if not out.ok:
-            return Verdict(False, _failure_reason(out, "sandbox_tests"), _describe(out, "tests"), static_ok, passed)
+            return CandidateVerdict(
+                False, _failure_reason(out, "sandbox_tests"), _describe(out, "tests"), static_ok, passed
+            )
         adv: tuple[int, int] | None = None
         if self.s.adversarial and adversarial.strip():
             out2 = self.sandbox.run_tests(code, adversarial, access)
@@ -385,8 +387,8 @@ class Evolver:
             adv = (sum(t["passed"] for t in out2.tests), len(out2.tests))
             if (not out2.ok and adv[1] > 0) or out2.reason is not None:
                 reason = _failure_reason(out2, "adversarial_tests")
-                return Verdict(False, reason, _describe(out2, "adversarial tests"), static_ok, passed, adv)
-        return Verdict(True, None, "all checks passed", static_ok, passed, adv)
+                return CandidateVerdict(False, reason, _describe(out2, "adversarial tests"), static_ok, passed, adv)
+        return CandidateVerdict(True, None, "all checks passed", static_ok, passed, adv)
 
     def _ab_test(
         self, name: str, old_code: str, new_code: str, schema: dict[str, Any], description: str
@@ -481,7 +483,7 @@ def _describe(out: CallOutcome, what: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["REJECTION_REASONS", "EvolutionSettings", "EvolutionStats", "Evolver", "Verdict", "self_reward"]
+__all__ = ["REJECTION_REASONS", "CandidateVerdict", "EvolutionSettings", "EvolutionStats", "Evolver", "self_reward"]
 
 
 def audit_promotions(library: Library) -> list[str]:

@@ -30,12 +30,12 @@ from experiments.run import run_job
 WEAK, STRONG = "sim-4o-mini-like", "sim-sonnet-like"
 CONDITIONS = ("no_evolution", "fixed_tools")
 
-Table = dict[tuple[str, str], dict[str, Any]]
+ProfileTable = dict[tuple[str, str], dict[str, Any]]
 
 
-def measure(world: str, seeds: list[int], out: Path) -> Table:
+def measure(world: str, seeds: list[int], out: Path) -> ProfileTable:
     """Success overall and by phase for every (profile, condition), pooled over ``seeds``."""
-    table: Table = {}
+    table: ProfileTable = {}
     for profile in (WEAK, STRONG):
         for condition in CONDITIONS:
             by_phase: dict[str, list[bool]] = {}
@@ -60,7 +60,7 @@ def measure(world: str, seeds: list[int], out: Path) -> Table:
     return table
 
 
-def violations(table: Table, world: str) -> list[str]:
+def violations(table: ProfileTable, world: str) -> list[str]:
     """The mechanism's orderings that ``table`` breaks (empty = all hold)."""
     bad = []
     for profile in (WEAK, STRONG):
@@ -80,7 +80,7 @@ def violations(table: Table, world: str) -> list[str]:
     return bad
 
 
-def render(table: Table) -> str:
+def render(table: ProfileTable) -> str:
     phases = list(next(iter(table.values()))["by_phase"])
     head = f"{'profile':<18} {'condition':<13} " + " ".join(f"{p:>10}" for p in phases)
     lines = [head + f" {'overall':>8} {'n':>4} {'wall s':>7} {'cost $':>7}"]

@@ -35,6 +35,8 @@ from envs.acmecorp.arise_v1_world import (
     parse_conf_text,
 )
 from envs.grading import FreeTextCheck
+from envs.oracle import OracleError
+from envs.oracle import http_json as _http_json
 from envs.tasks import Call, Solver, TaskFamily
 from envs.world import World
 
@@ -447,10 +449,6 @@ def _service_or_first(world: World, preferred: str) -> str:
 # =================================================================================
 # Oracle helpers
 # =================================================================================
-class OracleError(RuntimeError):
-    """A tool call of the oracle failed (the observation started with 'Error')."""
-
-
 def _tool(name: str, **args: Any) -> Generator[Call, str, str]:
     out = yield Call(name, args)
     if out.startswith("Error"):
@@ -461,15 +459,6 @@ def _tool(name: str, **args: Any) -> Generator[Call, str, str]:
 def _tool_json(name: str, **args: Any) -> Generator[Call, str, Any]:
     out = yield from _tool(name, **args)
     return json.loads(out)
-
-
-def _http_json(url: str) -> Generator[Call, str, Any]:
-    """GET through the http_get affordance ('HTTP <status>\\n<headers>\\n\\n<body>')."""
-    out = yield from _tool("http_get", url=url)
-    head, _, body = out.partition("\n\n")
-    if not head.startswith("HTTP 200"):
-        raise OracleError(f"GET {url}: {head.splitlines()[0] if head else out[:80]}")
-    return json.loads(body)
 
 
 def _entries(text: str) -> Generator[Call, str, list[Entry]]:

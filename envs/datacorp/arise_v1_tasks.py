@@ -43,6 +43,8 @@ from envs.datacorp.arise_v1_world import (
     schema_of,
 )
 from envs.grading import FreeTextCheck
+from envs.oracle import OracleError
+from envs.oracle import http_json as _http_json
 from envs.tasks import Call, Solver, TaskFamily
 from envs.world import World
 
@@ -331,21 +333,6 @@ def records_json(records: Any) -> str:
 # =================================================================================
 # Oracle helpers (the oracle reads the prompt's data itself and may only GET)
 # =================================================================================
-class OracleError(RuntimeError):
-    """A call of the oracle failed."""
-
-
-def _http_json(url: str) -> Generator[Call, str, Any]:
-    """GET through the http_get affordance ('HTTP <status>\\n<headers>\\n\\n<body>')."""
-    out = yield Call("http_get", {"url": url})
-    if out.startswith("Error"):
-        raise OracleError(f"GET {url} failed: {out[:300]}")
-    head, _, body = out.partition("\n\n")
-    if not head.startswith("HTTP 200"):
-        raise OracleError(f"GET {url}: {head.splitlines()[0] if head else out[:80]}")
-    return json.loads(body)
-
-
 def read_inline_dc(text: str) -> tuple[dict[str, str], list[str], list[Row]]:
     """The oracle's reading of an inline export: (metadata, columns, rows typed by value shape)."""
     meta: dict[str, str] = {}

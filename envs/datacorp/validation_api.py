@@ -95,7 +95,7 @@ SCHEMA_NAMES = tuple(sorted(PRIMARY_KEYS))
 
 
 @dataclass(frozen=True)
-class Limits:
+class ValidationLimits:
     """The per-world limits of the schemas."""
 
     quantity_max: int = 50
@@ -192,7 +192,7 @@ def _dec(x: Any) -> Decimal:
     return Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
 
 
-def build_schemas(limits: Limits, now: int) -> dict[str, SchemaDef]:
+def build_schemas(limits: ValidationLimits, now: int) -> dict[str, SchemaDef]:
     """The five schemas for a world with these limits and clock."""
     price_max = Decimal(limits.price_max)
 

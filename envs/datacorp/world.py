@@ -50,9 +50,9 @@ from envs.datacorp.validation_api import (
     TIERS,
     TS_MIN,
     Database,
-    Limits,
     SchemaDef,
     ValidationApi,
+    ValidationLimits,
     build_schemas,
     schemas_fingerprint,
 )
@@ -376,10 +376,10 @@ def _jitter(rng: np.random.Generator, n: int, jitter: float, lo: int) -> int:
     return max(lo, round(n * (1.0 + float(rng.uniform(-jitter, jitter)))))
 
 
-def _gen_clock(seed: int) -> tuple[int, Limits]:
+def _gen_clock(seed: int) -> tuple[int, ValidationLimits]:
     r = seeding.rng(seed, "clock")
     now = CLOCK_BASE + int(r.integers(0, 200)) * DAY + int(r.integers(0, DAY))
-    limits = Limits(
+    limits = ValidationLimits(
         quantity_max=int(r.integers(4, 21)) * 5,  # 20..100
         price_max=int(r.integers(4, 41)) * 125,  # 500..5000
         stock_max=int(r.integers(2, 21)) * 500,  # 1000..10000
@@ -409,7 +409,7 @@ def _gen_customers(seed: int, opts: dict[str, Any], cols: tuple[Column, ...], no
     return Table("customers", cols, rows), deleted
 
 
-def _gen_products(seed: int, opts: dict[str, Any], cols: tuple[Column, ...], limits: Limits) -> Table:
+def _gen_products(seed: int, opts: dict[str, Any], cols: tuple[Column, ...], limits: ValidationLimits) -> Table:
     r = seeding.rng(seed, "products")
     n = _jitter(r, opts["products"], opts["volume_jitter"], 3)
     skus = r.choice(np.arange(10_000, 100_000), size=n, replace=False)
@@ -465,7 +465,7 @@ def _gen_orders(
     opts: dict[str, Any],
     cols: tuple[Column, ...],
     now: int,
-    limits: Limits,
+    limits: ValidationLimits,
     customers: Table,
     products: Table,
     fx: dict[str, Any],
@@ -558,7 +558,7 @@ def _gen_fulfilment(
 
 
 def _apply_quality_defects(
-    seed: int, opts: dict[str, Any], tables: dict[str, Table], limits: Limits, deleted: list[int]
+    seed: int, opts: dict[str, Any], tables: dict[str, Table], limits: ValidationLimits, deleted: list[int]
 ) -> dict[str, dict[str, str]]:
     """Make some well-formed rows fail validation; returns {table: {key: defect}}."""
     r = seeding.rng(seed, "quality")
@@ -757,7 +757,7 @@ class _BatchMaker:
         tables: dict[str, Table],
         schemas: dict[str, SchemaDef],
         now: int,
-        limits: Limits,
+        limits: ValidationLimits,
         deleted: list[int],
         fx: dict[str, Any],
         hard_rate: float,
@@ -1007,7 +1007,7 @@ def generate_batches(
     tables: dict[str, Table],
     schemas: dict[str, SchemaDef],
     now: int,
-    limits: Limits,
+    limits: ValidationLimits,
     deleted: list[int],
     fx: dict[str, Any],
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
