@@ -147,7 +147,6 @@ class NullRandom(_ConstantPolicy):
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
         self.seed = seed
-        self._episode = 0
 
     def value(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> Any:
         assert env.instance is not None

@@ -6,7 +6,6 @@ Each method's signature and docstring are its schema (``envs.tools.tool_spec``);
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from envs.access import WorldAccess
@@ -94,8 +93,3 @@ class Affordances:
 
     def call(self, name: str, args: dict[str, Any]) -> str:
         return str(getattr(self, name)(**args))
-
-
-def json_preview(value: Any, limit: int = 200) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -49,10 +49,6 @@ class Comparator(ABC):
         return Grade(1.0 if ok else 0.0, ok, {"note": note} if note else {})
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _as_number(x: Any) -> float | None:
     if isinstance(x, bool):
         return None
