@@ -50,6 +50,18 @@ class ToolDraft:
     tests: str
 
 
+def without_lone_surrogates(value: Any) -> Any:
+    """``value`` with every lone UTF-16 surrogate backslash-escaped (a ``"\\ud800"`` JSON escape from a model
+    or a sandbox decodes to one; no UTF-8 encoder, database or HTTP client accepts it)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def fenced_blocks(text: str) -> list[tuple[str, str]]:
     """(language, body) of every fenced block, in order."""
     return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
@@ -67,7 +79,9 @@ def extract_json(text: str) -> Parsed[Any]:
                 value, _ = decoder.raw_decode(candidate, start)
             except json.JSONDecodeError:
                 continue
-            return Parsed(value)
+            except RecursionError:
+                return Parsed(None, ["the JSON in the model output nests too deeply to read"])
+            return Parsed(without_lone_surrogates(value))
     return Parsed(None, ["no JSON object or array found in the model output"])
 
 
@@ -83,7 +97,7 @@ def identifier(name: Any) -> str | None:
 
 def parse_gaps(text: str) -> Parsed[list[Gap]]:
     """Gaps from a list, ``{"gaps": [...]}``, or a single gap object; bad entries are skipped and noted."""
-    raw = extract_json(text)
+    raw = extract_json(without_lone_surrogates(text))
     if raw.value is None:
         return Parsed(None, raw.problems)
     value, problems = raw.value, []
@@ -125,6 +139,7 @@ def parse_gaps(text: str) -> Parsed[list[Gap]]:
 
 def parse_tool(text: str) -> Parsed[ToolDraft]:
     """A tool draft from JSON (name, description, parameters, code, tests) or from Markdown fences."""
+    text = without_lone_surrogates(text)
     raw = extract_json(text)
     if isinstance(raw.value, dict) and isinstance(raw.value.get("code"), str):
         return _draft_from_json(raw.value)

@@ -31,7 +31,15 @@ from envs.tasks import Suite
 from envs.tools import ToolSpec
 from evolution import prompts
 from evolution.library import PRUNING_POLICIES, Library
-from evolution.parsing import Gap, ToolDraft, fenced_blocks, identifier, parse_gaps, parse_tool
+from evolution.parsing import (
+    Gap,
+    ToolDraft,
+    fenced_blocks,
+    identifier,
+    parse_gaps,
+    parse_tool,
+    without_lone_surrogates,
+)
 from evolution.sandbox.runner import CallOutcome, Sandbox, SandboxRunner
 from evolution.static_policy import check_source
 
@@ -313,7 +321,9 @@ class Evolver:
                 episode, "adversarial", prompts.adversarial_prompt(gap, draft.code, draft.parameters),
                 {**base_meta, "round": 0}, index,
             )  # fmt: skip
-            blocks = [b for lang, b in fenced_blocks(adv_text or "") if lang in ("python", "py", "")]
+            blocks = [
+                b for lang, b in fenced_blocks(without_lone_surrogates(adv_text or "")) if lang in ("python", "py", "")
+            ]
             adversarial = "\n".join(blocks)
             if not blocks:
                 self.library.log(episode, "parse", step="adversarial", gap=gap.name, problems=["no python block"])
@@ -454,7 +464,9 @@ def _schema_problem(draft: ToolDraft) -> str | None:
     if not isinstance(props, dict) or any(not isinstance(v, dict) for v in props.values()):
         return "parameters.properties must map each argument to a schema object"
     required = params.get("required", [])
-    if not isinstance(required, list) or set(required) - set(props):
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        return "parameters.required must be a list of argument names"
+    if set(required) - set(props):
         return f"parameters.required names arguments that are not properties: {sorted(set(required) - set(props))}"
     return None
 

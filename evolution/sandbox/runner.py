@@ -60,6 +60,7 @@ from typing import Any
 from envs import toolkit
 from envs.access import ALL_AFFORDANCES, AccessError, WorldAccess
 from envs.tools import ToolResult, ToolSpec, check_args, render_output
+from evolution.parsing import without_lone_surrogates
 from evolution.sandbox import worker as wire
 from evolution.sandbox.pids_cgroup import PidsCgroup
 from evolution.static_policy import DEFAULT_ALLOWED_IMPORTS
@@ -265,16 +266,6 @@ class _StderrTail:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _without_lone_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, list):
-        return [_without_lone_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
-    return value
-
-
 class _Reader:
     """Frames from the worker, each read by a deadline and under a size cap."""
 
@@ -294,7 +285,7 @@ class _Reader:
                     try:
                         frame = json.loads(body, parse_float=wire.finite_float)
                         if _SURROGATE_ESCAPE.search(body):  # rare: only then walk the frame
-                            frame = _without_lone_surrogates(frame)
+                            frame = without_lone_surrogates(frame)
                     except (ValueError, RecursionError):
                         raise SandboxError("protocol error from the sandbox: a frame is not JSON") from None
                     if not isinstance(frame, dict):

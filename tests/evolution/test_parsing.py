@@ -86,3 +86,26 @@ def test_identifier():
     assert identifier("Parse ACME log!") == "parse_acme_log"
     assert identifier("3rd-party") == "tool_3rd_party"
     assert identifier("  ") is None and identifier(None) is None
+
+
+def test_hostile_model_output_is_a_problem_not_an_exception():
+    """Red-team round 7: each of these escaped Evolver.observe and ended the job."""
+    import json as _json
+
+    from evolution.parsing import ToolDraft
+    from evolution.pipeline import _schema_problem
+
+    draft = parse_tool(
+        '{"name": "count_files", "description": "d \\ud800", "parameters": {"type": "object", "properties": '
+        '{"prefix": {"type": "string"}}}, "code": "def count_files(prefix):\\n    return 1\\n", '
+        '"tests": "def test_a():\\n    assert count_files(\'x\') == 1  # \\ud800\\n"}'
+    )
+    assert draft.value is not None
+    _json.dumps([draft.value.tests, draft.value.description], ensure_ascii=False).encode("utf-8")  # raised before
+    assert "\\ud800" in draft.value.tests
+    deep = extract_json("[" * 5000)
+    assert deep.value is None and deep.problems == ["the JSON in the model output nests too deeply to read"]
+    assert parse_gaps('{"gaps": ' + "[" * 5000).value is None
+    bad = ToolDraft("count_files", "d", {"type": "object", "properties": {"prefix": {}}, "required": [["prefix"]]},
+                    "def count_files(prefix):\n    return 1\n", "")  # fmt: skip
+    assert _schema_problem(bad) == "parameters.required must be a list of argument names"
