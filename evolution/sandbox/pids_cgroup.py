@@ -33,7 +33,8 @@ def _hierarchy() -> Path | None:
     if controllers.exists() and "pids" in controllers.read_text().split() and os.access(V2, os.W_OK):
         enabled = V2 / "cgroup.subtree_control"
         with contextlib.suppress(OSError):
-            if "pids" not in enabled.read_text().split():
+            if "pids" not in enabled.read_text().split():  # a host-wide change: say so
+                log.warning("enabling the cgroup v2 pids controller for %s's children (sandbox process cap)", V2)
                 enabled.write_text("+pids")
             if "pids" in enabled.read_text().split():
                 return V2
