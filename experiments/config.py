@@ -6,14 +6,51 @@ key or a wrong type fails when the config is composed, not an hour into a run.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+from agents.llm.config import PROVIDER_CONFIGS
+from agents.llm.replay import MODES as REPLAY_MODES
+from envs.tasks import SPLITS
+from evolution.pipeline import EvolutionSettings
+from evolution.sandbox.runner import ISOLATIONS
 
 
 class ConfigError(ValueError):
     """A job that cannot run as configured (bad config, foreign records in its directory...)."""
+
+
+# Closed choices are enums: a wrong value fails at composition with the accepted ones listed.
+# Choices owned by another module are derived from it.
+Split = StrEnum("Split", [(v, v) for v in SPLITS])  # type: ignore[misc]
+
+
+class AgentKind(StrEnum):
+    scripted = "scripted"  # a baseline from agents/scripted.py, named by the condition
+    llm = "llm"  # a ReAct agent over the `llm` backend
+
+
+class ToolSource(StrEnum):
+    none = "none"  # the affordances only
+    reference = "reference"  # the world's hand-written tools
+    library = "library"  # the evolved library (arise)
+    code = "code"  # run_python in the sandbox (code_agent)
+
+
+class EvolutionProtocol(StrEnum):
+    online = "online"  # evolve while scored, as in the paper
+    train_test = "train_test"  # evolve on the train split, then freeze for the scored test split
+
+
+# OmegaConf matches a value to a member *name*, so names with a hyphen need the functional form.
+Isolation = StrEnum("Isolation", [(v, v) for v in ISOLATIONS])  # type: ignore[misc]
+ReplayMode = StrEnum("ReplayMode", [(v, v) for v in REPLAY_MODES])  # type: ignore[misc]
 
 
 @dataclass
@@ -36,9 +73,8 @@ class ProtocolConfig:
 @dataclass
 class ConditionConfig:
     name: str = "oracle"
-    kind: str = "scripted"  # scripted | llm (a ReAct agent over the `llm` backend)
-    # none | reference (hand-written) | library (the evolved library: arise) | code (run_python: code_agent)
-    tools: str = "none"
+    kind: AgentKind = AgentKind.scripted
+    tools: ToolSource = ToolSource.none
     # Affordances offered; null = the protocol's default for this condition.
     affordances: list[str] | None = None
     # Adaptive tool injection: offer only the k library tools most relevant to the task (null = all).
@@ -46,24 +82,12 @@ class ConditionConfig:
 
 
 @dataclass
-class EvolutionConfig:
-    """Switches of the evolution pipeline (evolution.pipeline.EvolutionSettings); used by `tools: library`."""
+class EvolutionConfig(EvolutionSettings):
+    """The pipeline's switches (``EvolutionSettings``, conf/evolution/default.yaml documents them) plus
+    how a job uses them; read by `tools: library` conditions."""
 
     name: str = "default"  # label of the preset (conf/evolution/*.yaml), used by reports to name ablations
-    protocol: str = "online"  # online (evolve while scored, as in the paper) | train_test (evolve on train, freeze)
-    failure_threshold: int = 3  # evolve after this many failures (reward < 0.5) since the last evolution
-    plateau_window: int = 0  # > 0: also evolve when success over W episodes is no better than the W before
-    max_evolutions: int = 1  # at most this many evolutions ...
-    per_episodes: int = 3  # ... per this many episodes (episode-counted: runs stay reproducible)
-    max_gaps: int = 3  # tools asked for per evolution
-    max_repairs: int = 2  # repair rounds per candidate (0 = one-shot "Direct" synthesis)
-    adversarial: bool = True  # adversarial test suite written by a separate request
-    static_policy: bool = True  # AST policy check before anything runs
-    library_cap: int | None = None  # max active tools (null = no cap)
-    pruning: str = "none"  # none | least_used | lowest_success | unused_for
-    unused_for: int = 20  # episodes, for pruning=unused_for
-    reward_signal: str = "oracle"  # oracle (task grader) | self (agent's own judgement) | none
-    ab_replays: int = 3  # patch path: replayed failures each version of a patched tool is tried on
+    protocol: EvolutionProtocol = EvolutionProtocol.online
 
 
 @dataclass
@@ -82,15 +106,15 @@ class DiagnosticsConfig:
 
 @dataclass
 class SandboxConfig:
-    isolation: str = "auto"  # auto (bwrap if installed, else rlimits-only with a loud warning) | bwrap | rlimits-only
+    isolation: Isolation = Isolation["auto"]
     wall_s: float = 5.0  # per call / per test suite
     memory_mb: int = 512
 
 
 @dataclass
 class ReplayConfig:
-    # off | record | replay-only: a content-addressed cache of LLM responses around the `llm` backend.
-    mode: str = "off"
+    # A content-addressed cache of LLM responses around the `llm` backend.
+    mode: ReplayMode = ReplayMode["off"]
     cache_dir: str = "llm_cache"  # shared across jobs; relative paths are relative to the working directory
     # With mode=off and a real (non-sim) model: record every response in <job dir>/llm_cache, so an
     # interrupted job resumes exactly (the library is rebuilt and the torn episode replayed from the
@@ -109,7 +133,7 @@ class RunConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
-    # The LLM backend of `kind: llm` conditions (conf/llm/*.yaml; agents.llm.factory documents the keys).
+    # The LLM backend of `kind: llm` conditions (conf/llm/*.yaml; typed per provider by agents/llm/config.py).
     llm: Any = None
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
@@ -117,7 +141,7 @@ class RunConfig:
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     seed: int = 42
-    split: str = "test"  # which instance stream is evaluated: train | test
+    split: Split = Split["test"]  # which instance stream is evaluated
     n_worlds: int = 1  # worlds of the split (world 0 of the test split is built from `seed` itself)
     per_family: int = 1  # instances per family per world
     train_worlds: int = 3  # train worlds used by baselines that learn (null_majority)
@@ -136,6 +160,8 @@ def register_configs() -> None:
     cs.store(group="protocol", name="base_protocol", node=ProtocolConfig)
     cs.store(group="condition", name="base_condition", node=ConditionConfig)
     cs.store(group="evolution", name="base_evolution", node=EvolutionConfig)
+    for provider, schema in PROVIDER_CONFIGS.items():
+        cs.store(group="llm", name=f"base_{provider}", node=schema)
 
 
 def compose_run_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -153,3 +179,42 @@ def compose_run_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
+
+
+def _schema_fields(schema: type) -> dict[str, Any]:
+    """Field name -> type of a config dataclass (types resolved: the module uses postponed annotations)."""
+    hints = typing.get_type_hints(schema)
+    return {f.name: hints[f.name] for f in dataclasses.fields(schema)}
+
+
+def unknown_key(path: list[str], llm_provider: str | None) -> str | None:
+    """Why the config key ``path`` (e.g. ["condition", "toolz"]) is not in the schema, naming the
+    accepted keys; None when it is (keys under free-form mappings such as world.options are the
+    owner's to check)."""
+    schema: Any = RunConfig
+    for depth, name in enumerate(path):
+        if schema is Any and depth == 1 and path[0] == "llm":
+            schema = PROVIDER_CONFIGS.get(llm_provider or "", Any)
+        if not dataclasses.is_dataclass(schema):
+            return None  # a mapping, Any or a leaf value
+        fields = _schema_fields(schema)
+        if name not in fields:
+            where = ".".join(path[:depth]) or "the run config"
+            return f"unknown config key {'.'.join(path)!r}; accepted keys of {where}: {', '.join(fields)}"
+        schema = fields[name]
+    return None
+
+
+def check_keys(cfg: Any) -> None:
+    """Every key of a composed config is in its schema (``+key=value`` can add keys Hydra lets through)."""
+
+    def walk(node: Any, path: list[str]) -> None:
+        if not OmegaConf.is_dict(node):
+            return
+        for key in node.keys():
+            problem = unknown_key([*path, str(key)], cfg.get("llm", {}).get("provider") if cfg.get("llm") else None)
+            if problem:
+                raise ConfigError(problem)
+            walk(node._get_node(key), [*path, str(key)])
+
+    walk(cfg, [])

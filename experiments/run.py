@@ -20,6 +20,7 @@ import platform
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,32 +31,32 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.llm import AuthError, ChatBackend, make_backend
-from agents.llm.replay import MODES, ReplayBackend
-from agents.policy import Policy
-from agents.react import DEFAULT_SYSTEM_PROMPT, ReActAgent
-from agents.scripted import make_scripted
+from agents.llm import AuthError, ChatBackend
+from agents.llm.replay import ReplayBackend
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
 from envs.registry import all_phases
-from envs.tasks import SPLITS, TaskInstance, get_suite
-from envs.tools import ToolRunner
-from evolution.code_agent import CodeRunner
-from evolution.library import Library
-from evolution.pipeline import EvolutionSettings, Evolver
-from evolution.sandbox.runner import Limits, Sandbox, SandboxError
-from experiments.config import ConfigError, register_configs
+from envs.tasks import Suite, TaskInstance, get_suite
+from evolution.pipeline import Evolver
+from evolution.sandbox.runner import Sandbox, SandboxError
+from experiments.conditions import Condition, build_condition, check_condition, model_name
+from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
 
-TOOL_SOURCES = ("none", "reference", "library", "code")
-# llm keys that only throttle requests; a job resumed with other values is the same job.
-THROTTLE_KEYS = ("max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s")
+# llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
+THROTTLE_KEYS = (
+    "max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "jitter",
+    "retry_seed",
+)  # fmt: skip
+# Keys outside a job's plan: how it reports progress, where replayed responses come from (a replayed run
+# holds exactly the records of the recorded one), the preset's label (the same job reached from another
+# preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings).
+UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics")
 
 
 def _check(cfg: DictConfig) -> None:
-    if cfg.split not in SPLITS:
-        raise ConfigError(f"split must be one of {list(SPLITS)}, got {cfg.split!r}")
+    """Checks the schema cannot express (closed choices are enums there: see experiments/config.py)."""
     if cfg.world.name not in ENV_IDS:
         raise ConfigError(f"world must be one of {sorted(ENV_IDS)}, got {cfg.world.name!r}")
     for key in ("n_worlds", "per_family", "max_steps"):
@@ -63,34 +64,8 @@ def _check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
     if int(cfg.seed) < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {cfg.seed}")
-    if cfg.condition.kind not in ("scripted", "llm"):
-        raise ConfigError(f"condition kind {cfg.condition.kind!r} is not known; accepted: scripted, llm")
-    if cfg.condition.kind == "llm" and not cfg.llm:
-        raise ConfigError(
-            f"condition {cfg.condition.name!r} needs an LLM: add llm=sim-4o-mini-like (offline), llm=openai, "
-            f"llm=anthropic or llm=local (see conf/llm/)"
-        )
-    if cfg.replay.mode not in MODES:
-        raise ConfigError(f"replay.mode must be one of {', '.join(MODES)}, got {cfg.replay.mode!r}")
-    if cfg.condition.tool_top_k is not None and int(cfg.condition.tool_top_k) < 0:
-        raise ConfigError(f"condition.tool_top_k must be >= 0 or null, got {cfg.condition.tool_top_k}")
-    if cfg.condition.tools not in TOOL_SOURCES:
-        raise ConfigError(f"condition.tools must be one of {', '.join(TOOL_SOURCES)}, got {cfg.condition.tools!r}")
-    if cfg.condition.tools in ("library", "code") and cfg.condition.kind != "llm":
-        raise ConfigError(f"condition.tools={cfg.condition.tools} needs kind: llm (an agent that uses the tools)")
-    if cfg.evolution.protocol not in ("online", "train_test"):
-        raise ConfigError(f"evolution.protocol must be 'online' or 'train_test', got {cfg.evolution.protocol!r}")
-    if cfg.sandbox.isolation not in ("auto", "bwrap", "rlimits-only"):
-        raise ConfigError(f"sandbox.isolation must be auto, bwrap or rlimits-only, got {cfg.sandbox.isolation!r}")
-    _sandbox_limits(cfg)
-
-
-def _sandbox_limits(cfg: DictConfig) -> Limits:
-    """The sandbox's limits from ``cfg.sandbox``; a bad value is a config error naming the key and range."""
-    try:
-        return Limits(wall_s=cfg.sandbox.wall_s, cpu_s=cfg.sandbox.wall_s, memory_mb=cfg.sandbox.memory_mb)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    check_condition(cfg)
+    _diagnostics_settings(cfg)
 
 
 def _check_plan(out_dir: Path, plan_hash: str) -> None:
@@ -124,18 +99,6 @@ def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
     return {k: sum(v) / len(v) for k, v in groups.items()}
 
 
-def _make_llm(cfg: DictConfig, out_dir: Path) -> ChatBackend:
-    llm_cfg = OmegaConf.to_container(cfg.llm, resolve=True)
-    if not isinstance(llm_cfg, dict):
-        raise ConfigError(f"llm must be a mapping with a 'provider' key (see conf/llm/), got {llm_cfg!r}")
-    backend = make_backend({str(k): v for k, v in llm_cfg.items()})  # ValueError -> ConfigError upstream
-    if cfg.replay.mode != "off":
-        backend = ReplayBackend(backend, cfg.replay.cache_dir, mode=cfg.replay.mode)
-    elif cfg.replay.job_cache and cfg.llm.provider != "sim":
-        backend = ReplayBackend(backend, out_dir / "llm_cache", mode="record")
-    return backend
-
-
 def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBackend | None) -> dict[str, Any]:
     """result.json's LLM fields: which model, and calls, tokens and cost summed over the records."""
     if cfg.condition.kind != "llm":
@@ -150,10 +113,9 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
         }
     usage = [r.get("llm", {}).get("usage", {}) for r in records]
     costs = [u.get("cost_usd") for u in usage]
-    inner = backend.inner if isinstance(backend, ReplayBackend) else backend
     out: dict[str, Any] = {
         "llm": cfg.llm.provider,
-        "model": str(getattr(inner, "model", "") or cfg.llm.get("model") or ""),
+        "model": model_name(backend) or str(cfg.llm.get("model") or ""),
         # From what answered, not from the config: the sim in process or behind agents.serve_sim.
         "simulated": cfg.llm.provider == "sim" or any(_simulated(resp) for r in records for resp in _responses(r)),
         "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
@@ -187,32 +149,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _make_evolver(
-    cfg: DictConfig, out_dir: Path, backend: ChatBackend, sandbox: Sandbox, suite: Any, options: dict[str, Any]
-) -> Evolver:
-    raw = OmegaConf.to_container(cfg.evolution, resolve=True)
-    assert isinstance(raw, dict)
-    try:
-        settings = EvolutionSettings(**{str(k): v for k, v in raw.items() if k not in ("protocol", "name")})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-    db = out_dir / "library.sqlite"
-    for suffix in ("", "-wal", "-shm"):  # rebuilt from the kept records (see run_job)
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    inner = backend.inner if isinstance(backend, ReplayBackend) else backend
-    return Evolver(
-        settings,
-        backend,
-        Library(db),
-        sandbox,
-        suite,
-        int(cfg.seed),
-        model=str(getattr(inner, "model", "") or ""),
-        temperature=cfg.agent.temperature,
-        world_options=options,
-    )
-
-
 def _evolution_summary(evolver: Evolver | None, out_dir: Path, sandbox: Sandbox | None, n_train: int) -> dict[str, Any]:
     """result.json's evolution fields (zeros for conditions without a library)."""
     out: dict[str, Any] = {"sandbox": sandbox.isolation if sandbox is not None else None}
@@ -241,7 +177,7 @@ def _diagnostics_settings(cfg: DictConfig) -> dict[str, Any] | None:
     """The diagnostics settings of an arise job (None: none run for this job)."""
     if cfg.condition.tools != "library" or not cfg.diagnostics.enabled:
         return None
-    raw = OmegaConf.to_container(cfg.diagnostics, resolve=True)
+    raw = OmegaConf.to_container(cfg.diagnostics, resolve=True, enum_to_str=True)
     assert isinstance(raw, dict)
     settings = {str(k): v for k, v in raw.items() if k != "enabled"}
     if int(settings["per_family"]) < 1 or int(settings["edge_per_tool"]) < 0:
@@ -273,7 +209,7 @@ def _result(
         "condition": cfg.condition.name,
         **_llm_summary(cfg, records, backend),
         "seed": int(cfg.seed),
-        "split": cfg.split,
+        "split": str(cfg.split),
         "n_episodes": n,
         "n_families": len({r["task"]["family"] for r in records}),
         "success_rate": sum(r["success"] for r in records) / n if n else 0.0,
@@ -291,174 +227,206 @@ def _result(
     }
 
 
-def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content."""
+@dataclass
+class JobPlan:
+    """What a job will run: its suite, the task instances and the hash that names the plan."""
+
+    suite: Suite
+    options: dict[str, Any]  # world generator options
+    planned: list[TaskInstance]  # the scored instances (cfg.split)
+    train: list[TaskInstance]  # evolution's train stream (train_test protocol), else []
+    resolved: dict[str, Any]  # the whole config, resolved (result.json "config")
+    task_ids: dict[str, list[str]]  # plan.json's lists: "tasks" (and "train_tasks")
+    hash: str
+    label: str  # world/protocol/condition/seed, for progress bars and messages
+
+
+def _instances(cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any]) -> list[TaskInstance]:
+    return suite.instances(
+        int(cfg.seed),
+        split,
+        n_worlds=int(cfg.n_worlds),
+        per_family=int(cfg.per_family),
+        families=list(cfg.families) or None,
+        options=options,
+    )
+
+
+def plan_job(cfg: DictConfig) -> JobPlan:
+    """The job's plan; a config that names no runnable job is a ConfigError."""
+    check_keys(cfg)
     _check(cfg)
-    t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     raw_options = OmegaConf.to_container(cfg.world.options, resolve=True) or {}
     assert isinstance(raw_options, dict)
     options = {str(k): v for k, v in raw_options.items()}
     try:
         suite = get_suite(cfg.world.name, cfg.protocol.name)
-        planned = suite.instances(
-            int(cfg.seed),
-            cfg.split,
-            n_worlds=int(cfg.n_worlds),
-            per_family=int(cfg.per_family),
-            families=list(cfg.families) or None,
-            options=options,
-        )
-        backend: ChatBackend | None = None
-        policy: Policy
-        if cfg.condition.kind == "llm":
-            backend = _make_llm(cfg, out_dir)
-            policy = ReActAgent(
-                backend,
-                system_prompt=cfg.world.system_prompt or DEFAULT_SYSTEM_PROMPT,
-                temperature=cfg.agent.temperature,
-                max_tokens=cfg.agent.max_tokens,
-                seed=int(cfg.seed),
-                max_steps=int(cfg.max_steps),
-                tool_top_k=cfg.condition.tool_top_k,
-            )
-        else:
-            policy = make_scripted(
-                cfg.condition.name,
-                suite,
-                int(cfg.seed),
-                int(cfg.train_worlds),
-                options,
-                evaluated=(cfg.split, int(cfg.n_worlds)),
-            )
-        affordances = cfg.condition.affordances
-        if affordances is None:
-            affordances = cfg.protocol.condition_affordances.get(cfg.condition.name)
-        env = gym.make(
-            ENV_IDS[cfg.world.name],
-            protocol=cfg.protocol.name,
-            world_options=options,
-            affordances=tuple(affordances) if affordances is not None else None,
-            max_observation_chars=cfg.max_observation_chars,
-            max_episode_steps=int(cfg.max_steps),
-        )
+        planned = _instances(cfg, suite, str(cfg.split), options)
     except KeyError as exc:  # unknown protocol/family: KeyError quotes its message
         raise ConfigError(str(exc.args[0]) if exc.args else str(exc)) from None
-    except ValueError as exc:  # bad world options, NoInstance, unknown policy
+    except ValueError as exc:  # bad world options, NoInstance
         raise ConfigError(str(exc)) from None
-    train: list[TaskInstance] = []
-    if cfg.condition.tools == "library" and cfg.evolution.protocol == "train_test":
-        train = suite.instances(
-            int(cfg.seed),
-            "train",
-            n_worlds=int(cfg.n_worlds),
-            per_family=int(cfg.per_family),
-            families=list(cfg.families) or None,
-            options=options,
-        )
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    evolves_on_train = cfg.condition.tools == ToolSource.library and cfg.evolution.protocol == "train_test"
+    train = _instances(cfg, suite, "train", options) if evolves_on_train else []
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(resolved, dict)
-    # Everything that changes what an episode record holds is in the plan hash (not `progress`, and
-    # not `replay`: a replayed run holds exactly the records of the recorded one; not `experiment`,
-    # the preset's label: the same job reached from another preset is the same job).
-    # Nor `diagnostics`: they only read the finished job (result.json records their settings' hash).
-    planned_cfg = {k: v for k, v in resolved.items() if k not in ("progress", "replay", "experiment", "diagnostics")}
+    planned_cfg = {str(k): v for k, v in resolved.items() if k not in UNPLANNED_KEYS}
     if isinstance(planned_cfg.get("llm"), dict):  # how calls are throttled does not change what they return
-        planned_cfg["llm"] = {k: v for k, v in planned_cfg["llm"].items() if k not in THROTTLE_KEYS}
-    plan = {"config": planned_cfg, "tasks": [p.id for p in planned]}
+        planned_cfg["llm"] = {
+            k: v
+            for k, v in planned_cfg["llm"].items()
+            # an unset optional key is the client's default (jobs recorded before the key existed resume)
+            if k not in THROTTLE_KEYS and (v is not None or k == "api_key_env")
+        }
+    task_ids = {"tasks": [p.id for p in planned]}
     if train:
-        plan["train_tasks"] = [p.id for p in train]
-    plan_hash = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
-    _check_plan(out_dir, plan_hash)
-    train_records = (
-        load_records(out_dir / "train_episodes.jsonl", train, out_dir / "train_timings.jsonl") if train else []
+        task_ids["train_tasks"] = [p.id for p in train]
+    plan = {"config": planned_cfg, **task_ids}
+    return JobPlan(
+        suite=suite,
+        options=options,
+        planned=planned,
+        train=train,
+        resolved={str(k): v for k, v in resolved.items()},
+        task_ids=task_ids,
+        hash=hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16],
+        label=f"{cfg.world.name}/{cfg.protocol.name}/{cfg.condition.name}/seed={cfg.seed}",
     )
-    records = load_records(out_dir / "episodes.jsonl", planned, out_dir / "timings.jsonl")
-    finished = _finished_result(out_dir, plan_hash)
+
+
+def _make_env(cfg: DictConfig, options: dict[str, Any]) -> gym.Env[str, str]:
+    affordances = cfg.condition.affordances
+    if affordances is None:
+        affordances = cfg.protocol.condition_affordances.get(cfg.condition.name)
+    return gym.make(
+        ENV_IDS[cfg.world.name],
+        protocol=cfg.protocol.name,
+        world_options=options,
+        affordances=tuple(affordances) if affordances is not None else None,
+        max_observation_chars=cfg.max_observation_chars,
+        max_episode_steps=int(cfg.max_steps),
+    )
+
+
+@dataclass
+class _Phase:
+    """One stream of episodes of a job and the records kept of it."""
+
+    name: str  # train | test
+    instances: list[TaskInstance]
+    records: list[dict[str, Any]]  # the kept records, then each new one
+    filename: str
+    evolving: bool  # the evolver observes each new record
+    offset: int  # episodes before this phase (the evolver's clock)
+    tagged: bool  # records say which phase they belong to (jobs with a train phase)
+
+
+def _run_phase(
+    cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, out_dir: Path, desc: str
+) -> None:
+    """Play the phase's remaining instances, appending each record as soon as it exists."""
+    path = out_dir / phase.filename
+    done = phase.records
+    with (
+        RecordWriter(path) as writer,
+        RecordWriter(path.with_name(phase.filename.replace("episodes", "timings"))) as timings,
+    ):
+        for inst in tqdm(
+            phase.instances[len(done) :], desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
+        ):
+            try:
+                record, timing = run_episode(env, condition.policy, inst, condition.tools())
+            except AuthError as exc:  # a config problem: stop, keeping every record already written
+                raise ConfigError(f"{exc} ({len(done)} complete episode records kept in {out_dir})") from None
+            record = {"episode": len(done), "condition": cfg.condition.name, "seed": int(cfg.seed), **record}
+            if phase.tagged:
+                record["protocol_phase"] = phase.name
+            writer.write(record)
+            # From here on the record is what a resume reads back from the file (key order, JSON
+            # types), so the evolver sees the same thing either way and prompts stay identical.
+            record = json.loads(dumps_record(record))
+            timings.write({"episode": len(done), "task": inst.id, **timing})
+            done.append(record)
+            if phase.evolving:
+                assert condition.evolver is not None
+                condition.evolver.observe(phase.offset + len(done) - 1, record)
+
+
+def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content.
+
+    Plan it, keep what an earlier run of the same plan recorded, build the condition, play the
+    remaining episodes (train, then test), summarise, and diagnose an evolved library.
+    """
+    t0 = time.perf_counter()
+    plan = plan_job(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_plan(out_dir, plan.hash)
+    train_records = (
+        load_records(out_dir / "train_episodes.jsonl", plan.train, out_dir / "train_timings.jsonl")
+        if plan.train
+        else []
+    )
+    records = load_records(out_dir / "episodes.jsonl", plan.planned, out_dir / "timings.jsonl")
+    finished = _finished_result(out_dir, plan.hash)
     diag_settings = _diagnostics_settings(cfg)
     stale = diag_settings is not None and (  # missing diagnostics or other settings: run them again
         (finished or {}).get("diagnostics") or {}
     ).get("settings_hash") != settings_hash(diag_settings)
-    if stale:
-        finished = None
-    if finished is not None and len(records) == len(planned) and len(train_records) == len(train):
-        env.close()  # a complete job: nothing to do (re-running a sweep skips what it finished)
-        return {**finished, "skipped": True}
-    write_json_atomic(
-        out_dir / "plan.json", {"plan_hash": plan_hash, **{k: v for k, v in plan.items() if k != "config"}}
-    )
-    label = f"{cfg.world.name}/{cfg.protocol.name}/{cfg.condition.name}/seed={cfg.seed}"
-    sandbox: Sandbox | None = None
-    evolver: Evolver | None = None
+    if (
+        not stale
+        and finished is not None
+        and len(records) == len(plan.planned)
+        and len(train_records) == len(plan.train)
+    ):
+        return {**finished, "skipped": True}  # a complete job: nothing to do (a rerun sweep skips it)
+    write_json_atomic(out_dir / "plan.json", {"plan_hash": plan.hash, **plan.task_ids})
+    condition: Condition | None = None
+    env: gym.Env[str, str] | None = None
     try:
-        if cfg.condition.tools in ("library", "code"):
-            sandbox = Sandbox(_sandbox_limits(cfg), isolation=str(cfg.sandbox.isolation))
-            sandbox.start()
-        by_id = {inst.id: inst for inst in [*train, *planned]}
-
-        def tools() -> str | ToolRunner:
-            if evolver is not None:
-                return evolver.runner()
-            if cfg.condition.tools == "code":
-                assert sandbox is not None
-                return CodeRunner(sandbox)
-            return str(cfg.condition.tools)
-
-        if cfg.condition.tools == "library":
-            assert backend is not None and sandbox is not None
-            evolver = _make_evolver(cfg, out_dir, backend, sandbox, suite, options)
-            evolver.replay = lambda task_id, runner: run_episode(env, policy, by_id[task_id], runner)[0]
+        try:
+            env = _make_env(cfg, plan.options)
+            condition = build_condition(cfg, plan.suite, plan.options, out_dir)
+        except ValueError as exc:  # bad world options, unknown scripted policy
+            raise ConfigError(str(exc)) from None
+        evolver = condition.evolver
+        if evolver is not None:
+            by_id = {inst.id: inst for inst in [*plan.train, *plan.planned]}
+            policy, job_env = condition.policy, env
+            evolver.replay = lambda task_id, runner: run_episode(job_env, policy, by_id[task_id], runner)[0]
             # Resume: the library is rebuilt by observing the kept records again (deterministic on the
             # simulated or replayed model), so it is exactly the library those episodes left behind.
-            for i, rec in enumerate([*train_records, *(records if not train else [])]):
+            for i, rec in enumerate([*train_records, *(records if not plan.train else [])]):
                 evolver.observe(i, rec)
-        phases = [("train", train, train_records, "train_episodes.jsonl", True)] if train else []
-        phases.append(("test", planned, records, "episodes.jsonl", evolver is not None and not train))
-        offset = 0
-        for phase, instances, done, filename, evolving in phases:
-            todo = instances[len(done) :]
-            path = out_dir / filename
-            timing_path = path.with_name(filename.replace("episodes", "timings"))
-            desc = f"{label} [{phase}]" if train else label
-            with RecordWriter(path) as writer, RecordWriter(timing_path) as timings:
-                for inst in tqdm(todo, desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr):
-                    try:
-                        record, timing = run_episode(env, policy, inst, tools())
-                    except AuthError as exc:  # a config problem: stop, keeping every record already written
-                        raise ConfigError(f"{exc} ({len(done)} complete episode records kept in {out_dir})") from None
-                    record = {"episode": len(done), "condition": cfg.condition.name, "seed": int(cfg.seed), **record}
-                    if train:
-                        record["protocol_phase"] = phase
-                    writer.write(record)
-                    # From here on the record is what a resume reads back from the file (key order, JSON
-                    # types), so the evolver sees the same thing either way and prompts stay identical.
-                    record = json.loads(dumps_record(record))
-                    timings.write({"episode": len(done), "task": inst.id, **timing})
-                    done.append(record)
-                    if evolving:
-                        assert evolver is not None
-                        evolver.observe(offset + len(done) - 1, record)
-            offset += len(instances)
-        evolution = _evolution_summary(evolver, out_dir, sandbox, len(train_records))
-        result = _result(cfg, records, backend, evolution, t0, {str(k): v for k, v in resolved.items()}, plan_hash, env)
+        tagged = bool(plan.train)
+        phases = [_Phase("train", plan.train, train_records, "train_episodes.jsonl", True, 0, tagged)] if tagged else []
+        evolving = evolver is not None and not tagged  # train_test: the library is frozen for the test phase
+        phases.append(_Phase("test", plan.planned, records, "episodes.jsonl", evolving, len(plan.train), tagged))
+        for phase in phases:
+            _run_phase(
+                cfg, phase, env, condition, out_dir, f"{plan.label} [{phase.name}]" if plan.train else plan.label
+            )
+        evolution = _evolution_summary(evolver, out_dir, condition.sandbox, len(train_records))
+        result = _result(cfg, records, condition.backend, evolution, t0, plan.resolved, plan.hash, env)
         if diag_settings is not None and evolver is not None:
-            assert sandbox is not None
+            assert condition.sandbox is not None
             # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
             # from its records) and sweep progress counts it as done only when it is.
             result["diagnostics"] = diagnose_job(
-                out_dir, env=env, policy=policy, suite=suite, sandbox=sandbox, seed=int(cfg.seed),
-                settings=diag_settings, options=options, families=list(cfg.families) or None,
-                progress=bool(cfg.progress), label=label,
+                out_dir, env=env, policy=condition.policy, suite=plan.suite, sandbox=condition.sandbox,
+                seed=int(cfg.seed), settings=diag_settings, options=plan.options,
+                families=list(cfg.families) or None, progress=bool(cfg.progress), label=plan.label,
             )  # fmt: skip
-            if isinstance(backend, ReplayBackend):  # the cache served the L4 episodes too
-                result["replay"] = {**result["replay"], **backend.stats()}
+            if isinstance(condition.backend, ReplayBackend):  # the cache served the L4 episodes too
+                result["replay"] = {**result["replay"], **condition.backend.stats()}
             result["wall_s"] = round(time.perf_counter() - t0, 3)
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
     finally:
-        env.close()
-        if sandbox is not None:
-            sandbox.close()
+        if env is not None:
+            env.close()
+        if condition is not None:
+            condition.close()
     write_json_atomic(out_dir / "result.json", result)
     return result
 
@@ -494,5 +462,26 @@ def main(cfg: DictConfig) -> None:
     )
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _check_override_keys(argv: list[str]) -> None:
+    """Name the accepted keys when a ``key=value`` override misspells a key (Hydra names only the
+    key); ``+key=value`` additions are checked after composition (``check_keys``)."""
+    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "+", "~"))]
+    choices = {k: v for k, v in (a.split("=", 1) for a in overrides) if "." not in k}
+    llm_choice = choices.get("llm") or OmegaConf.load(CONF_DIR / "config.yaml").defaults[4]["llm"]
+    llm_file = CONF_DIR / "llm" / f"{llm_choice}.yaml"
+    provider = OmegaConf.load(llm_file).get("provider") if llm_file.exists() else None
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if key.startswith("hydra") or "/" in key or "@" in key or (CONF_DIR / key).is_dir():
+            continue  # Hydra's own settings and config group choices
+        problem = unknown_key(key.split("."), provider)
+        if problem:
+            raise SystemExit(f"error: {problem}")
+
+
 if __name__ == "__main__":
+    _check_override_keys(sys.argv[1:])
     main()
