@@ -51,9 +51,10 @@ REJECTION_REASONS = (
 _HEDGES = ("could not", "cannot determine", "unable to", "not sure", "best guess", "i don't know")
 
 
-@dataclass(frozen=True)
+@dataclass
 class EvolutionSettings:
-    """Every switch of the pipeline (``conf/evolution/default.yaml`` documents them)."""
+    """Every switch of the pipeline (``conf/evolution/default.yaml`` documents them); also the schema of
+    the Hydra ``evolution`` group (``experiments.config.EvolutionConfig`` adds how a job uses it)."""
 
     failure_threshold: int = 3
     plateau_window: int = 0  # > 0: also evolve when success over the last W episodes is no better than the W before

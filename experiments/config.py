@@ -195,7 +195,7 @@ def unknown_key(path: list[str], llm_provider: str | None) -> str | None:
     for depth, name in enumerate(path):
         if schema is Any and depth == 1 and path[0] == "llm":
             schema = PROVIDER_CONFIGS.get(llm_provider or "", Any)
-        if not dataclasses.is_dataclass(schema):
+        if not (isinstance(schema, type) and dataclasses.is_dataclass(schema)):
             return None  # a mapping, Any or a leaf value
         fields = _schema_fields(schema)
         if name not in fields:
@@ -211,7 +211,7 @@ def check_keys(cfg: Any) -> None:
     def walk(node: Any, path: list[str]) -> None:
         if not OmegaConf.is_dict(node):
             return
-        for key in node.keys():
+        for key in node:
             problem = unknown_key([*path, str(key)], cfg.get("llm", {}).get("provider") if cfg.get("llm") else None)
             if problem:
                 raise ConfigError(problem)

@@ -470,9 +470,10 @@ def _check_override_keys(argv: list[str]) -> None:
     key); ``+key=value`` additions are checked after composition (``check_keys``)."""
     overrides = [a for a in argv if "=" in a and not a.startswith(("-", "+", "~"))]
     choices = {k: v for k, v in (a.split("=", 1) for a in overrides) if "." not in k}
-    llm_choice = choices.get("llm") or OmegaConf.load(CONF_DIR / "config.yaml").defaults[4]["llm"]
+    defaults = OmegaConf.load(CONF_DIR / "config.yaml").defaults
+    llm_choice = choices.get("llm") or next(d["llm"] for d in defaults if OmegaConf.is_dict(d) and "llm" in d)
     llm_file = CONF_DIR / "llm" / f"{llm_choice}.yaml"
-    provider = OmegaConf.load(llm_file).get("provider") if llm_file.exists() else None
+    provider = OmegaConf.to_container(OmegaConf.load(llm_file)).get("provider") if llm_file.exists() else None  # type: ignore[union-attr]
     for override in overrides:
         key = override.split("=", 1)[0]
         if key.startswith("hydra") or "/" in key or "@" in key or (CONF_DIR / key).is_dir():

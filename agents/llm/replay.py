@@ -32,7 +32,7 @@ from typing import Any
 
 from agents.llm.types import ChatBackend, ChatRequest, ChatResponse, ContextLengthError, LLMError, ReplayMissError
 
-MODES = ("record", "replay-only", "off")
+MODES = ("off", "record", "replay-only")
 CACHE_FORMAT = 1
 
 

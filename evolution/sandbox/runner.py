@@ -124,6 +124,10 @@ _RANGES: dict[str, tuple[float | int, float | int, str]] = {
 }
 
 
+# auto: bwrap if installed, else rlimits-only with a loud warning.
+ISOLATIONS = ("auto", "bwrap", "rlimits-only")
+
+
 class SandboxError(RuntimeError):
     """The sandbox itself failed (could not start, or died); tool failures are results, not this."""
 
@@ -319,8 +323,8 @@ class Sandbox:
     """A pre-warmed worker, in bubblewrap when available. Thread-safe (one call at a time)."""
 
     def __init__(self, limits: Limits | None = None, isolation: str = "auto") -> None:
-        if isolation not in ("auto", "bwrap", "rlimits-only"):
-            raise ValueError(f"isolation must be auto, bwrap or rlimits-only, got {isolation!r}")
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
         self.limits = limits or Limits()
         bwrap = bwrap_path()
         if isolation == "bwrap" and bwrap is None:

@@ -87,7 +87,6 @@ def test_code_agent_runs_snippets_in_the_sandbox(tmp_path: Path):
     ("override", "message"),
     [
         ("evolution.reward_signal=vibes", "reward_signal must be one of oracle, self, none"),
-        ("evolution.protocol=offline", "evolution.protocol must be 'online' or 'train_test'"),
         ("evolution.max_repairs=-1", "max_repairs must be >= 0"),
     ],
 )

@@ -72,7 +72,12 @@ def test_rerun_into_a_directory_of_another_plan_is_refused(tmp_path: Path):
 @pytest.mark.parametrize(
     "override, fragment",
     [
-        ("split=dev", "split must be one of"),
+        ("split=dev", "Invalid value 'dev', expected one of [train, test]"),
+        ("condition.tools=lib", "expected one of [none, reference, library, code]"),
+        ("sandbox.isolation=docker", "expected one of [auto, bwrap, rlimits-only]"),
+        ("replay.mode=replay", "expected one of [off, record, replay-only]"),
+        ("evolution.protocol=offline", "expected one of [online, train_test]"),
+        ("llm.max_attemps=2", "max_attemps"),
         ("condition=nope", "condition"),
         ("n_worlds=0", "n_worlds must be >= 1"),
         ("world.options.log_linez=5", "log_linez"),
@@ -177,7 +182,8 @@ def test_datacorp_runs_for_both_protocols(tmp_path: Path):
         ("+world.options.hours=3", "hours must be in"),
         ("sandbox.memory_mb=-5", "sandbox.memory_mb = -5 is out of range: accepted 64 to"),
         ("sandbox.wall_s=0", "sandbox.wall_s = 0.0 is out of range: accepted 0.05 to 3600.0 seconds"),
-        ("sandbox.isolation=docker", "sandbox.isolation must be auto, bwrap or rlimits-only"),
+        ("evolution.pruning=random", "evolution.pruning must be one of none, least_used"),
+        ("evolution.max_repairs=-1", "evolution.max_repairs must be >= 0, got -1"),
     ],
 )
 def test_more_bad_configs_give_clear_errors(tmp_path: Path, override: str, fragment: str):
