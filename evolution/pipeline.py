@@ -122,14 +122,13 @@ class CandidateVerdict:
 def self_reward(record: dict[str, Any]) -> float:
     """The agent's own judgement of an episode: 0 when it knows it failed, else 1 (no ground truth).
 
-    It knows when it ran out of steps, answered nothing or hedged, or (simulated model) guessed.
+    It knows when it ran out of steps, answered nothing or hedged in its answer. Only what any
+    model shows counts (the record's core fields), never a backend's private payload, so the
+    ablation means the same on the simulated model and on real ones: a simulated guess given
+    without a hedge looks like success to the agent, as a real model's confident guess does.
     """
     answer = str(record.get("answer") or "").lower()
-    if record.get("truncated") or not answer or any(h in answer for h in _HEDGES):
-        return 0.0
-    responses = (record.get("llm") or {}).get("responses") or []
-    events = ((responses[-1].get("raw") or {}).get("sim") or {}).get("events") or [] if responses else []
-    return 0.0 if any(e.get("event") == "guessed" for e in events) else 1.0
+    return 0.0 if record.get("truncated") or not answer or any(h in answer for h in _HEDGES) else 1.0
 
 
 def _sha(code: str) -> str:
@@ -137,6 +136,8 @@ def _sha(code: str) -> str:
 
 
 def _sim_events(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The simulated model's own notes on an episode, handed back to it as request metadata (which
+    only backends with ``uses_meta`` see: the sim); nothing the pipeline decides reads them."""
     responses = (record.get("llm") or {}).get("responses") or []
     if not responses:
         return []

@@ -248,7 +248,7 @@ def _play(
     with RecordWriter(path) as writer:
         for inst in tqdm(instances[len(done) :], desc=desc, disable=not progress, leave=False, file=sys.stderr):
             record, _ = run_episode(env, policy, inst, runner)
-            record = {"episode": len(done), "arm": path.stem.removeprefix("l4_"), **record}
-            writer.write(record)
-            done.append(json.loads(dumps_record(record)))
+            record.episode, record.arm = len(done), path.stem.removeprefix("l4_")
+            writer.write(record.to_json())
+            done.append(json.loads(dumps_record(record.to_json())))
     return done

@@ -23,11 +23,12 @@ from envs.tasks import TaskInstance
 from envs.toolenv import ToolUseEnv
 from envs.tools import ToolRunner
 from experiments.config import ConfigError
+from experiments.records import EpisodeRecord, ToolCallRecord
 
 
 def run_episode(
     env: gym.Env[str, str], policy: Policy, instance: TaskInstance, tools: str | ToolRunner
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[EpisodeRecord, dict[str, Any]]:
     """Play one episode; returns (deterministic record, timings)."""
     t0 = time.perf_counter()
     obs, info = env.reset(options={"instance": instance, "tools": tools})
@@ -46,31 +47,26 @@ def run_episode(
         if sinfo.get("kind") == "answer":
             final = sinfo
     grade = final.get("grade") or {"score": 0.0, "success": False, "detail": {"note": "no answer (truncated)"}}
-    tools_called = [
-        {"tool": s["info"]["tool"], "args": s["info"]["args"], "ok": s["info"]["ok"], "error": s["info"]["error"]}
-        for s in steps
-        if s["info"].get("kind") == "tool"
-    ]
-    record = {
-        "task": instance.to_json(),
-        "prompt": instance.prompt,
-        "policy": policy.name,
-        "tools_offered": [t["name"] for t in info["tools"]],
-        "tools_called": tools_called,
-        "steps": steps,
-        "n_steps": len(steps),
+    record = EpisodeRecord(
+        task=instance.to_json(),
+        prompt=instance.prompt,
+        policy=policy.name,
+        tools_offered=[t["name"] for t in info["tools"]],
+        tools_called=[
+            ToolCallRecord(s["info"]["tool"], s["info"]["args"], s["info"]["ok"], s["info"]["error"])
+            for s in steps
+            if s["info"].get("kind") == "tool"
+        ],
+        steps=steps,
+        n_steps=len(steps),
         # Out of steps without an answer (TimeLimit also flags truncation when the last step answers).
-        "truncated": bool(truncated and not terminated),
-        "answer": final.get("answer"),
-        "grade": grade,
-        "score": grade["score"],
-        "success": grade["success"],
-    }
-    extras = policy.episode_extras()
-    clash = sorted(set(extras) & set(record))
-    if clash:  # an agent's extras never overwrite what the env measured (success, grade, steps ...)
-        raise ValueError(f"policy {policy.name!r} returned episode extras {clash} that are core record fields")
-    record.update(extras)
+        truncated=bool(truncated and not terminated),
+        answer=final.get("answer"),
+        grade=grade,
+        score=grade["score"],
+        success=grade["success"],
+        extras=policy.episode_extras(),  # RecordError if they name a core field
+    )
     return record, {"wall_s": time.perf_counter() - t0, "step_s": step_s}
 
 

@@ -43,6 +43,7 @@ from experiments.conditions import Condition, build_condition, check_condition, 
 from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
+from experiments.records import JobResult, RecordError
 
 # llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
 THROTTLE_KEYS = (
@@ -87,9 +88,10 @@ def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
     path = out_dir / "result.json"
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):  # written atomically: damaged only by hand
+        JobResult.from_json(result)
+    except (FileNotFoundError, json.JSONDecodeError, RecordError):  # written atomically: damaged only by hand
         return None
-    return result if isinstance(result, dict) and result.get("config_hash") == plan_hash else None
+    return result if result.get("config_hash") == plan_hash else None
 
 
 def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -200,31 +202,31 @@ def _result(
     resolved: dict[str, Any],
     plan_hash: str,
     env: gym.Env[str, str],
-) -> dict[str, Any]:
-    """result.json's content (diagnostics are added by run_job)."""
+) -> JobResult:
+    """The job's result (diagnostics are added by run_job)."""
     n = len(records)
-    return {
-        "world": cfg.world.name,
-        "protocol": cfg.protocol.name,
-        "condition": cfg.condition.name,
+    return JobResult(
+        world=str(cfg.world.name),
+        protocol=str(cfg.protocol.name),
+        condition=str(cfg.condition.name),
         **_llm_summary(cfg, records, backend),
-        "seed": int(cfg.seed),
-        "split": str(cfg.split),
-        "n_episodes": n,
-        "n_families": len({r["task"]["family"] for r in records}),
-        "success_rate": sum(r["success"] for r in records) / n if n else 0.0,
-        "mean_score": sum(r["score"] for r in records) / n if n else 0.0,
-        "by_phase": _rates(records, "phase"),
-        "by_family": _rates(records, "family"),
-        "by_difficulty": _rates(records, "difficulty"),
-        "tasks": [{"id": r["task"]["id"], "success": r["success"], "score": r["score"]} for r in records],
+        seed=int(cfg.seed),
+        split=str(cfg.split),
+        n_episodes=n,
+        n_families=len({r["task"]["family"] for r in records}),
+        success_rate=sum(r["success"] for r in records) / n if n else 0.0,
+        mean_score=sum(r["score"] for r in records) / n if n else 0.0,
+        by_phase=_rates(records, "phase"),
+        by_family=_rates(records, "family"),
+        by_difficulty=_rates(records, "difficulty"),
+        tasks=[{"id": r["task"]["id"], "success": r["success"], "score": r["score"]} for r in records],
         **evolution,
-        "wall_s": round(time.perf_counter() - t0, 3),
-        "config": resolved,
-        "config_hash": plan_hash,
-        "versions": _versions(),
-        "env_spec": env.spec.to_json() if env.spec is not None else None,
-    }
+        wall_s=round(time.perf_counter() - t0, 3),
+        config=resolved,
+        config_hash=plan_hash,
+        versions=_versions(),
+        env_spec=env.spec.to_json() if env.spec is not None else None,
+    )
 
 
 @dataclass
@@ -338,22 +340,22 @@ def _run_phase(
                 record, timing = run_episode(env, condition.policy, inst, condition.tools())
             except AuthError as exc:  # a config problem: stop, keeping every record already written
                 raise ConfigError(f"{exc} ({len(done)} complete episode records kept in {out_dir})") from None
-            record = {"episode": len(done), "condition": cfg.condition.name, "seed": int(cfg.seed), **record}
+            record.episode, record.condition, record.seed = len(done), str(cfg.condition.name), int(cfg.seed)
             if phase.tagged:
-                record["protocol_phase"] = phase.name
-            writer.write(record)
+                record.protocol_phase = phase.name
+            writer.write(record.to_json())
             # From here on the record is what a resume reads back from the file (key order, JSON
             # types), so the evolver sees the same thing either way and prompts stay identical.
-            record = json.loads(dumps_record(record))
+            stored = json.loads(dumps_record(record.to_json()))
             timings.write({"episode": len(done), "task": inst.id, **timing})
-            done.append(record)
+            done.append(stored)
             if phase.evolving:
                 assert condition.evolver is not None
-                condition.evolver.observe(phase.offset + len(done) - 1, record)
+                condition.evolver.observe(phase.offset + len(done) - 1, stored)
 
 
 def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content.
+    """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content (``JobResult.to_json()``).
 
     Plan it, keep what an earlier run of the same plan recorded, build the condition, play the
     remaining episodes (train, then test), summarise, and diagnose an evolved library.
@@ -393,7 +395,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         if evolver is not None:
             by_id = {inst.id: inst for inst in [*plan.train, *plan.planned]}
             policy, job_env = condition.policy, env
-            evolver.replay = lambda task_id, runner: run_episode(job_env, policy, by_id[task_id], runner)[0]
+            evolver.replay = lambda task_id, runner: run_episode(job_env, policy, by_id[task_id], runner)[0].to_json()
             # Resume: the library is rebuilt by observing the kept records again (deterministic on the
             # simulated or replayed model), so it is exactly the library those episodes left behind.
             for i, rec in enumerate([*train_records, *(records if not plan.train else [])]):
@@ -412,14 +414,14 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             assert condition.sandbox is not None
             # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
             # from its records) and sweep progress counts it as done only when it is.
-            result["diagnostics"] = diagnose_job(
+            result.diagnostics = diagnose_job(
                 out_dir, env=env, policy=condition.policy, suite=plan.suite, sandbox=condition.sandbox,
                 seed=int(cfg.seed), settings=diag_settings, options=plan.options,
                 families=list(cfg.families) or None, progress=bool(cfg.progress), label=plan.label,
             )  # fmt: skip
             if isinstance(condition.backend, ReplayBackend):  # the cache served the L4 episodes too
-                result["replay"] = {**result["replay"], **condition.backend.stats()}
-            result["wall_s"] = round(time.perf_counter() - t0, 3)
+                result.replay = {**(result.replay or {}), **condition.backend.stats()}
+            result.wall_s = round(time.perf_counter() - t0, 3)
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
     finally:
@@ -427,8 +429,8 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             env.close()
         if condition is not None:
             condition.close()
-    write_json_atomic(out_dir / "result.json", result)
-    return result
+    write_json_atomic(out_dir / "result.json", result.to_json())
+    return result.to_json()
 
 
 register_configs()

@@ -78,8 +78,8 @@ env = gym.make("arise_gym/AcmeCorp-v0")
 instance = suite.instance(SEED, "test", "incidents.report")
 print(instance.prompt)
 record, timing = run_episode(env, OraclePolicy(), instance, "reference")
-for step in record["steps"]:
+for step in record.steps:
     print(">", step["action"])
-print("answer:", json.dumps(record["answer"]))
-print("grade:", record["grade"])
-assert record["success"], record["grade"]
+print("answer:", json.dumps(record.answer))
+print("grade:", record.grade)
+assert record.success, record.grade

@@ -65,7 +65,7 @@ def test_agent_calls_a_tool_reads_the_observation_and_answers():
     with respx.mock(base_url=URL) as router, httpx.Client() as client:
         router.post("/chat/completions").mock(side_effect=model)
         env = gym.make("arise_gym/AcmeCorp-v0")
-        record, _ = run_episode(env, ReActAgent(_backend(client)), inst, "reference")
+        record = run_episode(env, ReActAgent(_backend(client)), inst, "reference")[0].to_json()
     assert record["success"], record["grade"]
     assert [s["info"]["kind"] for s in record["steps"]] == ["tool", "answer"]
     assert record["llm"]["usage"]["llm_calls"] == 2 and record["llm"]["usage"]["tokens_in"] == 200
@@ -89,7 +89,7 @@ def test_malformed_arguments_become_an_error_observation_and_llm_failures_are_re
     with respx.mock(base_url=URL) as router, httpx.Client() as client:
         router.post("/chat/completions").mock(side_effect=model)
         env = gym.make("arise_gym/AcmeCorp-v0")
-        record, _ = run_episode(env, ReActAgent(_backend(client)), inst, "reference")
+        record = run_episode(env, ReActAgent(_backend(client)), inst, "reference")[0].to_json()
     assert not record["success"]
     assert record["steps"][0]["observation"].startswith("Error:")
     assert "503" in record["llm"]["error"] and record["answer"] == ""

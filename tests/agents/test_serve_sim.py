@@ -81,8 +81,8 @@ def test_our_openai_client_over_the_server_plays_exactly_like_the_in_process_sim
     inst = _instance(family, seed=4)
     env = gym.make(ENV_IDS["acmecorp"], max_episode_steps=30)
     remote = OpenAIChat(model="sim-4o-mini-like", base_url=server.base_url, api_key_env=None, send_meta=True)
-    over_http, _ = run_episode(env, ReActAgent(remote, seed=4), inst, "reference")
-    in_process, _ = run_episode(env, ReActAgent(SimChat("sim-4o-mini-like"), seed=4), inst, "reference")
+    over_http = run_episode(env, ReActAgent(remote, seed=4), inst, "reference")[0].to_json()
+    in_process = run_episode(env, ReActAgent(SimChat("sim-4o-mini-like"), seed=4), inst, "reference")[0].to_json()
     assert over_http["steps"] == in_process["steps"] and over_http["grade"] == in_process["grade"]
     usage_http, usage_local = over_http["llm"]["usage"], in_process["llm"]["usage"]
     assert usage_http["llm_calls"] == usage_local["llm_calls"] and usage_http["tokens_out"] == usage_local["tokens_out"]

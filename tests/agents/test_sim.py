@@ -35,7 +35,7 @@ def play(
     agent = ReActAgent(SimChat(profile), seed=seed)
     out = []
     for inst in suite.instances(seed, "test", n_worlds=1, families=families):
-        rec, _ = run_episode(env, agent, inst, tools)
+        rec = run_episode(env, agent, inst, tools)[0].to_json()
         out.append(rec)
     return out
 
@@ -160,7 +160,7 @@ def test_mistake_rates_drive_outcomes():
         suite = get_suite("acmecorp")
         env = gym.make(ENV_IDS["acmecorp"], max_episode_steps=30)
         agent = ReActAgent(SimChat(get_profile("sim-perfect", overrides)), seed=5)
-        return [run_episode(env, agent, i, "reference")[0] for i in suite.instances(5, "test", families=fams)]
+        return [run_episode(env, agent, i, "reference")[0].to_json() for i in suite.instances(5, "test", families=fams)]
 
     wrong = run({"p_wrong_tool": 1.0, "p_recover": 0.0})
     assert not any(r["success"] for r in wrong)
@@ -254,7 +254,7 @@ def test_context_window_overflow_is_an_llm_error_the_episode_records():
     suite = get_suite("acmecorp")
     env = gym.make(ENV_IDS["acmecorp"], max_episode_steps=30)
     inst = suite.instances(1, "test", families=["config.effective_replicas"])[0]
-    recs.append(run_episode(env, ReActAgent(backend, seed=1), inst, "none")[0])
+    recs.append(run_episode(env, ReActAgent(backend, seed=1), inst, "none")[0].to_json())
     assert "ContextLengthError" in recs[0]["llm"]["error"] and not recs[0]["success"]
 
 

@@ -42,7 +42,7 @@ def outcomes(world, suite):
             policy = make_scripted(name, suite, seed, train_worlds=3)
             tools = "reference" if name == "oracle" else "none"
             for inst in instances:
-                record, _ = run_episode(env, policy, inst, tools)
+                record = run_episode(env, policy, inst, tools)[0].to_json()
                 success[(name, inst.family)].append(record["success"])
                 if name == "oracle" and not record["success"]:
                     pytest.fail(f"oracle failed {inst.id}: {record['grade']} answer={record['answer']!r}")

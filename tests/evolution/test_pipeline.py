@@ -207,8 +207,9 @@ def test_self_reward_is_the_agents_own_judgement():
     assert self_reward(failure(0, score=0.0)) == 1.0  # a confident wrong answer looks fine to the agent
     assert self_reward(failure(0) | {"answer": "I could not determine it"}) == 0.0
     assert self_reward(failure(0) | {"truncated": True}) == 0.0
+    # A backend's private payload is not the agent's judgement (it would mean something else on real models).
     guessed = failure(0) | {"llm": {"responses": [{"raw": {"sim": {"events": [{"event": "guessed"}]}}}]}}
-    assert self_reward(guessed) == 0.0
+    assert self_reward(guessed) == 1.0
 
 
 def test_the_audit_flags_a_promotion_without_a_passing_check():

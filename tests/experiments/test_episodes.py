@@ -32,6 +32,6 @@ def test_extras_cannot_overwrite_core_fields():
     env = gym.make(ENV_IDS["acmecorp"], max_episode_steps=30)
     with pytest.raises(ValueError, match=r"episode extras \['score', 'success'\] that are core record fields"):
         run_episode(env, _Boasting(), inst, "reference")
-    record, _ = run_episode(env, _Noting(), inst, "reference")
+    record = run_episode(env, _Noting(), inst, "reference")[0].to_json()
     assert record["note"] == "mine" and record["success"] is True and record["policy"] == "oracle"
     assert json.loads(dumps_record(record)) == record
