@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from agents.llm import ChatRequest, LLMError, OpenAIChat, make_backend
 from agents.llm.retry import SharedSlots, SlotTimeoutError, endpoint_key, endpoint_limiter
+from experiments.config import compose_run_config
 
 OK = {"choices": [{"message": {"role": "assistant", "content": "42"}, "finish_reason": "stop"}], "usage": {}}
 REPO = Path(__file__).resolve().parents[2]
@@ -166,13 +167,20 @@ def test_factory_backend_with_shared_dir_completes(tmp_path: Path, base_url: str
 @pytest.mark.parametrize("name", ["openai", "anthropic", "local"])
 def test_config_defaults_resolve_and_build(name: str, tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ARISE_LLM_SLOTS", str(tmp_path / "env-slots"))
-    llm = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "llm" / f"{name}.yaml"), resolve=True)
-    assert isinstance(llm, dict) and llm["shared_limit_dir"] == str(tmp_path / "env-slots")
+    llm = _composed_llm(name)
+    assert llm["shared_limit_dir"] == str(tmp_path / "env-slots")
     backend = make_backend({**llm, "base_url": f"{base_url}/{name}"})
     assert getattr(backend, "shared_limit_dir", None) == tmp_path / "env-slots"
     monkeypatch.delenv("ARISE_LLM_SLOTS")
-    default = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "llm" / f"{name}.yaml"), resolve=True)
-    assert isinstance(default, dict) and default["shared_limit_dir"] == "/tmp/arise-gym-llm-slots"
+    assert _composed_llm(name)["shared_limit_dir"] == "/tmp/arise-gym-llm-slots"
+
+
+def _composed_llm(name: str) -> dict:
+    """The llm preset as a job sees it: composed by Hydra over its typed schema (the yaml alone has a
+    defaults list) and resolved, as experiments.conditions.make_llm hands it to make_backend."""
+    llm = OmegaConf.to_container(compose_run_config([f"llm={name}"]).llm, resolve=True, enum_to_str=True)
+    assert isinstance(llm, dict)
+    return llm
 
 
 def test_timeout_when_all_slots_are_held(tmp_path: Path):
