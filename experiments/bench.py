@@ -67,8 +67,8 @@ def bench_sandbox(n: int, rounds: int = 5, isolation: str = "auto") -> dict[str,
     reference tool (compiled once by the relay, then shipped marshalled); ``tests``: single-test
     suites per second (a fresh tool process and test process per test).
     """
-    from agents.sim.bundle import bundle_tool
     from envs.access import WorldAccess
+    from envs.bundle import bundle_tool
     from envs.tasks import get_suite
     from evolution.sandbox import Sandbox
 

@@ -24,7 +24,7 @@ every arise job. Layers:
   to the remaining reference tools on ``similarity = w * behaviour + (1 - w) * args``,
   where ``behaviour`` is the fraction of the reference tool's held-out nominal cases
   (all its cases if it has no nominal one) on which the evolved tool agrees with it
-  (``evolution.differential.same``; both failing cleanly agrees), ``args`` the Jaccard
+  (``envs.reference_cases.same``; both failing cleanly agrees), ``args`` the Jaccard
   index of the (name, type) sets of the two tools' parameters; pairs with similarity
   below ``threshold`` stay unmatched. Tool level: precision = matched / evolved tools,
   recall = matched / reference tools in scope. Argument level (micro over matched
@@ -83,11 +83,12 @@ from jsonschema.exceptions import SchemaError
 from scipy.optimize import linear_sum_assignment
 
 from envs import seeding
+from envs.reference_cases import Case, Expected, edge_cases, expected_output, nominal_cases, same
 from envs.tasks import SPLITS, Suite, get_suite
 from envs.tools import tool_spec
-from evolution.differential import HARD_FAILURES, Case, Expected, edge_cases, expected_output, nominal_cases, same
 from evolution.sandbox.runner import CallOutcome, Sandbox
 from evolution.static_policy import check_source
+from experiments.differential import HARD_FAILURES
 
 KINDS = ("nominal", "boundary", "negative")
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
@@ -700,8 +701,8 @@ def diagnose_library(
 
 
 def reference_as_evolved(world: str, protocol: str) -> list[EvolvedTool]:
-    """The world's reference tools as self-contained modules (``agents.sim.bundle``) with their own schemas."""
-    from agents.sim.bundle import bundle_tool
+    """The world's reference tools as self-contained modules (``envs.bundle``) with their own schemas."""
+    from envs.bundle import bundle_tool
 
     out = []
     for fn in get_suite(world, protocol).reference_tools():

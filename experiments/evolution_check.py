@@ -9,7 +9,7 @@ Runs ``no_evolution`` and three ``arise`` variants (default, ``evolution.adversa
 * success on the phases that need tools (logs, metrics, incidents) and overall;
 * candidates, promoted tools and rejections by reason;
 * the share of promoted tool versions that fail the reference differential tests
-  (``evolution.differential``: the reference tool's behaviour on a held-out world,
+  (``experiments.differential``: the reference tool's behaviour on a held-out world,
   the seed's train world, nominal plus edge cases);
 * an audit of every promotion against the event log (``audit_promotions``).
 
@@ -29,14 +29,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envs.reference_cases import Case, edge_cases, nominal_cases
 from envs.registry import WORLDS, get_world
 from envs.tasks import get_suite
 from envs.tools import tool_spec
-from evolution.differential import Case, differential, edge_cases, nominal_cases
 from evolution.library import Library
 from evolution.pipeline import audit_promotions
 from evolution.sandbox.runner import Sandbox
 from experiments.config import compose_run_config
+from experiments.differential import differential
 from experiments.run import run_job
 
 VARIANTS: dict[str, list[str]] = {

@@ -42,7 +42,8 @@ import numpy as np
 from envs.access import ALL_AFFORDANCES
 from envs.tasks import get_suite
 from envs.tools import tool_spec
-from evolution.differential import differential, edge_cases, nominal_cases
+from envs.reference_cases import edge_cases, nominal_cases
+from experiments.differential import differential
 from evolution.library import Library
 from evolution.pipeline import audit_promotions
 from evolution.sandbox import Sandbox
@@ -187,7 +188,7 @@ print("audit:", problems or "every promotion passed a full check of exactly its 
 #
 # The tool's own tests only show that it agrees with what its author expected. The
 # differential test compares it with the world's hand-written reference tool of the same name
-# (`evolution/differential.py`), on a world the run never saw: the seed's *train* world.
+# (`experiments/differential.py`), on a world the run never saw: the seed's *train* world.
 #
 # - *Nominal cases* are the reference-tool calls that the oracle solutions of every task family
 #   make on that world.

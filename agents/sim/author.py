@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 
 from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
-from agents.sim.bundle import bundle_tool
 from agents.sim.profiles import SimProfile
 from envs import seeding
+from envs.bundle import bundle_tool
+from envs.reference_cases import Case, edge_values, expected_output
 from envs.tasks import get_suite
 from envs.tools import tool_spec
-from evolution.differential import Case, edge_values, expected_output
 
 MAX_ADVERSARIAL = 6
 MAX_NOMINAL = 4

@@ -1,6 +1,6 @@
 """The simulated tool author's bug model: real edits to real source.
 
-Each kind is an AST mutation of a bundled tool (``agents.sim.bundle``) that a model
+Each kind is an AST mutation of a bundled tool (``envs.bundle``) that a model
 writing the code by hand plausibly makes. Whether a bug is caught, and what it costs
 downstream, is not decided here: the mutated code runs in the sandbox against tests
 and, once promoted, against the world.

@@ -10,12 +10,13 @@ import pytest
 
 from agents.sim.author import clean_source
 from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
-from agents.sim.bundle import BundleError, bundle_tool
+from envs.bundle import BundleError, bundle_tool
+from envs.reference_cases import edge_cases, nominal_cases
 from envs.tasks import get_suite
 from envs.tools import tool_spec
-from evolution.differential import differential, edge_cases, nominal_cases
 from evolution.sandbox.runner import Limits, Sandbox
 from evolution.static_policy import check_source
+from experiments.differential import differential
 
 SUITES = [("acmecorp", "rigorous"), ("datacorp", "rigorous"), ("acmecorp", "arise_v1"), ("datacorp", "arise_v1")]
 

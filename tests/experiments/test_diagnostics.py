@@ -20,8 +20,8 @@ from agents.llm import make_backend
 from agents.react import ReActAgent
 from agents.sim.bugs import mutate
 from envs import ENV_IDS
+from envs.reference_cases import Expected
 from envs.tasks import get_suite
-from evolution.differential import Expected
 from evolution.library import Library
 from evolution.sandbox import Sandbox
 from evolution.sandbox.runner import CallOutcome
