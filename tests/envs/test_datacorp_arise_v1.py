@@ -14,11 +14,10 @@ import pytest
 
 import envs  # registers the Gymnasium ids
 from envs.access import AccessError, AccessPolicy, WorldAccess
-from envs.acmecorp.arise_v1_tools import PAPER_TOOLS, parse_acme_log
-from envs.datacorp import arise_v1_tasks as T
+from envs.acmecorp.arise_v1.tools import PAPER_TOOLS, parse_acme_log
 from envs.datacorp.arise_v1 import (
     CONSTANT_BLOB,
-    DcCheck,
+    DataCorpPaperCheck,
     arise_v1_suite,
     build_arise_v1_world,
     constant_blob,
@@ -27,7 +26,8 @@ from envs.datacorp.arise_v1 import (
     run_dcql,
     validate_batch,
 )
-from envs.datacorp.arise_v1_world import (
+from envs.datacorp.arise_v1 import fixtures as T
+from envs.datacorp.arise_v1.world import (
     CURRENCIES,
     CUSTOMER_EMAILS,
     ERROR_CODES,
@@ -417,10 +417,10 @@ def test_flawed_checks(suite: Suite) -> None:
     assert ok("v1.csv.10", f"about {mean + 0.49:.2f},") and not ok("v1.csv.10", f"{mean + 0.6:.2f}")
     assert not ok("v1.csv.10", f"mean={mean}")  # tokens are split on whitespace and commas only
     assert ok("v1.csv.01", "150 rows") and ok("v1.csv.06", "1500")  # substring numbers
-    assert DcCheck("hash_or_hex").compare("a", "")[0] is False  # no hash computed: the paper's check fails
-    assert "substring" in DcCheck("contains").describe()
+    assert DataCorpPaperCheck("hash_or_hex").compare("a", "")[0] is False  # no hash computed: the paper's check fails
+    assert "substring" in DataCorpPaperCheck("contains").describe()
     with pytest.raises(ValueError, match="unknown DataCorp paper check"):
-        DcCheck("exact")
+        DataCorpPaperCheck("exact")
 
 
 def test_free_text_grading_path(suite: Suite) -> None:
