@@ -30,11 +30,11 @@ from envs.datacorp.arise_v1 import fixtures as T
 from envs.datacorp.arise_v1.world import (
     CURRENCIES,
     CUSTOMER_EMAILS,
-    ERROR_CODES,
     NOW,
     ORDER_WINDOW,
     STATUSES,
     T_START,
+    VALIDATION_CODES,
     VALIDATION_HOST,
     VALIDATION_URL,
     DcData,
@@ -213,7 +213,7 @@ def test_every_code_but_dc009_is_reachable(world: World) -> None:
     with pytest.raises(KeyError):
         validate_batch([ORDER], "invoices")
     # DC-009 (reference integrity) is defined in the paper's table but no rule emits it
-    assert "DC-009" in ERROR_CODES
+    assert "DC-009" in VALIDATION_CODES
     products = post(world, [{"product_id": "5", "name": "x", "price": "2.5", "currency": "EUR",
                              "category": "bundle", "in_stock": "TRUE"}], "products")  # fmt: skip
     assert products["valid_count"] == 1 and products["valid"][0]["record"]["in_stock"] is True

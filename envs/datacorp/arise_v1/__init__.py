@@ -41,10 +41,10 @@ from envs.datacorp.arise_v1.world import (
     COLUMNS,
     CURRENCIES,
     CUSTOMER_EMAILS,
-    ERROR_CODES,
     SCHEMA_NAMES,
     SCHEMAS,
     STATUSES,
+    VALIDATION_CODES,
     VALIDATION_HOST,
     VALIDATION_URL,
     DcData,
@@ -109,7 +109,7 @@ BLOB_NAMES: tuple[str, ...] = (
 
 def constant_blob(max_int: int = 999) -> str:
     """Codes first (so the DC_HASH check's first 20 characters hold hex digits), names, keywords, 0..max_int."""
-    return " ".join([*ERROR_CODES, *BLOB_NAMES, *BLOB_KEYWORDS, *(str(i) for i in range(max_int + 1))])
+    return " ".join([*VALIDATION_CODES, *BLOB_NAMES, *BLOB_KEYWORDS, *(str(i) for i in range(max_int + 1))])
 
 
 CONSTANT_BLOB: str = constant_blob()
@@ -124,13 +124,13 @@ __all__ = [
     "AFFORDANCES",
     "CHECKS",
     "CONSTANT_BLOB",
-    "ERROR_CODES",
     "INTRO",
     "PAPER_TOOLS",
     "PHASES",
     "PHASE_TABLES",
     "QUERIES",
     "SCHEMAS",
+    "VALIDATION_CODES",
     "VALIDATION_HOST",
     "VALIDATION_URL",
     "DataCorpPaperCheck",

@@ -27,7 +27,7 @@ from envs.datacorp.arise_v1.oracle_reads import (
 )
 from envs.datacorp.arise_v1.prompts import API_HINT, inline_export, records_json
 from envs.datacorp.arise_v1.world import (
-    ERROR_CODES,
+    VALIDATION_CODES,
     VALIDATION_URL,
     post_validate,
     schema_of,
@@ -167,7 +167,9 @@ def _val_06(world: World, params: dict[str, Any]) -> Solver:
     for errs in check_against_schema(params["records"], schema):
         for code, _ in errs:
             hist[code] = hist.get(code, 0) + 1
-    return "\n".join(f"{c} ({ERROR_CODES.get(c, '?')}): {n}" for c, n in sorted(hist.items())) + f"\n{GET_ONLY_NOTE}"
+    return (
+        "\n".join(f"{c} ({VALIDATION_CODES.get(c, '?')}): {n}" for c, n in sorted(hist.items())) + f"\n{GET_ONLY_NOTE}"
+    )
 
 
 def _code_ids(code: str) -> Truth:

@@ -84,7 +84,7 @@ EXPORT_DIR = "exports"
 VALIDATION_HOST = "validation.datacorp.internal"
 VALIDATION_URL = f"http://{VALIDATION_HOST}"
 
-ERROR_CODES: dict[str, str] = {
+VALIDATION_CODES: dict[str, str] = {
     "DC-001": "missing required field",
     "DC-002": "invalid field type",
     "DC-003": "value out of range",
@@ -474,7 +474,7 @@ def _unquote(tok: str) -> str:
 
 
 @dataclass(frozen=True)
-class SelectItem:
+class PaperSelectItem:
     kind: str  # "star" | "column" | "function"
     name: str = ""
     args: tuple[str, ...] = ()
@@ -495,16 +495,16 @@ class Condition:
 
 
 @dataclass(frozen=True)
-class TimeRange:
+class PaperTimeRange:
     field: str
     duration: str
 
 
 @dataclass
 class DcqlQuery:
-    select: list[SelectItem]
+    select: list[PaperSelectItem]
     table: str
-    where: list[Condition | TimeRange] = field(default_factory=list)
+    where: list[Condition | PaperTimeRange] = field(default_factory=list)
     group_by: str | None = None
     order_by: tuple[str, bool] | None = None  # (column, descending)
     limit: int | None = None
@@ -545,12 +545,12 @@ def parse_dcql(query: str) -> DcqlQuery:
     """
     t = _Tokens(query)
     t.take("SELECT")
-    select: list[SelectItem] = []
+    select: list[PaperSelectItem] = []
     while True:
         tok = t.peek()
         if tok == "*":
             t.take()
-            select.append(SelectItem("star"))
+            select.append(PaperSelectItem("star"))
         elif tok is not None and tok.upper().startswith("DC_") and t.peek(1) == "(":
             name = t.take().upper()
             t.take("(")
@@ -566,14 +566,14 @@ def parse_dcql(query: str) -> DcqlQuery:
             if t.peek_upper() == "AS":
                 t.take()
                 alias = t.take()
-            select.append(SelectItem("function", name, tuple(args), alias))
+            select.append(PaperSelectItem("function", name, tuple(args), alias))
         else:
             name = t.take()
             alias = None
             if t.peek_upper() == "AS":
                 t.take()
                 alias = t.take()
-            select.append(SelectItem("column", name, (), alias))
+            select.append(PaperSelectItem("column", name, (), alias))
         if t.peek() == ",":
             t.take()
         else:
@@ -607,8 +607,8 @@ def parse_dcql(query: str) -> DcqlQuery:
     return q
 
 
-def _parse_where(t: _Tokens) -> list[Condition | TimeRange]:
-    out: list[Condition | TimeRange] = []
+def _parse_where(t: _Tokens) -> list[Condition | PaperTimeRange]:
+    out: list[Condition | PaperTimeRange] = []
     while True:
         if t.peek_upper() == "DC_TIMERANGE":
             t.take()
@@ -617,7 +617,7 @@ def _parse_where(t: _Tokens) -> list[Condition | TimeRange]:
             t.take(",")
             duration = _unquote(t.take())
             t.take(")")
-            out.append(TimeRange(col, duration))
+            out.append(PaperTimeRange(col, duration))
         else:
             col, op, raw = t.take(), t.take(), t.take()
             value: Any
@@ -666,7 +666,7 @@ def dc_hash(value: Any) -> str:
     return hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:16]
 
 
-def _call(item: SelectItem, row: dict[str, Any], notes: list[str]) -> Any:
+def _call(item: PaperSelectItem, row: dict[str, Any], notes: list[str]) -> Any:
     if item.name == "DC_CONVERT" and len(item.args) >= 2:
         return dc_convert(row.get(item.args[0], 0), item.args[1], row.get("currency", "USD"))
     if item.name == "DC_HASH" and item.args:
@@ -709,7 +709,7 @@ def run_dcql(query: str, tables: dict[str, list[dict[str, Any]]]) -> DcqlResult:
     if q.ignored:
         notes.append(f"ignored trailing tokens: {' '.join(q.ignored)}")
     rows = [dict(r) for r in tables[q.table]]
-    for tr in (w for w in q.where if isinstance(w, TimeRange)):
+    for tr in (w for w in q.where if isinstance(w, PaperTimeRange)):
         m = _DURATION.match(tr.duration.strip())
         if m is None:
             raise ValueError(f"DCQL: invalid DC_TIMERANGE duration {tr.duration!r} (use e.g. 24h, 30m, 90s)")
@@ -785,7 +785,7 @@ HANDBOOK: dict[str, str] = {
         "  constraints and primary_key. Unknown name -> 404 with code DC-010.\n"
         '- `POST /validate` with `{"records": [...], "schema": "<name>"}` -> `{schema, total, valid_count,\n'
         "  invalid_count, valid, invalid, error_summary}`; other methods get 405.\n\n"
-        "Error codes:\n" + "".join(f"- {code}: {meaning}\n" for code, meaning in ERROR_CODES.items())
+        "Error codes:\n" + "".join(f"- {code}: {meaning}\n" for code, meaning in VALIDATION_CODES.items())
     ),
     "dcql": (
         "# DCQL\n\n"
@@ -815,14 +815,14 @@ def build_arise_v1_world(seed: int, options: dict[str, Any] | None = None) -> Wo
     }
     http = WorldHttp()
     _validation_api(http)
-    fingerprint = json.dumps({"schemas": SCHEMAS, "codes": ERROR_CODES}, separators=(",", ":"), sort_keys=True)
+    fingerprint = json.dumps({"schemas": SCHEMAS, "codes": VALIDATION_CODES}, separators=(",", ":"), sort_keys=True)
     entities = [
         *SCHEMA_NAMES,
         *dict.fromkeys(c for cols in COLUMNS.values() for c in cols),
         *CURRENCIES,
         *STATUSES,
         *CUSTOMER_EMAILS,
-        *ERROR_CODES,
+        *VALIDATION_CODES,
         VALIDATION_HOST,
     ]
     return World(
