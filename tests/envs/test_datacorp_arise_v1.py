@@ -27,7 +27,7 @@ from envs.datacorp.arise_v1 import (
     validate_batch,
 )
 from envs.datacorp.arise_v1 import fixtures as T
-from envs.datacorp.arise_v1.world import (
+from envs.datacorp.arise_v1.constants import (
     CURRENCIES,
     CUSTOMER_EMAILS,
     NOW,
@@ -37,9 +37,9 @@ from envs.datacorp.arise_v1.world import (
     VALIDATION_CODES,
     VALIDATION_HOST,
     VALIDATION_URL,
-    DcData,
-    dc_convert,
 )
+from envs.datacorp.arise_v1.lenient_dcql import dc_convert
+from envs.datacorp.arise_v1.world import DcData
 from envs.grading import grade_answer
 from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance

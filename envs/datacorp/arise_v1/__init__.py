@@ -18,8 +18,9 @@ only, so ``POST /validate`` is out of the agent's reach, and ``reference_tools``
 the ``fixed_tools`` condition offers) are the seven *AcmeCorp* paper tools, as in the
 paper's DataCorp runs.
 
-Package layout: ``world`` (generator, .dc dialect, validation API, the paper's DCQL
-semantics, graders' view ``DcData``), ``checks`` (the paper's free-text checks),
+Package layout: ``world`` (handbook, assembly, graders' view ``DcData``) over ``constants``,
+``dc_exports`` (the .dc dialect), ``validation`` (rules and API) and ``lenient_dcql`` (the
+paper's DCQL semantics); ``checks`` (the paper's free-text checks),
 ``fixtures`` (the fixed validation records and queries), ``analyses``, ``prompts`` and
 ``oracle_reads`` (what truths, prompts and oracles share), one ``phase_<name>`` module per
 phase's 10 tasks; this module binds them into a ``Suite`` with the protocol's shared
@@ -32,12 +33,7 @@ from envs.acmecorp.arise_v1.tools import PAPER_TOOLS
 from envs.arise_v1 import AFFORDANCES, ANSWER_RULES, PaperSpec, PaperTask, ordered_specs, paper_suite
 from envs.datacorp import PHASES
 from envs.datacorp.arise_v1.checks import CHECKS, DataCorpPaperCheck
-from envs.datacorp.arise_v1.fixtures import QUERIES
-from envs.datacorp.arise_v1.oracle_reads import check_against_schema
-from envs.datacorp.arise_v1.phase_csv import CSV_TASKS
-from envs.datacorp.arise_v1.phase_query import QUERY_TASKS
-from envs.datacorp.arise_v1.phase_validation import VALIDATION_TASKS
-from envs.datacorp.arise_v1.world import (
+from envs.datacorp.arise_v1.constants import (
     COLUMNS,
     CURRENCIES,
     CUSTOMER_EMAILS,
@@ -47,14 +43,16 @@ from envs.datacorp.arise_v1.world import (
     VALIDATION_CODES,
     VALIDATION_HOST,
     VALIDATION_URL,
-    DcData,
-    DcqlResult,
-    build_arise_v1_world,
-    parse_dc,
-    parse_dcql,
-    run_dcql,
-    validate_batch,
 )
+from envs.datacorp.arise_v1.dc_exports import parse_dc
+from envs.datacorp.arise_v1.fixtures import QUERIES
+from envs.datacorp.arise_v1.lenient_dcql import DcqlResult, parse_dcql, run_dcql
+from envs.datacorp.arise_v1.oracle_reads import check_against_schema
+from envs.datacorp.arise_v1.phase_csv import CSV_TASKS
+from envs.datacorp.arise_v1.phase_query import QUERY_TASKS
+from envs.datacorp.arise_v1.phase_validation import VALIDATION_TASKS
+from envs.datacorp.arise_v1.validation import validate_batch
+from envs.datacorp.arise_v1.world import DcData, build_arise_v1_world
 from envs.oracle import OracleError
 from envs.tasks import Suite
 

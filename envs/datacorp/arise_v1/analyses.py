@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from envs.access import WorldAccess
-from envs.datacorp.arise_v1.world import (
-    DcData,
-)
+from envs.datacorp.arise_v1.world import DcData
 
 Row = dict[str, Any]
 

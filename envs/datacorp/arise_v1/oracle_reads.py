@@ -9,10 +9,8 @@ from typing import Any
 
 from envs.arise_v1 import SolveFn
 from envs.datacorp.arise_v1.analyses import Row
+from envs.datacorp.arise_v1.constants import VALIDATION_URL
 from envs.datacorp.arise_v1.prompts import inline_export
-from envs.datacorp.arise_v1.world import (
-    VALIDATION_URL,
-)
 from envs.oracle import http_json
 from envs.tasks import Call, Solver
 from envs.world import World

@@ -10,12 +10,10 @@ from envs.access import WorldAccess
 from envs.arise_v1 import ParamsFn, PhaseTable, SolveFn, Truth
 from envs.datacorp.arise_v1.analyses import Row, load_data
 from envs.datacorp.arise_v1.checks import CHECKS
+from envs.datacorp.arise_v1.constants import RATES
 from envs.datacorp.arise_v1.fixtures import QUERIES
 from envs.datacorp.arise_v1.oracle_reads import inline_rows, no_calls
 from envs.datacorp.arise_v1.prompts import DCQL_HINT, inline_export
-from envs.datacorp.arise_v1.world import (
-    RATES,
-)
 from envs.world import World
 
 QUERY_TASKS = PhaseTable("query", CHECKS, bands=(4, 4, 2))

@@ -11,6 +11,7 @@ from envs.access import WorldAccess
 from envs.arise_v1 import ParamsFn, PhaseTable, Question, Truth
 from envs.datacorp.arise_v1.analyses import Row, load_data, order_rows
 from envs.datacorp.arise_v1.checks import CHECKS, is_float
+from envs.datacorp.arise_v1.constants import VALIDATION_CODES, VALIDATION_URL
 from envs.datacorp.arise_v1.fixtures import (
     CROSS_FIELD_RECORDS,
     DUPLICATE_RECORDS,
@@ -26,12 +27,7 @@ from envs.datacorp.arise_v1.oracle_reads import (
     validation_report,
 )
 from envs.datacorp.arise_v1.prompts import API_HINT, inline_export, records_json
-from envs.datacorp.arise_v1.world import (
-    VALIDATION_CODES,
-    VALIDATION_URL,
-    post_validate,
-    schema_of,
-)
+from envs.datacorp.arise_v1.world import post_validate, schema_of
 from envs.oracle import http_json
 from envs.tasks import Solver
 from envs.world import World

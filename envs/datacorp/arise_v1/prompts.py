@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from envs.datacorp.arise_v1.world import (
-    VALIDATION_URL,
-    export_path,
-)
+from envs.datacorp.arise_v1.constants import VALIDATION_URL
+from envs.datacorp.arise_v1.dc_exports import export_path
 from envs.world import World
 
 CSV_HINT = (
