@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.registry import all_phases
+from experiments.records import JobResult
 
 
 def find_results(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -89,7 +90,7 @@ def table(results: list[dict[str, Any]]) -> str:
         # Agent and evolution calls together: what the run would cost.
         costs = [c for r in rs for c in (r.get("cost_usd"), r.get("evolution_cost_usd")) if c is not None]
         cost = f"{sum(costs):.2f}" if any(costs) else "-"
-        promoted = [r["tools_promoted"] for r in rs if "tools_promoted" in r]
+        promoted = [r["tools_promoted"] for r in rs if JobResult.from_json(r).has_library]
         tools = f"{sum(promoted) / len(promoted):.1f}" if promoted else "-"
         row = [*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", cost, tools, worst_s]
         rows.append("| " + " | ".join(row) + " |")
