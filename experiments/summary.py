@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,20 @@ def find_results(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
         found[key] = (path.parent, result)
     if repeated:
         print(f"note: {repeated} job(s) found twice (same plan hash) are counted once", file=sys.stderr)
+    register_recorded_worlds(result for _, result in found.values())
     return list(found.values())
+
+
+def register_recorded_worlds(results: Iterable[dict[str, Any]]) -> None:
+    """Import the module of every plugin world the results were recorded in (their config's
+    ``world.module``), so ``envs.registry`` knows those worlds (phases, suites) in this process too.
+    A module that no longer imports is a warning: its jobs still count, with phases in seen order."""
+    modules = {str(m) for r in results if (m := ((r.get("config") or {}).get("world") or {}).get("module"))}
+    for module in sorted(modules - set(sys.modules)):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            print(f"warning: world module {module!r} of recorded jobs cannot be imported: {exc}", file=sys.stderr)
 
 
 def load_results(root: Path) -> list[dict[str, Any]]:
@@ -49,7 +64,8 @@ def table(results: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["world"], r["protocol"], r["condition"], _model(r)), []).append(r)
-    phases = [p for p in all_phases() if any(p in r["by_phase"] for r in results)]
+    seen = {p for r in results for p in r["by_phase"]}
+    phases = [p for p in all_phases() if p in seen] + sorted(seen - set(all_phases()))
     head = [
         "world",
         "protocol",
