@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from envs.cli import run_main
 from envs.registry import all_phases
 from experiments.records import JobResult
 
@@ -138,8 +139,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BrokenPipeError:  # e.g. piped into `head`
-        sys.stderr.close()
-        raise SystemExit(0) from None
+    run_main(main)
