@@ -73,6 +73,7 @@ class ReActAgent(Policy):
         self.meter = UsageMeter()
         self.responses: list[dict[str, Any]] = []
         self.error: str | None = None
+        self.failed_attempts: list[dict[str, Any]] = []  # of the call that ended the episode
 
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         self._reset_state()
@@ -115,8 +116,10 @@ class ReActAgent(Policy):
                 raise
             except LLMError as exc:  # recorded; the episode ends without an answer
                 self.error = f"{type(exc).__name__}: {exc}"
+                self.failed_attempts = [a.to_dict() for a in exc.attempts]
+                self.meter.add_failure(len(exc.attempts))
                 return json.dumps({"answer": ""})
-            self.meter.add(response.usage)
+            self.meter.add(response.usage, retries=len(response.retries))
             self.responses.append(response.to_dict())
             self.messages.append(assistant_message(response))
             if not response.tool_calls:
@@ -136,5 +139,6 @@ class ReActAgent(Policy):
                 "usage": self.meter.to_dict(),
                 "responses": self.responses,
                 "error": self.error,
+                "error_attempts": self.failed_attempts,
             },
         }

@@ -445,8 +445,8 @@ class Evolver:
             self.stats.llm_errors += 1
             self.library.log(episode, "llm_error", step=step, error=f"{type(exc).__name__}: {exc}")
             return None
-        self.stats.tokens_in += response.usage.tokens_in
-        self.stats.tokens_out += response.usage.tokens_out
+        self.stats.tokens_in += response.usage.tokens_in or 0  # unknown counts are in the role's meter
+        self.stats.tokens_out += response.usage.tokens_out or 0
         if response.usage.cost_usd is not None:
             self.stats.cost_usd = (self.stats.cost_usd or 0.0) + response.usage.cost_usd
         return response.text

@@ -48,7 +48,7 @@ from experiments.records import JobResult, RecordError
 # llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
 THROTTLE_KEYS = (
     "max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "jitter",
-    "retry_seed",
+    "retry_seed", "max_retry_after_s",
 )  # fmt: skip
 # Keys outside a job's plan: how it reports progress, where replayed responses come from (a replayed run
 # holds exactly the records of the recorded one), the preset's label (the same job reached from another
