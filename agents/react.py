@@ -5,7 +5,8 @@ observations returned to the model as tool messages) or answers in text (the fin
 answer; the env's grader extracts JSON from it leniently). A tool call with malformed
 arguments is forwarded as is, so the env answers with an error observation the model
 can react to. LLM failures other than authentication end the episode with an empty
-answer and are recorded; authentication errors stop the run (a config problem).
+answer and are recorded as the episode's ``llm_failure`` (not a wrong answer: the job retries
+it when re-run); authentication errors and replay misses stop the run (a config problem).
 
 The episode record gains ``tools_shown`` and ``llm``: the system prompt, usage (calls,
 tokens, cost), every response, and any error; with the env's steps (actions and
@@ -24,6 +25,7 @@ from agents.llm import (
     ChatBackend,
     ChatRequest,
     LLMError,
+    ReplayMissError,
     ToolCall,
     UsageMeter,
     assistant_message,
@@ -74,6 +76,7 @@ class ReActAgent(Policy):
         self.responses: list[dict[str, Any]] = []
         self.error: str | None = None
         self.failed_attempts: list[dict[str, Any]] = []  # of the call that ended the episode
+        self.cut_off = False
 
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         self._reset_state()
@@ -112,8 +115,8 @@ class ReActAgent(Policy):
                         meta={**self.meta, "turn": len(self.responses)},
                     )
                 )
-            except AuthError:
-                raise
+            except (AuthError, ReplayMissError):
+                raise  # a configuration problem: the job stops (records are kept)
             except LLMError as exc:  # recorded; the episode ends without an answer
                 self.error = f"{type(exc).__name__}: {exc}"
                 self.failed_attempts = [a.to_dict() for a in exc.attempts]
@@ -123,6 +126,7 @@ class ReActAgent(Policy):
             self.responses.append(response.to_dict())
             self.messages.append(assistant_message(response))
             if not response.tool_calls:
+                self.cut_off = response.truncated
                 return json.dumps({"answer": response.text or ""}, ensure_ascii=False)
             self.pending = list(response.tool_calls)
         call = self.pending.pop(0)
@@ -130,6 +134,12 @@ class ReActAgent(Policy):
         # Malformed arguments go to the env as raw text: it answers with an error observation.
         args: Any = call.arguments if call.error is None else call.raw_arguments
         return json.dumps({"tool": call.name, "args": args}, ensure_ascii=False)
+
+    def llm_failure(self) -> str | None:
+        return self.error
+
+    def answer_cut_off(self) -> bool:
+        return self.cut_off
 
     def episode_extras(self) -> dict[str, Any]:
         return {

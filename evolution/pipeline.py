@@ -196,7 +196,12 @@ class Evolver:
         return None
 
     def observe(self, episode: int, record: dict[str, Any]) -> None:
-        """Account one recorded episode and evolve if a trigger fires."""
+        """Account one recorded episode and evolve if a trigger fires.
+
+        An episode whose model failed (``llm_failure``) says nothing about the tools: it is skipped.
+        """
+        if record.get("llm_failure"):
+            return
         reward = self.reward(record)
         self.rewards.append(reward)
         active = {t.name for t in self.library.active()}

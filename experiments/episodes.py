@@ -65,6 +65,8 @@ def run_episode(
         grade=grade,
         score=grade["score"],
         success=grade["success"],
+        llm_failure=policy.llm_failure(),
+        cut_off=policy.answer_cut_off(),
         extras=policy.episode_extras(),  # RecordError if they name a core field
     )
     return record, {"wall_s": time.perf_counter() - t0, "step_s": step_s}
@@ -114,6 +116,25 @@ class RecordWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def rewrite_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace a JSONL file with ``records`` atomically (temp file, fsync, rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(dumps_record(r) + "\n" for r in records)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def supersede(path: Path, records: list[dict[str, Any]]) -> None:
+    """Keep records about to be replaced (LLM failures retried, and what followed them in an
+    evolving phase) in ``superseded_<name>``: nothing recorded is ever lost."""
+    if records:
+        with RecordWriter(path.with_name(f"superseded_{path.name}")) as writer:
+            for r in records:
+                writer.write(r)
 
 
 def write_json_atomic(path: str | Path, payload: dict[str, Any]) -> None:

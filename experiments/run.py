@@ -23,15 +23,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.llm import AuthError, ChatBackend
+from agents.llm import AuthError, ChatBackend, ReplayMissError
 from agents.llm.replay import ReplayBackend
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
@@ -42,8 +43,17 @@ from evolution.sandbox.runner import Sandbox, SandboxError
 from experiments.conditions import Condition, build_condition, check_condition, model_name
 from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
 from experiments.downstream import diagnose_job, settings_hash
-from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
-from experiments.records import JobResult, RecordError
+from experiments.episodes import (
+    RecordWriter,
+    complete_lines,
+    dumps_record,
+    load_records,
+    rewrite_records,
+    run_episode,
+    supersede,
+    write_json_atomic,
+)
+from experiments.records import EpisodeRecord, JobResult, RecordError
 
 # llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
 THROTTLE_KEYS = (
@@ -52,8 +62,9 @@ THROTTLE_KEYS = (
 )  # fmt: skip
 # Keys outside a job's plan: how it reports progress, where replayed responses come from (a replayed run
 # holds exactly the records of the recorded one), the preset's label (the same job reached from another
-# preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings).
-UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics")
+# preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings),
+# limits (when to stop: a job stopped by a limit continues under a raised one).
+UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics", "limits")
 
 
 def _check(cfg: DictConfig) -> None:
@@ -65,6 +76,14 @@ def _check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
     if int(cfg.seed) < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {cfg.seed}")
+    if int(cfg.limits.max_consecutive_llm_failures) < 1:
+        raise ConfigError(
+            f"limits.max_consecutive_llm_failures must be >= 1, got {cfg.limits.max_consecutive_llm_failures}"
+        )
+    for key in ("agent.max_tokens", "evolution.max_tokens"):
+        value = OmegaConf.select(cfg, key)
+        if value is not None and int(value) < 1:
+            raise ConfigError(f"{key} must be >= 1 or null (the provider's own limit), got {value}")
     check_condition(cfg)
     _diagnostics_settings(cfg)
 
@@ -91,7 +110,9 @@ def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
         JobResult.from_json(result)
     except (FileNotFoundError, json.JSONDecodeError, RecordError):  # written atomically: damaged only by hand
         return None
-    return result if result.get("config_hash") == plan_hash else None
+    if result.get("config_hash") != plan_hash or result.get("llm_failures"):
+        return None  # another plan, or episodes whose model failed: not finished, they are retried
+    return result
 
 
 def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -125,7 +146,7 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
         "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
         # None when no call had a price (add the model to the llm config's `prices`).
         "cost_usd": round(sum(c for c in costs if c is not None), 8) if any(c is not None for c in costs) else None,
-        "llm_errors": sum(1 for r in records if r.get("llm", {}).get("error")),
+        "cut_off": sum(1 for r in records if r.get("cut_off")),
     }
     if isinstance(backend, ReplayBackend):
         out["replay"] = {"mode": backend.mode, "cache_dir": str(backend.cache_dir), **backend.stats()}
@@ -203,13 +224,18 @@ def _result(
     plan_hash: str,
     env: gym.Env[str, str],
 ) -> JobResult:
-    """The job's result (diagnostics are added by run_job)."""
+    """The job's result (diagnostics are added by run_job). Episodes whose model failed are counted
+    (``llm_failures``) but are not results: rates and the task list cover the others."""
+    failed = [r for r in records if r.get("llm_failure")]
+    usage_records = records
+    records = [r for r in records if not r.get("llm_failure")]
     n = len(records)
     return JobResult(
         world=str(cfg.world.name),
         protocol=str(cfg.protocol.name),
         condition=str(cfg.condition.name),
-        **_llm_summary(cfg, records, backend),
+        **_llm_summary(cfg, usage_records, backend),
+        llm_failures=len(failed),
         seed=int(cfg.seed),
         split=str(cfg.split),
         n_episodes=n,
@@ -323,35 +349,106 @@ class _Phase:
     tagged: bool  # records say which phase they belong to (jobs with a train phase)
 
 
+class JobStopped(RuntimeError):
+    """The job stopped before its end for a reason outside the config (the model kept failing);
+    every record is kept and the same command continues it."""
+
+
+class _Breaker:
+    """Stops a job after ``limit`` consecutive episodes whose model failed: a dead endpoint should
+    cost one short wait, not a whole job of failures."""
+
+    def __init__(self, limit: int, out_dir: Path) -> None:
+        self.limit, self.out_dir, self.run = limit, out_dir, 0
+
+    def update(self, record: dict[str, Any]) -> None:
+        self.run = self.run + 1 if record.get("llm_failure") else 0
+        if self.run >= self.limit:
+            raise JobStopped(
+                f"stopped after {self.run} consecutive episodes whose LLM calls failed (last: "
+                f"{record['llm_failure']}); every record is kept in {self.out_dir}; fix the endpoint and run "
+                f"the same command again to retry them (limits.max_consecutive_llm_failures={self.limit})"
+            )
+
+
+def _play(
+    cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, index: int, out_dir: Path
+) -> tuple[EpisodeRecord, dict[str, Any]]:
+    inst = phase.instances[index]
+    try:
+        record, timing = run_episode(env, condition.policy, inst, condition.tools())
+    except (AuthError, ReplayMissError) as exc:  # a config problem: stop, keeping every record already written
+        kept = sum(1 for r in phase.records if not r.get("llm_failure"))
+        raise ConfigError(f"{exc} ({kept} complete episode records kept in {out_dir})") from None
+    record.episode, record.condition, record.seed = index, str(cfg.condition.name), int(cfg.seed)
+    if phase.tagged:
+        record.protocol_phase = phase.name
+    return record, {"episode": index, "task": inst.id, **timing}
+
+
+def _stored(record: EpisodeRecord) -> dict[str, Any]:
+    # What a resume reads back from the file (key order, JSON types), so the evolver sees the same
+    # thing either way and prompts stay identical.
+    return cast(dict[str, Any], json.loads(dumps_record(record.to_json())))
+
+
 def _run_phase(
     cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, out_dir: Path, desc: str
 ) -> None:
-    """Play the phase's remaining instances, appending each record as soon as it exists."""
+    """Play the phase's episodes that have no result yet, each record written as soon as it exists.
+
+    Episodes kept from an earlier run whose model failed are played again first (in place: records
+    stay in plan order; the failed ones go to ``superseded_<file>``). In an evolving phase there are
+    none: the resume cut the phase at its first failure (see ``_cut_at_first_failure``).
+    """
     path = out_dir / phase.filename
+    timings_path = path.with_name(phase.filename.replace("episodes", "timings"))
     done = phase.records
-    with (
-        RecordWriter(path) as writer,
-        RecordWriter(path.with_name(phase.filename.replace("episodes", "timings"))) as timings,
-    ):
-        for inst in tqdm(
-            phase.instances[len(done) :], desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
+    breaker = _Breaker(int(cfg.limits.max_consecutive_llm_failures), out_dir)
+    retry = [i for i, r in enumerate(done) if r.get("llm_failure")]
+    if retry:
+        assert not phase.evolving
+        timings = [json.loads(line) for line in complete_lines(timings_path)]
+        superseded = [done[i] for i in retry]
+        try:
+            for i in tqdm(retry, desc=f"{desc} [retry]", disable=not cfg.progress, leave=False, file=sys.stderr):
+                record, timing = _play(cfg, phase, env, condition, i, out_dir)
+                done[i] = _stored(record)
+                if i < len(timings):
+                    timings[i] = timing
+                breaker.update(done[i])
+        finally:  # also when the breaker trips: what was retried so far is kept
+            supersede(path, [old for old, i in zip(superseded, retry, strict=True) if done[i] is not old])
+            rewrite_records(path, done)
+            rewrite_records(timings_path, timings)
+    with RecordWriter(path) as writer, RecordWriter(timings_path) as timing_writer:
+        for index in tqdm(
+            range(len(done), len(phase.instances)), desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
         ):
-            try:
-                record, timing = run_episode(env, condition.policy, inst, condition.tools())
-            except AuthError as exc:  # a config problem: stop, keeping every record already written
-                raise ConfigError(f"{exc} ({len(done)} complete episode records kept in {out_dir})") from None
-            record.episode, record.condition, record.seed = len(done), str(cfg.condition.name), int(cfg.seed)
-            if phase.tagged:
-                record.protocol_phase = phase.name
+            record, timing = _play(cfg, phase, env, condition, index, out_dir)
             writer.write(record.to_json())
-            # From here on the record is what a resume reads back from the file (key order, JSON
-            # types), so the evolver sees the same thing either way and prompts stay identical.
-            stored = json.loads(dumps_record(record.to_json()))
-            timings.write({"episode": len(done), "task": inst.id, **timing})
+            stored = _stored(record)
+            timing_writer.write(timing)
             done.append(stored)
             if phase.evolving:
                 assert condition.evolver is not None
-                condition.evolver.observe(phase.offset + len(done) - 1, stored)
+                condition.evolver.observe(phase.offset + index, stored)
+            breaker.update(stored)
+
+
+def _cut_at_first_failure(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An evolving phase's kept records up to its first LLM failure. The library those episodes
+    built depends on every earlier one, so the failed episode and all after it are played again
+    (the cut records go to ``superseded_<file>``, never lost)."""
+    first = next((i for i, r in enumerate(records) if r.get("llm_failure")), None)
+    if first is None:
+        return records
+    supersede(path, records[first:])
+    rewrite_records(path, records[:first])
+    timings = path.with_name(path.name.replace("episodes", "timings"))
+    if timings.exists():
+        rewrite_records(timings, [json.loads(line) for line in complete_lines(timings)][:first])
+    return records[:first]
 
 
 def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -370,6 +467,11 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         else []
     )
     records = load_records(out_dir / "episodes.jsonl", plan.planned, out_dir / "timings.jsonl")
+    if cfg.condition.tools == ToolSource.library:  # the evolving phase replays from its first failure
+        if plan.train:
+            train_records = _cut_at_first_failure(out_dir / "train_episodes.jsonl", train_records)
+        else:
+            records = _cut_at_first_failure(out_dir / "episodes.jsonl", records)
     finished = _finished_result(out_dir, plan.hash)
     diag_settings = _diagnostics_settings(cfg)
     stale = diag_settings is not None and (  # missing diagnostics or other settings: run them again
@@ -443,6 +545,8 @@ def main(cfg: DictConfig) -> None:
         result = run_job(cfg, out_dir)
     except ConfigError as exc:
         raise SystemExit(f"error: {exc}") from None
+    except JobStopped as exc:
+        raise SystemExit(f"stopped: {exc}") from None
     except KeyboardInterrupt:
         raise SystemExit(
             f"interrupted: complete records are kept in {out_dir}; run the same command with "
@@ -457,11 +561,21 @@ def main(cfg: DictConfig) -> None:
         cost = "n/a" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
         sim = " simulated" if result["simulated"] else ""
         llm = f"  llm={result['llm']}:{result['model']}{sim} calls={result['llm_calls']} cost={cost}"
+        if result.get("cut_off"):
+            llm += f" cut_off={result['cut_off']}"
+    failures = ""
+    if result.get("llm_failures"):
+        failures = (
+            f"  LLM FAILURES={result['llm_failures']} (not results; the job is not finished: run the same "
+            "command again to retry them)"
+        )
     print(
         f"{result['world']}/{result['protocol']}/{result['condition']} seed={result['seed']}: "
-        f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}  -> {out_dir}"
-        + ("  (complete: skipped)" if result.get("skipped") else "")
+        f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}{failures}  "
+        f"-> {out_dir}" + ("  (complete: skipped)" if result.get("skipped") else "")
     )
+    if result.get("llm_failures") and HydraConfig.get().mode != RunMode.MULTIRUN:
+        raise SystemExit(3)  # not finished (a sweep goes on with its other jobs; its summary shows them)
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
