@@ -1,0 +1,101 @@
+"""A job against a failing endpoint (tests/agents/fault_server.py, real loopback HTTP): failures are
+recorded as what they are, never scored, never a finished job; the breaker stops a dead endpoint's
+job; a re-run retries exactly the failed episodes and loses nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments.config import compose_run_config
+from experiments.episodes import load_records
+from experiments.run import JobStopped, _cut_at_first_failure, plan_job, run_job
+from tests.agents.fault_server import FaultServer
+
+FAMS = "families=[logs.severity_count,metrics.current_value,config.effective_replicas,incidents.root_cause]"
+
+
+def overrides(server: FaultServer, *extra: str) -> list[str]:
+    return [
+        "condition=no_evolution", "llm=openai", f"llm.base_url={server.base_url}/v1", "llm.api_key_env=null",
+        "llm.model=m", "llm.max_attempts=1", "llm.timeout_s=5", "llm.shared_limit_dir=null", "seed=3", FAMS,
+        "per_family=3", "progress=false", *extra,
+    ]  # fmt: skip
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_dead_endpoint_trips_the_breaker_and_a_rerun_retries_exactly_the_failed_episodes(tmp_path: Path):
+    out = tmp_path / "job"
+    with FaultServer(default="drop") as server:
+        cfg = compose_run_config(overrides(server, "limits.max_consecutive_llm_failures=3"))
+        n = len(plan_job(cfg).planned)
+        assert n >= 8
+        with pytest.raises(JobStopped, match=r"stopped after 3 consecutive episodes whose LLM calls failed"):
+            run_job(cfg, out)
+        assert len(server.requests) == 3  # one attempt each, then the breaker: not n episodes of failures
+        stopped = lines(out / "episodes.jsonl")
+        assert len(stopped) == 3 and all("connection failed" in r["llm_failure"] for r in stopped)
+        assert all(r["success"] is False and r["llm"]["usage"]["failed_calls"] == 1 for r in stopped)
+        assert not (out / "result.json").exists()  # not a finished job
+
+        server.default, server.requests = "ok", []  # the endpoint is back: the same command continues
+        result = run_job(compose_run_config(overrides(server)), out)
+        assert len(server.requests) == n  # the 3 failed episodes again, then the ones never played
+    final = lines(out / "episodes.jsonl")
+    assert [r["episode"] for r in final] == list(range(n)) and not any("llm_failure" in r for r in final)
+    assert [r["task"]["id"] for r in final] == [p.id for p in plan_job(cfg).planned]
+    assert lines(out / "superseded_episodes.jsonl") == stopped  # nothing recorded is lost
+    assert result["llm_failures"] == 0 and result["n_episodes"] == n
+    assert len(lines(out / "timings.jsonl")) == n
+
+
+def test_a_sporadic_failure_is_not_a_wrong_answer_and_only_it_is_retried(tmp_path: Path):
+    out = tmp_path / "job"
+    with FaultServer(["ok", "ok", "http_500"], default="ok") as server:
+        cfg = compose_run_config(overrides(server))
+        n = len(plan_job(cfg).planned)
+        first = run_job(cfg, out)
+        assert first["llm_failures"] == 1 and first["n_episodes"] == n - 1  # the failure is not a result
+        assert len(first["tasks"]) == n - 1
+        failed = [r for r in lines(out / "episodes.jsonl") if "llm_failure" in r]
+        assert [r["episode"] for r in failed] == [2] and "answered 500" in failed[0]["llm_failure"]
+        server.requests = []
+        again = run_job(compose_run_config(overrides(server)), out)  # not skipped: the job was not finished
+        assert len(server.requests) == 1  # exactly the failed episode
+        assert again["llm_failures"] == 0 and again["n_episodes"] == n and not again.get("skipped")
+        server.requests = []
+        assert run_job(compose_run_config(overrides(server)), out)["skipped"] is True
+        assert server.requests == []
+
+
+def test_an_evolving_phase_replays_from_its_first_failure(tmp_path: Path):
+    path = tmp_path / "episodes.jsonl"
+    recs = [{"task": {"id": f"t{i}"}, "episode": i, **({"llm_failure": "x"} if i == 2 else {})} for i in range(5)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (tmp_path / "timings.jsonl").write_text("".join(json.dumps({"episode": i}) + "\n" for i in range(5)))
+    kept = _cut_at_first_failure(path, recs)
+    assert kept == recs[:2] and lines(path) == recs[:2]
+    assert lines(tmp_path / "superseded_episodes.jsonl") == recs[2:]
+    assert lines(tmp_path / "timings.jsonl") == [{"episode": 0}, {"episode": 1}]
+    assert _cut_at_first_failure(path, kept) == kept
+
+
+def test_breaker_limit_is_validated(tmp_path: Path):
+    from experiments.config import ConfigError
+
+    with FaultServer() as server, pytest.raises(ConfigError, match="max_consecutive_llm_failures must be >= 1"):
+        run_job(compose_run_config(overrides(server, "limits.max_consecutive_llm_failures=0")), tmp_path)
+
+
+def test_load_records_roundtrip_keeps_failure_flags(tmp_path: Path):
+    with FaultServer(default="drop") as server:
+        cfg = compose_run_config(overrides(server, "limits.max_consecutive_llm_failures=1"))
+        with pytest.raises(JobStopped):
+            run_job(cfg, tmp_path)
+    kept = load_records(tmp_path / "episodes.jsonl", plan_job(cfg).planned)
+    assert len(kept) == 1 and kept[0]["llm_failure"].startswith("LLMError: openai:")
