@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agents.llm.types import AuthError, ChatBackend, ChatRequest, LLMError
+from agents.llm.pricing import UsageMeter
+from agents.llm.types import AuthError, ChatBackend, ChatRequest, LLMError, ReplayMissError
 from envs.tasks import Suite
 from envs.tools import ToolSpec
 from evolution import prompts
@@ -95,17 +96,21 @@ class EvolutionStats:
     rejections: Counter[str] = field(default_factory=Counter)
     repair_rounds: int = 0
     parse_failures: int = 0
-    llm_calls: int = 0
-    llm_errors: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float | None = None
     sandbox_calls: int = 0
+    usage: UsageMeter = field(default_factory=UsageMeter)  # the tool author's LLM calls
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {k: v for k, v in asdict(self).items() if k != "usage"}
         out["rejections"] = {k: self.rejections[k] for k in sorted(self.rejections)}
-        out["cost_usd"] = None if self.cost_usd is None else round(self.cost_usd, 8)
+        usage = self.usage.to_dict()
+        out.update(
+            llm_calls=usage["llm_calls"] + usage["failed_calls"],  # requests made, answered or not
+            llm_errors=usage["failed_calls"],
+            tokens_in=usage["tokens_in"],
+            tokens_out=usage["tokens_out"],
+            cost_usd=usage["cost_usd"],
+            usage=usage,
+        )
         return out
 
 
@@ -441,19 +446,15 @@ class Evolver:
                 **meta,
             },
         )
-        self.stats.llm_calls += 1
         try:
             response = self.backend.complete(request)
-        except AuthError:
+        except (AuthError, ReplayMissError):
             raise  # a configuration problem: stop the run (records are kept)
         except LLMError as exc:
-            self.stats.llm_errors += 1
+            self.stats.usage.add_failure(len(exc.attempts))
             self.library.log(episode, "llm_error", step=step, error=f"{type(exc).__name__}: {exc}")
             return None
-        self.stats.tokens_in += response.usage.tokens_in or 0  # unknown counts are in the role's meter
-        self.stats.tokens_out += response.usage.tokens_out or 0
-        if response.usage.cost_usd is not None:
-            self.stats.cost_usd = (self.stats.cost_usd or 0.0) + response.usage.cost_usd
+        self.stats.usage.add(response.usage, retries=len(response.retries))
         return response.text
 
 

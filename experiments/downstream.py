@@ -42,6 +42,7 @@ from typing import Any
 import gymnasium as gym
 from tqdm import tqdm
 
+from agents.llm import UsageMeter
 from agents.policy import Policy
 from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
@@ -130,17 +131,13 @@ def summarise_l4(
         pred = predictors(library_diag, row["reference_tools"])
         if pred is not None and row["sr"] is not None:
             units.append({"family": fam, **pred, "l4": row["sr"]})
-    usage = [r.get("llm", {}).get("usage", {}) for rs in records.values() for r in rs]
-    costs = [u.get("cost_usd") for u in usage if u.get("cost_usd") is not None]
+    usage = UsageMeter.summed(r.get("llm", {}).get("usage", {}) for rs in records.values() for r in rs)
     return {
         "arms": arms,
         "sr": oracle_normalised(*(arms[a]["success_rate"] for a in ("library", "reference", "affordances"))),
         "by_family": by_family,
         "units": units,
-        "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
-        "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
-        "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
-        "cost_usd": round(sum(costs), 8) if costs else None,
+        **usage.to_dict(),  # the L4 episodes' LLM use: the job's "diagnostics" role
     }
 
 

@@ -43,9 +43,11 @@ def run_episode(
         action = policy.act(obs)
         obs, reward, terminated, truncated, sinfo = env.step(action)
         step_s.append(unwrapped.last_step_duration_s)
-        steps.append({"action": action, "observation": obs, "reward": reward, "info": sinfo})
         if sinfo.get("kind") == "answer":
             final = sinfo
+            # The answer and its grade are the record's own fields: stored once, not again per step.
+            sinfo = {k: v for k, v in sinfo.items() if k not in ("answer", "grade")}
+        steps.append({"action": action, "observation": obs, "reward": reward, "info": sinfo})
     grade = final.get("grade") or {"score": 0.0, "success": False, "detail": {"note": "no answer (truncated)"}}
     record = EpisodeRecord(
         task=instance.to_json(),

@@ -149,6 +149,10 @@ class JobResult:
     cost_usd: float | None = 0.0  # None: unknown (a call without a price or usable usage)
     # Episodes whose model failed (not results: excluded from the rates; the job is not finished).
     llm_failures: int = 0
+    # LLM use by role: agent (the scored and train episodes), evolution (the tool author), diagnostics
+    # (L4 episodes), and total; each as agents.llm.UsageMeter.to_dict(). llm_calls/tokens/cost above
+    # are the agent's (their meaning in every landed version).
+    usage: dict[str, dict[str, Any]] | None = None
     cut_off: int | None = None  # LLM conditions: episodes whose final answer stopped at the token limit
     replay: dict[str, Any] | None = None  # the replay cache's mode and hit counts
     # Conditions with model-written code (arise, code_agent):
@@ -202,6 +206,6 @@ class JobResult:
 
 # Keys result.json has only for the conditions they concern (the layout of every landed version).
 _ABSENT_WHEN_NONE = (
-    "cut_off", "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
+    "cut_off", "usage", "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
     "evolution_tokens_in", "evolution_tokens_out", "evolution_cost_usd", "diagnostics",
 )  # fmt: skip

@@ -32,7 +32,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.llm import AuthError, ChatBackend, ReplayMissError
+from agents.llm import AuthError, ChatBackend, ReplayMissError, UsageMeter
 from agents.llm.replay import ReplayBackend
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import ENV_IDS  # importing envs registers the Gymnasium environments
@@ -134,22 +134,28 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
             "tokens_out": 0,
             "cost_usd": 0.0,
         }
-    usage = [r.get("llm", {}).get("usage", {}) for r in records]
-    costs = [u.get("cost_usd") for u in usage]
+    usage = UsageMeter.summed(r.get("llm", {}).get("usage", {}) for r in records).to_dict()
     out: dict[str, Any] = {
         "llm": cfg.llm.provider,
         "model": model_name(backend) or str(cfg.llm.get("model") or ""),
         # From what answered, not from the config: the sim in process or behind agents.serve_sim.
         "simulated": cfg.llm.provider == "sim" or any(_simulated(resp) for r in records for resp in _responses(r)),
-        "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
-        "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
-        "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
-        # None when no call had a price (add the model to the llm config's `prices`).
-        "cost_usd": round(sum(c for c in costs if c is not None), 8) if any(c is not None for c in costs) else None,
+        "llm_calls": usage["llm_calls"],
+        "tokens_in": usage["tokens_in"],
+        "tokens_out": usage["tokens_out"],
+        "cost_usd": usage["cost_usd"],  # None when unknown (add the model to the llm config's `prices`)
         "cut_off": sum(1 for r in records if r.get("cut_off")),
     }
     if isinstance(backend, ReplayBackend):
         out["replay"] = {"mode": backend.mode, "cache_dir": str(backend.cache_dir), **backend.stats()}
+    return out
+
+
+def usage_by_role(roles: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """result.json's ``usage``: each role's recorded totals summed, and the total over roles."""
+    meters = {role: UsageMeter.summed(totals) for role, totals in roles.items()}
+    out = {role: meter.to_dict() for role, meter in meters.items()}
+    out["total"] = UsageMeter.summed(out.values()).to_dict()
     return out
 
 
@@ -512,6 +518,9 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             )
         evolution = _evolution_summary(evolver, out_dir, condition.sandbox, len(train_records))
         result = _result(cfg, records, condition.backend, evolution, t0, plan.resolved, plan.hash, env)
+        roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
+        if evolver is not None:
+            roles["evolution"] = [evolver.stats.usage.to_dict()]
         if diag_settings is not None and evolver is not None:
             assert condition.sandbox is not None
             # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
@@ -521,9 +530,14 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                 seed=int(cfg.seed), settings=diag_settings, options=plan.options,
                 families=list(cfg.families) or None, progress=bool(cfg.progress), label=plan.label,
             )  # fmt: skip
+            roles["diagnostics"] = [(result.diagnostics or {}).get("l4") or {}]
             if isinstance(condition.backend, ReplayBackend):  # the cache served the L4 episodes too
                 result.replay = {**(result.replay or {}), **condition.backend.stats()}
             result.wall_s = round(time.perf_counter() - t0, 3)
+        if cfg.condition.kind == "llm":
+            result.usage = usage_by_role(roles)
+    except (AuthError, ReplayMissError) as exc:  # raised by the evolver's calls
+        raise ConfigError(f"{exc} (every record is kept in {out_dir})") from None
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
     finally:

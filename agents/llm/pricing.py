@@ -9,7 +9,7 @@ never silently low.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,31 @@ class UsageMeter:
         with self._lock:
             self.failed_calls += 1
             self.failed_attempts += max(1, attempts)
+
+    def add_recorded(self, totals: Mapping[str, Any]) -> None:
+        """Add totals as ``to_dict`` wrote them (records of earlier versions lack the newer keys)."""
+        calls = int(totals.get("llm_calls") or 0)
+        cost = totals.get("cost_usd")
+        with self._lock:
+            self.calls += calls
+            self.tokens_in += int(totals.get("tokens_in") or 0)
+            self.tokens_out += int(totals.get("tokens_out") or 0)
+            if cost is None:
+                self.unpriced_calls += int(totals.get("unpriced_calls") or calls)
+            else:
+                self.cost_usd += float(cost)
+                self.unpriced_calls += int(totals.get("unpriced_calls") or 0)
+            self.unknown_usage_calls += int(totals.get("unknown_usage_calls") or 0)
+            self.failed_calls += int(totals.get("failed_calls") or 0)
+            self.failed_attempts += int(totals.get("failed_attempts") or 0)
+
+    @classmethod
+    def summed(cls, totals: Iterable[Mapping[str, Any]]) -> UsageMeter:
+        """One meter over many recorded totals (episodes of a job, roles of a job)."""
+        meter = cls()
+        for t in totals:
+            meter.add_recorded(t)
+        return meter
 
     def merge(self, other: UsageMeter) -> None:
         with other._lock:

@@ -94,6 +94,14 @@ class ChatResponse:
     # Failed attempts before this answer (``agents.llm.retry.Attempt.to_dict``), oldest first.
     retries: list[dict[str, Any]] = field(default_factory=list)
 
+    def _copies(self) -> dict[str, str]:
+        """Long strings the record already holds as fields: the text and each call's arguments."""
+        copies = {self.text: "<text>"} if len(self.text) >= _MIN_COPY else {}
+        for i, call in enumerate(self.tool_calls):
+            if len(call.raw_arguments) >= _MIN_COPY:
+                copies.setdefault(call.raw_arguments, f"<tool_calls[{i}].raw_arguments>")
+        return copies
+
     @property
     def truncated(self) -> bool:
         """The model stopped at the token limit (OpenAI ``length``, Anthropic ``max_tokens``)."""
@@ -101,6 +109,7 @@ class ChatResponse:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["raw"] = _without_copies(self.raw, self._copies())
         if not self.retries:
             del data["retries"]  # records of calls that went through first time stay as they were
         return data
@@ -116,6 +125,23 @@ class ChatResponse:
             finish_reason=data.get("finish_reason"),
             retries=list(data.get("retries", [])),
         )
+
+
+_MIN_COPY = 64  # shorter strings are cheaper to keep than to point at
+
+
+def _without_copies(value: Any, copies: dict[str, str]) -> Any:
+    """``value`` (a provider payload) with each string that the response stores as a field replaced
+    by a pointer to that field, so a response is stored once (a 2 MB answer was stored 7 times)."""
+    if not copies:
+        return value
+    if isinstance(value, str):
+        return copies.get(value, value)
+    if isinstance(value, dict):
+        return {k: _without_copies(v, copies) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_copies(v, copies) for v in value]
+    return value
 
 
 def assistant_message(response: ChatResponse) -> Message:

@@ -31,7 +31,9 @@ FAULTS = (
     "usage_na",  # usage counts as strings: "n/a" and "12.5"
     "usage_missing",  # no usage at all
     "length",  # finish_reason length / stop_reason max_tokens
+    "huge",  # a 1 MB answer
 )
+HUGE_ANSWER = "0123456789abcdef" * 65536  # 1 MiB
 
 
 class FaultServer:
@@ -128,10 +130,11 @@ def _completion(anthropic: bool, fault: str) -> dict[str, Any]:
     if fault == "usage_na":
         usage_in, usage_out = "n/a", "12.5"
     cut = fault == "length"
+    text = "partial" if cut else HUGE_ANSWER if fault == "huge" else "42"
     if anthropic:
         data: dict[str, Any] = {
             "type": "message",
-            "content": [{"type": "text", "text": "partial" if cut else "42"}],
+            "content": [{"type": "text", "text": text}],
             "stop_reason": "max_tokens" if cut else "end_turn",
             "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
         }
@@ -139,7 +142,7 @@ def _completion(anthropic: bool, fault: str) -> dict[str, Any]:
         data = {
             "choices": [
                 {
-                    "message": {"role": "assistant", "content": "partial" if cut else "42"},
+                    "message": {"role": "assistant", "content": text},
                     "finish_reason": "length" if cut else "stop",
                 }
             ],

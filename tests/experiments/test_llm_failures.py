@@ -12,7 +12,7 @@ import pytest
 from experiments.config import compose_run_config
 from experiments.episodes import load_records
 from experiments.run import JobStopped, _cut_at_first_failure, plan_job, run_job
-from tests.agents.fault_server import FaultServer
+from tests.agents.fault_server import HUGE_ANSWER, FaultServer
 
 FAMS = "families=[logs.severity_count,metrics.current_value,config.effective_replicas,incidents.root_cause]"
 
@@ -99,3 +99,17 @@ def test_load_records_roundtrip_keeps_failure_flags(tmp_path: Path):
             run_job(cfg, tmp_path)
     kept = load_records(tmp_path / "episodes.jsonl", plan_job(cfg).planned)
     assert len(kept) == 1 and kept[0]["llm_failure"].startswith("LLMError: openai:")
+
+
+def test_a_long_response_is_stored_once(tmp_path: Path):
+    """A 1 MiB answer: the response once (raw points at its text), the env's action and the parsed
+    answer; no copy in the raw payload, the step's info or the grader's note (7 copies before)."""
+    with FaultServer(["huge"]) as server:
+        result = run_job(compose_run_config(overrides(server, "per_family=1")), tmp_path)
+    line = (tmp_path / "episodes.jsonl").read_text().splitlines()[0]
+    assert line.count(HUGE_ANSWER) == 3 and len(line) < 3.1 * len(HUGE_ANSWER)
+    record = json.loads(line)
+    response = record["llm"]["responses"][0]
+    assert response["text"] == HUGE_ANSWER and response["raw"]["choices"][0]["message"]["content"] == "<text>"
+    assert record["answer"] == HUGE_ANSWER and "characters)" in record["grade"]["detail"]["note"]
+    assert result["usage"]["agent"]["llm_calls"] == result["usage"]["total"]["llm_calls"] > 0
