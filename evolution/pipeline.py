@@ -20,10 +20,11 @@ the library's log; nothing raises out of the run.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agents.llm.pricing import UsageMeter
@@ -100,7 +101,8 @@ class EvolutionStats:
     usage: UsageMeter = field(default_factory=UsageMeter)  # the tool author's LLM calls
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "usage"}
+        # (not asdict: it would deep-copy the meter and its lock)
+        out = {f.name: copy.copy(getattr(self, f.name)) for f in fields(self) if f.name != "usage"}
         out["rejections"] = {k: self.rejections[k] for k in sorted(self.rejections)}
         usage = self.usage.to_dict()
         out.update(

@@ -139,6 +139,13 @@ class LimitsConfig:
 
     # Consecutive episodes whose LLM calls failed (after every retry) before the job stops.
     max_consecutive_llm_failures: int = 5
+    # Spending limits over every LLM role (agent, evolution, diagnostics); null = none. A job stops when
+    # it reaches them, keeping every record; raise them and run the same command to continue.
+    max_cost_usd: float | None = None  # needs the model's price (llm.prices)
+    max_tokens: int | None = None  # input + output tokens
+    # The same over all jobs of a sweep (-m), across processes (experiments/limits.py).
+    sweep_max_cost_usd: float | None = None
+    sweep_max_tokens: int | None = None
 
 
 @dataclass

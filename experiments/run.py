@@ -20,6 +20,7 @@ import platform
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +54,7 @@ from experiments.episodes import (
     supersede,
     write_json_atomic,
 )
+from experiments.limits import Breaker, Budget, JobStopped
 from experiments.records import EpisodeRecord, JobResult, RecordError
 
 # llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
@@ -355,28 +357,6 @@ class _Phase:
     tagged: bool  # records say which phase they belong to (jobs with a train phase)
 
 
-class JobStopped(RuntimeError):
-    """The job stopped before its end for a reason outside the config (the model kept failing);
-    every record is kept and the same command continues it."""
-
-
-class _Breaker:
-    """Stops a job after ``limit`` consecutive episodes whose model failed: a dead endpoint should
-    cost one short wait, not a whole job of failures."""
-
-    def __init__(self, limit: int, out_dir: Path) -> None:
-        self.limit, self.out_dir, self.run = limit, out_dir, 0
-
-    def update(self, record: dict[str, Any]) -> None:
-        self.run = self.run + 1 if record.get("llm_failure") else 0
-        if self.run >= self.limit:
-            raise JobStopped(
-                f"stopped after {self.run} consecutive episodes whose LLM calls failed (last: "
-                f"{record['llm_failure']}); every record is kept in {self.out_dir}; fix the endpoint and run "
-                f"the same command again to retry them (limits.max_consecutive_llm_failures={self.limit})"
-            )
-
-
 def _play(
     cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, index: int, out_dir: Path
 ) -> tuple[EpisodeRecord, dict[str, Any]]:
@@ -399,7 +379,13 @@ def _stored(record: EpisodeRecord) -> dict[str, Any]:
 
 
 def _run_phase(
-    cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, out_dir: Path, desc: str
+    cfg: DictConfig,
+    phase: _Phase,
+    env: gym.Env[str, str],
+    condition: Condition,
+    out_dir: Path,
+    desc: str,
+    check_spend: Callable[[], None],
 ) -> None:
     """Play the phase's episodes that have no result yet, each record written as soon as it exists.
 
@@ -410,7 +396,7 @@ def _run_phase(
     path = out_dir / phase.filename
     timings_path = path.with_name(phase.filename.replace("episodes", "timings"))
     done = phase.records
-    breaker = _Breaker(int(cfg.limits.max_consecutive_llm_failures), out_dir)
+    breaker = Breaker(int(cfg.limits.max_consecutive_llm_failures), out_dir)
     retry = [i for i, r in enumerate(done) if r.get("llm_failure")]
     if retry:
         assert not phase.evolving
@@ -423,6 +409,7 @@ def _run_phase(
                 if i < len(timings):
                     timings[i] = timing
                 breaker.update(done[i])
+                check_spend()
         finally:  # also when the breaker trips: what was retried so far is kept
             supersede(path, [old for old, i in zip(superseded, retry, strict=True) if done[i] is not old])
             rewrite_records(path, done)
@@ -440,6 +427,7 @@ def _run_phase(
                 assert condition.evolver is not None
                 condition.evolver.observe(phase.offset + index, stored)
             breaker.update(stored)
+            check_spend()
 
 
 def _cut_at_first_failure(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -457,11 +445,32 @@ def _cut_at_first_failure(path: Path, records: list[dict[str, Any]]) -> list[dic
     return records[:first]
 
 
-def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def _budget(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None) -> Budget:
+    ledger = None
+    if sweep_dir is not None:
+        try:
+            name = out_dir.resolve().relative_to(sweep_dir.resolve()).as_posix().replace("/", "__")
+        except ValueError:
+            name = out_dir.name
+        ledger = sweep_dir / ".spend" / f"{name}.json"
+    try:
+        return Budget(
+            max_cost_usd=cfg.limits.max_cost_usd,
+            max_tokens=cfg.limits.max_tokens,
+            sweep_max_cost_usd=cfg.limits.sweep_max_cost_usd,
+            sweep_max_tokens=cfg.limits.sweep_max_tokens,
+            ledger=ledger,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> dict[str, Any]:
     """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content (``JobResult.to_json()``).
 
     Plan it, keep what an earlier run of the same plan recorded, build the condition, play the
     remaining episodes (train, then test), summarise, and diagnose an evolved library.
+    ``sweep_dir``: the sweep this job belongs to (its spend counts towards ``limits.sweep_*``).
     """
     t0 = time.perf_counter()
     plan = plan_job(cfg)
@@ -500,6 +509,18 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         except ValueError as exc:  # bad world options, unknown scripted policy
             raise ConfigError(str(exc)) from None
         evolver = condition.evolver
+        budget = _budget(cfg, out_dir, sweep_dir)
+
+        def spent() -> dict[str, Any]:
+            roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
+            if evolver is not None:
+                roles["evolution"] = [evolver.stats.usage.to_dict()]
+            return usage_by_role(roles)["total"]
+
+        def check_spend() -> None:
+            if cfg.condition.kind == "llm":
+                budget.check(spent())
+
         if evolver is not None:
             by_id = {inst.id: inst for inst in [*plan.train, *plan.planned]}
             policy, job_env = condition.policy, env
@@ -508,14 +529,14 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             # simulated or replayed model), so it is exactly the library those episodes left behind.
             for i, rec in enumerate([*train_records, *(records if not plan.train else [])]):
                 evolver.observe(i, rec)
+        check_spend()  # a job (or sweep) already at its limit starts nothing
         tagged = bool(plan.train)
         phases = [_Phase("train", plan.train, train_records, "train_episodes.jsonl", True, 0, tagged)] if tagged else []
         evolving = evolver is not None and not tagged  # train_test: the library is frozen for the test phase
         phases.append(_Phase("test", plan.planned, records, "episodes.jsonl", evolving, len(plan.train), tagged))
         for phase in phases:
-            _run_phase(
-                cfg, phase, env, condition, out_dir, f"{plan.label} [{phase.name}]" if plan.train else plan.label
-            )
+            desc = f"{plan.label} [{phase.name}]" if plan.train else plan.label
+            _run_phase(cfg, phase, env, condition, out_dir, desc, check_spend)
         evolution = _evolution_summary(evolver, out_dir, condition.sandbox, len(train_records))
         result = _result(cfg, records, condition.backend, evolution, t0, plan.resolved, plan.hash, env)
         roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
@@ -523,6 +544,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             roles["evolution"] = [evolver.stats.usage.to_dict()]
         if diag_settings is not None and evolver is not None:
             assert condition.sandbox is not None
+            check_spend()
             # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
             # from its records) and sweep progress counts it as done only when it is.
             result.diagnostics = diagnose_job(
@@ -554,9 +576,11 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        result = run_job(cfg, out_dir)
+        result = run_job(cfg, out_dir, sweep_dir)
     except ConfigError as exc:
         raise SystemExit(f"error: {exc}") from None
     except JobStopped as exc:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments.config import compose_run_config
+from experiments.config import ConfigError, compose_run_config
 from experiments.episodes import load_records
-from experiments.run import JobStopped, _cut_at_first_failure, plan_job, run_job
+from experiments.limits import BudgetReached, JobStopped
+from experiments.run import _cut_at_first_failure, plan_job, run_job
 from tests.agents.fault_server import HUGE_ANSWER, FaultServer
 
 FAMS = "families=[logs.severity_count,metrics.current_value,config.effective_replicas,incidents.root_cause]"
@@ -86,8 +87,6 @@ def test_an_evolving_phase_replays_from_its_first_failure(tmp_path: Path):
 
 
 def test_breaker_limit_is_validated(tmp_path: Path):
-    from experiments.config import ConfigError
-
     with FaultServer() as server, pytest.raises(ConfigError, match="max_consecutive_llm_failures must be >= 1"):
         run_job(compose_run_config(overrides(server, "limits.max_consecutive_llm_failures=0")), tmp_path)
 
@@ -113,3 +112,42 @@ def test_a_long_response_is_stored_once(tmp_path: Path):
     assert response["text"] == HUGE_ANSWER and response["raw"]["choices"][0]["message"]["content"] == "<text>"
     assert record["answer"] == HUGE_ANSWER and "characters)" in record["grade"]["detail"]["note"]
     assert result["usage"]["agent"]["llm_calls"] == result["usage"]["total"]["llm_calls"] > 0
+
+
+PRICED = "+llm.prices.m={input:1.0,output:2.0}"  # the fault server's answers: 11 + 3 tokens per call
+
+
+def test_a_token_budget_stops_the_job_and_a_raised_one_continues_it(tmp_path: Path):
+    out = tmp_path / "job"
+    with FaultServer() as server:
+        with pytest.raises(BudgetReached, match=r"reached limits.max_tokens=30 \(spent \$0\.0001, 42 tokens, 3 calls"):
+            run_job(compose_run_config(overrides(server, PRICED, "limits.max_tokens=30")), out)
+        assert len(lines(out / "episodes.jsonl")) == 3 and not (out / "result.json").exists()
+        with pytest.raises(BudgetReached, match="112 tokens, 8 calls"):
+            run_job(compose_run_config(overrides(server, PRICED, "limits.max_tokens=100")), out)
+        assert len(server.requests) == 8  # the kept episodes were not played again
+        result = run_job(compose_run_config(overrides(server, PRICED)), out)
+    assert result["n_episodes"] == len(lines(out / "episodes.jsonl")) > 8
+    assert result["usage"]["total"]["tokens_in"] == 11 * result["n_episodes"]
+
+
+def test_a_cost_budget_needs_a_known_cost(tmp_path: Path):
+    with FaultServer() as server:
+        with pytest.raises(BudgetReached, match=r"cost is unknown, so limits.max_cost_usd=1 cannot be enforced"):
+            run_job(compose_run_config(overrides(server, "limits.max_cost_usd=1")), tmp_path / "a")
+        with pytest.raises(BudgetReached, match=r"reached limits.max_cost_usd=5e-05 \(spent \$0\.0001, 42 tokens"):
+            run_job(compose_run_config(overrides(server, PRICED, "limits.max_cost_usd=0.00005")), tmp_path / "b")
+    with pytest.raises(ConfigError, match=r"limits.max_tokens must be > 0 or null"):
+        run_job(compose_run_config(overrides(server, "limits.max_tokens=0")), tmp_path / "c")
+
+
+def test_a_sweep_budget_holds_across_jobs(tmp_path: Path):
+    sweep = tmp_path / "sweep"
+    with FaultServer() as server:
+        limit = "limits.sweep_max_tokens=50"
+        with pytest.raises(BudgetReached, match=r"the sweep .* reached limits.sweep_max_tokens=50 \(spent .*56 tokens"):
+            run_job(compose_run_config(overrides(server, limit)), sweep / "seed=3", sweep)
+        with pytest.raises(BudgetReached, match="56 tokens, 4 calls"):  # the next job starts nothing
+            run_job(compose_run_config(overrides(server, limit, "seed=4")), sweep / "seed=4", sweep)
+        assert len(server.requests) == 4 and not (sweep / "seed=4" / "episodes.jsonl").exists()
+        assert json.loads((sweep / ".spend" / "seed=3.json").read_text())["tokens"] == 56
