@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import shutil
+import sqlite3
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -102,6 +107,45 @@ def _check_plan(out_dir: Path, plan_hash: str) -> None:
             )
     elif episodes.exists() and episodes.stat().st_size:
         raise ConfigError(f"{episodes} exists without plan.json, so it cannot be resumed safely; use a fresh directory")
+
+
+PENDING_HYDRA = ".hydra-pending"  # hydra.output_subdir (conf/config.yaml)
+
+
+def _adopt_hydra_files(out_dir: Path) -> None:
+    """Hydra's copy of this run's config becomes the job's ``.hydra/`` (after the plan check passed)."""
+    pending = out_dir / PENDING_HYDRA
+    if pending.is_dir():
+        final = out_dir / ".hydra"
+        if final.is_dir():
+            shutil.rmtree(final)
+        os.replace(pending, final)
+
+
+def _library_intact(out_dir: Path, finished: dict[str, Any]) -> bool:
+    """A finished job's evolved library opens and passes SQLite's integrity check. A damaged one is
+    moved aside (``library.sqlite.damaged``, never deleted) and the job runs again: the library is
+    rebuilt from the kept records (and the job's LLM cache), then diagnosed."""
+    if not JobResult.from_json(finished).has_library:
+        return True
+    db = out_dir / "library.sqlite"
+    problem = None
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+            conn.execute("SELECT count(*) FROM events").fetchone()
+        if rows != [("ok",)]:
+            problem = "; ".join(str(r[0]) for r in rows[:3])
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    if problem is None:
+        return True
+    aside = db.with_name("library.sqlite.damaged")
+    if db.exists():
+        os.replace(db, aside)
+    print(f"{db}: the library of this finished job is damaged ({problem}); kept as {aside.name}, rebuilding it",
+          file=sys.stderr)  # fmt: skip
+    return False
 
 
 def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
@@ -476,6 +520,7 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
     plan = plan_job(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_plan(out_dir, plan.hash)
+    _adopt_hydra_files(out_dir)
     train_records = (
         load_records(out_dir / "train_episodes.jsonl", plan.train, out_dir / "train_timings.jsonl")
         if plan.train
@@ -497,6 +542,7 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
         and finished is not None
         and len(records) == len(plan.planned)
         and len(train_records) == len(plan.train)
+        and _library_intact(out_dir, finished)
     ):
         return {**finished, "skipped": True}  # a complete job: nothing to do (a rerun sweep skips it)
     write_json_atomic(out_dir / "plan.json", {"plan_hash": plan.hash, **plan.task_ids})
@@ -582,7 +628,11 @@ def main(cfg: DictConfig) -> None:
     try:
         result = run_job(cfg, out_dir, sweep_dir)
     except ConfigError as exc:
+        shutil.rmtree(out_dir / PENDING_HYDRA, ignore_errors=True)  # a refused run leaves the job untouched
         raise SystemExit(f"error: {exc}") from None
+    except OSError as exc:  # an unwritable or full output path
+        where = exc.filename or out_dir
+        raise SystemExit(f"error: cannot write {where}: {exc.strerror or exc}") from None
     except JobStopped as exc:
         raise SystemExit(f"stopped: {exc}") from None
     except KeyboardInterrupt:
@@ -637,6 +687,27 @@ def _check_override_keys(argv: list[str]) -> None:
             raise SystemExit(f"error: {problem}")
 
 
+def _check_output_dirs(argv: list[str]) -> None:
+    """One clear line when the output directory cannot be written (Hydra fails with a traceback
+    before the job starts). Tries ``hydra.run.dir`` / ``hydra.sweep.dir`` when given literally,
+    else the working directory the default ones are under."""
+    given = [a.split("=", 1)[1] for a in argv if a.split("=", 1)[0] in ("hydra.run.dir", "hydra.sweep.dir")]
+    for raw in given or ["."]:
+        if "${" in raw:
+            continue  # resolved by Hydra
+        path = Path(raw).expanduser().absolute()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            raise SystemExit(
+                f"error: cannot write the output directory {path} ({exc.strerror or exc}); choose another "
+                "with hydra.run.dir=... (hydra.sweep.dir=... with -m)"
+            ) from None
+
+
 if __name__ == "__main__":
     _check_override_keys(sys.argv[1:])
+    _check_output_dirs(sys.argv[1:])
     main()
