@@ -21,8 +21,9 @@ import numpy as np
 
 from agents.policy import Policy
 from envs import seeding
+from envs.oracle import OracleSteps, SolverError
 from envs.registry import get_world
-from envs.tasks import Call, Suite
+from envs.tasks import Suite
 from envs.toolenv import ToolUseEnv
 
 
@@ -34,29 +35,28 @@ class OraclePolicy(Policy):
     name = "oracle"
 
     def __init__(self) -> None:
-        self._solver: Any = None
+        self._steps: OracleSteps | None = None
         self._error: str | None = None
-        self._calls = 0
 
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         assert env.instance is not None
         fam = env.suite.family(env.instance.family)
         world = env.suite.get_world(env.instance.world_seed, env.instance.options)
-        self._solver = fam.solve(world, env.instance.params)
-        self._error, self._calls = None, 0
+        self._steps = OracleSteps(fam.solve(world, env.instance.params))
+        self._error = None
 
     def act(self, observation: str) -> str:
+        assert self._steps is not None, "act before reset"
         try:
-            call = next(self._solver) if self._calls == 0 else self._solver.send(observation)
-        except StopIteration as stop:
-            return _answer(stop.value)
+            call = self._steps.send(observation)
+        except SolverError as exc:  # the solver yielded something else than a Call
+            self._error = str(exc)
+            return _answer(None)
         except Exception as exc:  # a solver that cannot parse a tool output: record, answer null
             self._error = f"{type(exc).__name__}: {exc}"
             return _answer(None)
-        self._calls += 1
-        if not isinstance(call, Call):
-            self._error = f"solver yielded {type(call).__name__}, expected Call"
-            return _answer(None)
+        if call is None:
+            return _answer(self._steps.answer)
         return json.dumps({"tool": call.tool, "args": call.args}, ensure_ascii=False)
 
     def episode_extras(self) -> dict[str, Any]:

@@ -16,14 +16,14 @@ register_world(
     "arise_gym/AcmeCorp-v0",
     "envs.acmecorp",
     {"rigorous": "envs.acmecorp.suite:rigorous_suite", "arise_v1": "envs.acmecorp.arise_v1:arise_v1_suite"},
-    constant_blob="envs.acmecorp.arise_v1_tasks:CONSTANT_BLOB",
+    constant_blob="envs.acmecorp.arise_v1:CONSTANT_BLOB",
 )
 register_world(
     "datacorp",
     "arise_gym/DataCorp-v0",
     "envs.datacorp",
     {"rigorous": "envs.datacorp.suite:rigorous_suite", "arise_v1": "envs.datacorp.arise_v1:arise_v1_suite"},
-    constant_blob="envs.datacorp.arise_v1_tasks:CONSTANT_BLOB",
+    constant_blob="envs.datacorp.arise_v1:CONSTANT_BLOB",
 )
 
 __all__ = ["ENV_IDS", "MAX_EPISODE_STEPS", "register_world"]

@@ -3,7 +3,8 @@
 The simulated model knows each world's formats the way the reference tools implement
 them. To write a tool as real, sandbox-runnable code it needs that knowledge as one
 self-contained module: the tool function plus every helper, class and constant it
-reaches in ``envs.*`` modules, with standard-library imports kept and ``envs.toolkit``
+reaches in ``envs.*`` modules and registered world packages (``envs.registry``, plugins too),
+with standard-library imports kept and ``envs.toolkit``
 (the affordances, forwarded by the sandbox) as the only project import.
 
 ``bundle_tool(fn)`` walks the definitions the function needs (free names and
@@ -25,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from envs.registry import WORLDS
+
 TOOLKIT = "envs.toolkit"
 _BUILTINS = frozenset(dir(builtins))
 
@@ -43,7 +46,9 @@ class _Module:
 
 
 def _is_project(module: str) -> bool:
-    return module == "envs" or module.startswith("envs.")
+    """Project code a tool may reach: ``envs.*`` and the package of every registered world (plugins too)."""
+    packages = {"envs", *(entry.package for entry in WORLDS.values())}
+    return any(module == p or module.startswith(p + ".") for p in packages)
 
 
 def _is_stdlib(module: str) -> bool:

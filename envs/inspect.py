@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from envs.cli import run_main
 from envs.tasks import Suite, available, get_suite
 from envs.world import World
 
@@ -65,8 +66,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BrokenPipeError:  # e.g. piped into `head`
-        sys.stderr.close()
-        raise SystemExit(0) from None
+    run_main(main)

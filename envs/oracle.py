@@ -7,14 +7,16 @@ the same ``Affordances`` an agent gets (a fresh HTTP session), tools through ``r
 ``Error: ...``, as the env would show it. Observations are not truncated.
 
 Used by the protocols' ``run_oracle``, differential testing, the downstream tool sets and
-the failure taxonomy's plans. (The oracle *policy* drives the same solvers through the env,
-one step per ``act``; the simulated model follows them with its own per-call decisions.)
+the failure taxonomy's plans. ``trace_solver`` is the same driver for any solver and any way of
+running its calls; ``OracleSteps`` is its single step, for callers that own the loop: the oracle
+*policy* (one call per ``act``, through the env) and the simulated model (its own per-call
+decisions).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +59,71 @@ class OracleTrace:
         return [s.call for s in self.steps]
 
 
+Execute = Callable[[Call], tuple[str, str | None]]  # a call -> (observation for the solver, output or None)
+
+
+class SolverError(RuntimeError):
+    """A solver broke the driving protocol: it yielded something else than a ``Call``, or too many."""
+
+
+class OracleSteps:
+    """A solver driven one call at a time, for callers that own the loop (a policy's ``act``, the sim).
+
+    ``send(observation)`` gives the solver the previous call's observation (ignored on the first
+    step) and returns its next ``Call``, or None once it has answered (then ``answer`` holds the
+    answer). An exception the solver raises reaches the caller unchanged.
+    """
+
+    def __init__(self, solver: Generator[Any, str, Any], name: str = "solver", max_calls: int | None = None) -> None:
+        self._solver = solver
+        self.name, self.max_calls = name, max_calls
+        self.calls = 0  # calls yielded so far
+        self.started = self.done = False
+        self.answer: Any = None
+
+    def send(self, observation: str = "") -> Call | None:
+        if self.done:
+            raise SolverError(f"{self.name} has already answered")
+        started, self.started = self.started, True
+        try:
+            # A generator's first step takes no value; later ones are sent the observation.
+            call = self._solver.send(observation) if started else next(self._solver)
+        except StopIteration as stop:
+            self.done, self.answer = True, stop.value
+            return None
+        if not isinstance(call, Call):
+            raise SolverError(f"{self.name} yielded {type(call).__name__}, expected Call")
+        self.calls += 1
+        if self.max_calls is not None and self.calls > self.max_calls:
+            raise SolverError(f"{self.name} made more than {self.max_calls} calls")
+        return call
+
+
+def trace_solver(
+    solver: Generator[Any, str, Any], execute: Execute, name: str = "solver", max_calls: int | None = None
+) -> OracleTrace:
+    """Drive ``solver`` to its answer, each call run by ``execute``; every call and its output."""
+    steps = OracleSteps(solver, name, max_calls)
+    trace = OracleTrace(answer=None)
+    call = steps.send()
+    while call is not None:
+        observation, output = execute(call)
+        trace.steps.append(OracleStep(call, observation, output))
+        call = steps.send(observation)
+    trace.answer = steps.answer
+    return trace
+
+
+def tool_executor(runner: ToolRunner, access: WorldAccess) -> Execute:
+    """``execute`` for ``trace_solver`` through ``runner``'s tools: a failed call is observed as ``Error: ...``."""
+
+    def execute(call: Call) -> tuple[str, str | None]:
+        result = runner.call(call.tool, dict(call.args), access)
+        return (result.output, result.output) if result.ok else (f"Error: {result.error}", None)
+
+    return execute
+
+
 def trace_oracle(
     suite: Suite,
     family: str,
@@ -72,31 +139,18 @@ def trace_oracle(
     world.http.reset_session()
     access = WorldAccess(world, AccessPolicy(suite.affordances))
     affordances = Affordances(access)
-    runner = runner or InProcessRunner.of(suite.reference_tools())
-    trace = OracleTrace(answer=None)
-    solver = solver_family.solve(world, params)
-    try:
-        call = next(solver)
-        while True:
-            if not isinstance(call, Call):
-                raise RuntimeError(f"oracle for {family} yielded {type(call).__name__}, expected Call")
-            if len(trace.steps) >= max_calls:
-                raise RuntimeError(f"oracle for {family} made more than {max_calls} calls")
-            output: str | None
-            if call.tool in suite.affordances:
-                try:
-                    obs = output = affordances.call(call.tool, dict(call.args))
-                except Exception as exc:  # an affordance failure is an observation
-                    obs, output = f"Error: {exc}", None
-            else:
-                result = runner.call(call.tool, dict(call.args), access)
-                output = result.output if result.ok else None
-                obs = result.output if result.ok else f"Error: {result.error}"
-            trace.steps.append(OracleStep(call, obs, output))
-            call = solver.send(obs)
-    except StopIteration as stop:
-        trace.answer = stop.value
-    return trace
+    run_tool = tool_executor(runner or InProcessRunner.of(suite.reference_tools()), access)
+
+    def execute(call: Call) -> tuple[str, str | None]:
+        if call.tool not in suite.affordances:
+            return run_tool(call)
+        try:
+            output = affordances.call(call.tool, dict(call.args))
+        except Exception as exc:  # an affordance failure is an observation
+            return f"Error: {exc}", None
+        return output, output
+
+    return trace_solver(solver_family.solve(world, params), execute, f"oracle for {family}", max_calls)
 
 
 def run_oracle(
@@ -109,4 +163,16 @@ def run_oracle(
     return str(trace.answer), trace.calls
 
 
-__all__ = ["OracleError", "OracleStep", "OracleTrace", "http_json", "run_oracle", "trace_oracle"]
+__all__ = [
+    "Execute",
+    "OracleError",
+    "OracleStep",
+    "OracleSteps",
+    "OracleTrace",
+    "SolverError",
+    "http_json",
+    "run_oracle",
+    "tool_executor",
+    "trace_oracle",
+    "trace_solver",
+]

@@ -55,22 +55,22 @@ _HEDGES = ("could not", "cannot determine", "unable to", "not sure", "best guess
 
 @dataclass
 class EvolutionSettings:
-    """Every switch of the pipeline (``conf/evolution/default.yaml`` documents them); also the schema of
-    the Hydra ``evolution`` group (``experiments.config.EvolutionConfig`` adds how a job uses it)."""
+    """Every switch of the pipeline, documented here; also the schema of the Hydra ``evolution`` group
+    (``experiments.config.EvolutionConfig`` adds how a job uses it; conf/evolution/ holds the presets)."""
 
-    failure_threshold: int = 3
+    failure_threshold: int = 3  # evolve after this many failures since the last evolution
     plateau_window: int = 0  # > 0: also evolve when success over the last W episodes is no better than the W before
     max_evolutions: int = 1  # at most this many evolutions ...
     per_episodes: int = 3  # ... in any window of this many episodes
-    max_gaps: int = 3
-    max_repairs: int = 2  # 0 = one-shot ("Direct") synthesis
-    adversarial: bool = True
-    static_policy: bool = True
-    library_cap: int | None = None
-    pruning: str = "none"
-    unused_for: int = 20
-    reward_signal: str = "oracle"
-    ab_replays: int = 3
+    max_gaps: int = 3  # capability gaps the model may name per evolution (one candidate tool each)
+    max_repairs: int = 2  # repair rounds per candidate after failed checks; 0 = one-shot ("Direct") synthesis
+    adversarial: bool = True  # also run the model's adversarial tests before promotion
+    static_policy: bool = True  # reject code the static policy flags (the sandbox holds without it)
+    library_cap: int | None = None  # at most this many active tools; null = no cap
+    pruning: str = "none"  # which tool retires at the cap: none | least_used | lowest_success | unused_for
+    unused_for: int = 20  # pruning=unused_for: retire tools unused for this many episodes
+    reward_signal: str = "oracle"  # what counts as a failure: oracle (the grader) | self (the answer's text) | none
+    ab_replays: int = 3  # a new version of a tool must beat the old one on this many replayed failures
 
     def __post_init__(self) -> None:
         for key in ("failure_threshold", "max_evolutions", "per_episodes", "max_gaps", "ab_replays"):

@@ -23,6 +23,7 @@ from agents.llm.replay import ReplayBackend
 from agents.policy import Policy
 from agents.react import DEFAULT_SYSTEM_PROMPT, ReActAgent
 from agents.scripted import make_scripted
+from envs.registry import get_world
 from envs.tasks import Suite
 from envs.tools import ToolRunner
 from evolution.code_agent import CodeRunner
@@ -119,6 +120,13 @@ def check_condition(cfg: DictConfig) -> None:
         )
     if TOOL_SOURCES[ToolSource(cfg.condition.tools)].needs_llm and not needs_backend:
         raise ConfigError(f"condition.tools={cfg.condition.tools} needs kind: llm (an agent that uses the tools)")
+    if cfg.condition.kind == AgentKind.scripted and cfg.condition.name == "null_blob":
+        world = get_world(str(cfg.world.name))
+        if world.constant_blob_ref is None:
+            raise ConfigError(
+                f"condition null_blob answers the world's constant blob, and world {world.name!r} registers none "
+                "(register_world(..., constant_blob='module:NAME')); pick another null baseline"
+            )
     if cfg.condition.tool_top_k is not None and int(cfg.condition.tool_top_k) < 0:
         raise ConfigError(f"condition.tool_top_k must be >= 0 or null, got {cfg.condition.tool_top_k}")
     sandbox_limits(cfg)

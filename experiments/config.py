@@ -60,6 +60,9 @@ class WorldConfig:
     options: dict[str, Any] = field(default_factory=dict)
     # System prompt of LLM agents in this world; null = agents.react.DEFAULT_SYSTEM_PROMPT.
     system_prompt: str | None = None
+    # A plugin world's module, imported before the world is looked up (it calls envs.registry.register_world);
+    # null for the built-in worlds (importing `envs` registers them). Not part of a job's plan hash.
+    module: str | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from envs.cli import run_main
 from experiments.stats import (
     bootstrap_ci,
     mcnemar,
@@ -268,8 +269,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BrokenPipeError:  # e.g. piped into `head`
-        sys.stderr.close()
-        raise SystemExit(0) from None
+    run_main(main)

@@ -15,6 +15,7 @@ Sweeps: ``python -m experiments.run -m protocol=rigorous,arise_v1 condition=orac
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -41,8 +42,8 @@ from tqdm import tqdm
 from agents.llm import AuthError, ChatBackend, ReplayMissError, UsageMeter
 from agents.llm.replay import ReplayBackend
 from agents.serve_sim import SIM_FINGERPRINT
-from envs import ENV_IDS  # importing envs registers the Gymnasium environments
-from envs.registry import all_phases
+from envs import registry  # importing envs registers the built-in worlds
+from envs.registry import all_phases, get_world
 from envs.tasks import Suite, TaskInstance, get_suite
 from evolution.pipeline import Evolver
 from evolution.sandbox.runner import Sandbox, SandboxError
@@ -74,10 +75,27 @@ THROTTLE_KEYS = (
 UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics", "limits")
 
 
+def import_world_module(cfg: DictConfig) -> None:
+    """Import a plugin world's module (``world.module``), which registers the world; an import failure is
+    a ConfigError naming the module. Every process that runs a job calls it (launcher workers too)."""
+    module = cfg.world.get("module")
+    if not module:
+        return
+    try:
+        importlib.import_module(str(module))
+    except ImportError as exc:
+        raise ConfigError(f"world.module {module!r} (world {cfg.world.name!r}) cannot be imported: {exc}") from None
+
+
 def _check(cfg: DictConfig) -> None:
     """Checks the schema cannot express (closed choices are enums there: see experiments/config.py)."""
-    if cfg.world.name not in ENV_IDS:
-        raise ConfigError(f"world must be one of {sorted(ENV_IDS)}, got {cfg.world.name!r}")
+    # The registry is read through its module: launchers that pickle this module's functions by value
+    # (joblib workers, when it runs as __main__) would otherwise carry a stale copy of its dicts.
+    if cfg.world.name not in registry.WORLDS:
+        raise ConfigError(
+            f"world must be one of {sorted(registry.WORLDS)}, got {cfg.world.name!r} (a plugin world is registered "
+            "by importing its module: world.module=...)"
+        )
     for key in ("n_worlds", "per_family", "max_steps"):
         if int(cfg[key]) < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
@@ -335,6 +353,7 @@ def _instances(cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any
 def plan_job(cfg: DictConfig) -> JobPlan:
     """The job's plan; a config that names no runnable job is a ConfigError."""
     check_keys(cfg)
+    import_world_module(cfg)
     _check(cfg)
     raw_options = OmegaConf.to_container(cfg.world.options, resolve=True) or {}
     assert isinstance(raw_options, dict)
@@ -351,6 +370,8 @@ def plan_job(cfg: DictConfig) -> JobPlan:
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(resolved, dict)
     planned_cfg = {str(k): v for k, v in resolved.items() if k not in UNPLANNED_KEYS}
+    # Where a world's code is imported from names no part of the plan (built-in jobs keep their hashes).
+    planned_cfg["world"] = {k: v for k, v in planned_cfg["world"].items() if k != "module"}
     if isinstance(planned_cfg.get("llm"), dict):  # how calls are throttled does not change what they return
         planned_cfg["llm"] = {
             k: v
@@ -379,7 +400,7 @@ def _make_env(cfg: DictConfig, options: dict[str, Any]) -> gym.Env[str, str]:
     if affordances is None:
         affordances = cfg.protocol.condition_affordances.get(cfg.condition.name)
     return gym.make(
-        ENV_IDS[cfg.world.name],
+        get_world(cfg.world.name).env_id,
         protocol=cfg.protocol.name,
         world_options=options,
         affordances=tuple(affordances) if affordances is not None else None,

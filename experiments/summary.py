@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from envs.cli import run_main
 from envs.registry import all_phases
+from experiments.records import JobResult
 
 
 def find_results(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -36,7 +40,20 @@ def find_results(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
         found[key] = (path.parent, result)
     if repeated:
         print(f"note: {repeated} job(s) found twice (same plan hash) are counted once", file=sys.stderr)
+    register_recorded_worlds(result for _, result in found.values())
     return list(found.values())
+
+
+def register_recorded_worlds(results: Iterable[dict[str, Any]]) -> None:
+    """Import the module of every plugin world the results were recorded in (their config's
+    ``world.module``), so ``envs.registry`` knows those worlds (phases, suites) in this process too.
+    A module that no longer imports is a warning: its jobs still count, with phases in seen order."""
+    modules = {str(m) for r in results if (m := ((r.get("config") or {}).get("world") or {}).get("module"))}
+    for module in sorted(modules - set(sys.modules)):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            print(f"warning: world module {module!r} of recorded jobs cannot be imported: {exc}", file=sys.stderr)
 
 
 def load_results(root: Path) -> list[dict[str, Any]]:
@@ -48,7 +65,8 @@ def table(results: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["world"], r["protocol"], r["condition"], _model(r)), []).append(r)
-    phases = [p for p in all_phases() if any(p in r["by_phase"] for r in results)]
+    seen = {p for r in results for p in r["by_phase"]}
+    phases = [p for p in all_phases() if p in seen] + sorted(seen - set(all_phases()))
     head = [
         "world",
         "protocol",
@@ -89,7 +107,7 @@ def table(results: list[dict[str, Any]]) -> str:
         # Agent and evolution calls together: what the run would cost.
         costs = [c for r in rs for c in (r.get("cost_usd"), r.get("evolution_cost_usd")) if c is not None]
         cost = f"{sum(costs):.2f}" if any(costs) else "-"
-        promoted = [r["tools_promoted"] for r in rs if "tools_promoted" in r]
+        promoted = [r["tools_promoted"] for r in rs if JobResult.from_json(r).has_library]
         tools = f"{sum(promoted) / len(promoted):.1f}" if promoted else "-"
         row = [*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", cost, tools, worst_s]
         rows.append("| " + " | ".join(row) + " |")
@@ -121,8 +139,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BrokenPipeError:  # e.g. piped into `head`
-        sys.stderr.close()
-        raise SystemExit(0) from None
+    run_main(main)

@@ -97,7 +97,7 @@ stand in for the needed ones: an unrecovered error on one is incorrect_invocatio
 shown is missing_tool, none called is not_called, else wrong_reasoning ("plan unknown"
 in the reason).
 
-``Verdict.rule`` holds the rule id (``S-rewrite``, ``S-oracle``, ``M-faulty``, ``M-absent``,
+``FailureClassification.rule`` holds the rule id (``S-rewrite``, ``S-oracle``, ``M-faulty``, ``M-absent``,
 ``I-error``, ``I-args``, ``I-wrong-tool``, ``N``, ``W``) for finer tables.
 """
 
@@ -147,7 +147,7 @@ FUZZY_RATIO = 0.8  # difflib ratio above which an unknown (library) tool name st
 
 
 @dataclass(frozen=True)
-class Verdict:
+class FailureClassification:
     """Why one failed episode failed: a category of ``CATEGORIES``, a one-line reason, the rule id."""
 
     category: str
@@ -532,7 +532,7 @@ def _align(pred: Any, truth: Any) -> Any:
     return pred
 
 
-def _strictness(record: Mapping[str, Any], plan: OraclePlan | None) -> Verdict | None:
+def _strictness(record: Mapping[str, Any], plan: OraclePlan | None) -> FailureClassification | None:
     task = record.get("task") or {}
     answer = record.get("answer")
     if answer is None or "truth" not in task:
@@ -552,7 +552,7 @@ def _strictness(record: Mapping[str, Any], plan: OraclePlan | None) -> Verdict |
         text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
         rewritten = _rewrite_text(text, truth)
         if rewritten != text and grade_answer(rewritten, truth, comparator, schema).success:
-            return Verdict(
+            return FailureClassification(
                 "grader_strictness",
                 f"the answer states the expected values in another form ({note}); respelt "
                 f"{_short(rewritten, 80)} passes the same check",
@@ -566,14 +566,14 @@ def _strictness(record: Mapping[str, Any], plan: OraclePlan | None) -> Verdict |
         if value is not None:
             aligned = _align(value, truth)
             if aligned != value and grade_answer(aligned, truth, comparator, schema).success:
-                return Verdict(
+                return FailureClassification(
                     "grader_strictness",
                     f"the answer {_short(value)} is the expected value in another form ({note}); "
                     f"as {_short(aligned)} it passes",
                     "S-rewrite",
                 )
     if plan is not None and plan.answer_success is False and _same_answer(answer, plan.answer):
-        return Verdict(
+        return FailureClassification(
             "grader_strictness",
             f"the answer {_short(answer)} is the reference solution's, which the grader also rejects ({note})",
             "S-oracle",
@@ -616,7 +616,7 @@ def _grade_note(record: Mapping[str, Any]) -> str:
 # =============================================================================
 # The decision list
 # =============================================================================
-def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Verdict:
+def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> FailureClassification:
     """The taxonomy category of one failed episode record (see the module docstring's rules).
 
     ``plan`` overrides the oracle plan (default: ``oracle_plan(record)``, computed and
@@ -709,7 +709,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
                 and not any(c.output is None or _TRUNC.search(c.output) for c in makers)
             ):
                 c = makers[0]
-                return Verdict(
+                return FailureClassification(
                     "missing_tool",
                     f"faulty tool: {s}({_short(c.args, 50)}) returned {_short(c.output, 50)} where the "
                     f"reference returns {_short(reference, 50)}; no offered tool does the job ({progress})",
@@ -720,7 +720,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
             code = by_tool.get(RUN_PYTHON, [])
             failed = [c for c in code if not c.ok and not any(o.ok and o.index > c.index for o in code)]
             if failed:
-                return Verdict(
+                return FailureClassification(
                     "incorrect_invocation",
                     f"run_python, written in place of the missing {pc.tool}, errored and never ran after: "
                     f"{_short(failed[0].error or 'error', 90)}",
@@ -735,7 +735,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
                 what = f"{len(tools)} tool{'s were' if len(tools) != 1 else ' was'} offered, none of them this one"
             if any(c.ok for c in code):
                 what += "; the run_python snippets written in its place never returned what it returns"
-            return Verdict(
+            return FailureClassification(
                 "missing_tool",
                 f"the task needs {label}, which was not offered ({what}); the agent made: {_tally(calls)}; {note}",
                 "M-absent",
@@ -744,7 +744,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
         errors = [c for c in own if not c.ok and not any(o.ok and o.index > c.index for o in own)]
         if errors:
             c = errors[0]
-            return Verdict(
+            return FailureClassification(
                 "incorrect_invocation",
                 f"{s}({_short(c.args, 70)}) errored and was never called successfully after: "
                 f"{_short(c.error or 'error', 90)}",
@@ -758,7 +758,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
             parts = [
                 _value_diff(k, best.args.get(k, defaults.get(k)), pc.args.get(k, defaults.get(k))) for k in diff[:2]
             ]
-            return Verdict(
+            return FailureClassification(
                 "incorrect_invocation",
                 f"{s} was called with wrong arguments: {', '.join(parts) or 'its output differs'} ({progress})",
                 "I-args",
@@ -769,7 +769,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
                 instead.sort(key=lambda c: (not (_words(c.tool) & _words(s)), c.index))
                 c = instead[0]
                 what = f"errored: {_short(c.error or '', 60)}" if not c.ok else "it does not serve this task"
-                return Verdict(
+                return FailureClassification(
                     "incorrect_invocation",
                     f"called {c.tool} in place of {s} ({what}); {s} was never called",
                     "I-wrong-tool",
@@ -779,7 +779,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
             why = f"{s} was called, but never for {label} ({progress}; the agent also made: {others})"
         else:
             why = f"{s} was offered and does {label}, but was never called (the agent made: {others})"
-        return Verdict("not_called", f"{why}; {note}", "N")
+        return FailureClassification("not_called", f"{why}; {note}", "N")
 
     # Every needed call was made right (or none is needed): the reasoning over the outputs failed.
     extra = []
@@ -795,7 +795,7 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Ve
     else:
         head = "the task needs no tool call (its data is in the prompt)"
     tail = f" ({'; '.join(extra)})" if extra else ""
-    return Verdict("wrong_reasoning", f"{head}{tail}, but the answer is wrong: {note}", "W")
+    return FailureClassification("wrong_reasoning", f"{head}{tail}, but the answer is wrong: {note}", "W")
 
 
 def _tally_names(names: Iterable[str], limit: int = 4) -> str:
@@ -805,27 +805,33 @@ def _tally_names(names: Iterable[str], limit: int = 4) -> str:
     return ", ".join(parts) + (f", +{more} more" if more > 0 else "")
 
 
-def _classify_without_plan(record: Mapping[str, Any], shown: list[str], calls: list[_Call], note: str) -> Verdict:
+def _classify_without_plan(
+    record: Mapping[str, Any], shown: list[str], calls: list[_Call], note: str
+) -> FailureClassification:
     """Fallback when no oracle plan is known: every shown non-affordance tool counts as relevant."""
     tools = [t for t in shown if t not in AFFORDANCES]
     for c in calls:
         if c.tool in tools and not c.ok and not any(o.ok and o.tool == c.tool and o.index > c.index for o in calls):
-            return Verdict(
+            return FailureClassification(
                 "incorrect_invocation",
                 f"{c.tool} errored and was never called successfully after: {_short(c.error or 'error', 90)} "
                 "(plan unknown)",
                 "I-error",
             )
     if not tools:
-        return Verdict("missing_tool", f"no tools beyond the affordances were shown (plan unknown); {note}", "M-absent")
+        return FailureClassification(
+            "missing_tool", f"no tools beyond the affordances were shown (plan unknown); {note}", "M-absent"
+        )
     if not any(c.tool in tools for c in calls):
-        return Verdict(
+        return FailureClassification(
             "not_called",
             f"none of the shown tools ({_tally_names(tools)}) was called (plan unknown); {note}",
             "N",
         )
     used = _tally([c for c in calls if c.tool in tools])
-    return Verdict("wrong_reasoning", f"tools were called ({used}) but the answer is wrong (plan unknown); {note}", "W")
+    return FailureClassification(
+        "wrong_reasoning", f"tools were called ({used}) but the answer is wrong (plan unknown); {note}", "W"
+    )
 
 
 def taxonomy(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:

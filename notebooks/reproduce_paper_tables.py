@@ -54,7 +54,7 @@ import numpy as np
 
 from experiments import published, stats
 from experiments.config import compose_run_config
-from experiments.report import build_report
+from experiments.report.build import build_report
 from experiments.run import run_job
 
 # The sweep. The preset uses seeds 42, 123 and 456; two seeds keep this notebook under a minute.

@@ -7,6 +7,7 @@ import functools
 import pytest
 
 import envs  # noqa: F401  (registers the environments)
+import tests.worlds.orchard  # noqa: F401  (the example plugin world: registry-parametrised tests cover it too)
 from envs.tasks import Suite, get_suite
 from envs.world import World
 

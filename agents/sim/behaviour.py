@@ -2,8 +2,8 @@
 
 ``play(ctx)`` yields the affordance/tool calls the model makes, receives each
 observation, and returns the final ``Outcome``. It follows the task's plan (the
-family's solver, see ``knowledge``) and, for every call the plan asks for, decides by
-the profile's probabilities:
+family's solver, see ``knowledge``, stepped by ``envs.oracle.OracleSteps``) and, for every
+call the plan asks for, decides by the profile's probabilities:
 
 * an affordance (``http_get``...) the plan needs: call it if on offer, otherwise the
   data is out of reach and it guesses;
@@ -45,6 +45,7 @@ from agents.sim.memory import NeedData, ObservedWorld
 from agents.sim.profiles import SimProfile
 from envs import seeding
 from envs.access import ALL_AFFORDANCES
+from envs.oracle import OracleSteps
 from envs.tasks import Call
 from envs.tools import InProcessRunner
 
@@ -117,15 +118,14 @@ class _Episode:
         if self.k is None:
             self.events.append({"event": "unknown_task"})
             return Outcome(self._guess(), self.events)
-        solver = self.k.plan()
+        plan = OracleSteps(self.k.plan())
         n = 0
         try:
-            try:
-                call = next(solver)
-            except StopIteration as stop:  # nothing to call: the answer is read off the prompt
+            call = plan.send()
+            if call is None:  # nothing to call: the answer is read off the prompt
                 self.context_chars += len(self.ctx.prompt)
-                return self._finish(stop.value)
-            while True:
+                return self._finish(plan.answer)
+            while call is not None:
                 n += 1
                 u_lose = self._rng("call", n, "lose").random()
                 if n > self.p.max_chain and u_lose < self.p.p_lose_thread:
@@ -133,12 +133,11 @@ class _Episode:
                     raise _CannotAnswer
                 obs = yield from self._execute(call, n)
                 try:
-                    call = solver.send(obs)
-                except StopIteration as stop:
-                    return self._finish(stop.value)
+                    call = plan.send(obs)
                 except Exception as exc:
                     self.events.append({"event": "plan_failed", "call": n, "error": f"{type(exc).__name__}"})
                     raise _CannotAnswer from None
+            return self._finish(plan.answer)
         except _CannotAnswer:
             return Outcome(self._guess(), self.events)
 

@@ -15,11 +15,10 @@ import pytest
 import envs  # registers the Gymnasium ids
 from envs import toolkit
 from envs.access import WorldAccess
-from envs.acmecorp import arise_v1_tasks as T
 from envs.acmecorp.arise_v1 import (
     CONSTANT_BLOB,
     PAPER_TOOLS,
-    PaperCheck,
+    AcmePaperCheck,
     arise_v1_suite,
     build_arise_v1_world,
     count_acme_errors,
@@ -30,7 +29,9 @@ from envs.acmecorp.arise_v1 import (
     parse_acmeconf,
     validate_acmeconf,
 )
-from envs.acmecorp.arise_v1_world import (
+from envs.acmecorp.arise_v1.analyses import argmax, count_entries, error_counts, fatal_services
+from envs.acmecorp.arise_v1.prompts import shown_logs
+from envs.acmecorp.arise_v1.world import (
     LOG_LINE_RE,
     METRICS_URL,
     SERVICES,
@@ -38,6 +39,7 @@ from envs.acmecorp.arise_v1_world import (
     SEVERITY_WEIGHTS,
     T_END,
     T_START,
+    V1Data,
     generate_logs,
     parse_log_text,
 )
@@ -275,7 +277,7 @@ def test_fetch_acme_metrics(world: World) -> None:
     with toolkit.bound(WorldAccess(world)):
         out = fetch_acme_metrics(f"{METRICS_URL}/metrics/gateway")
         assert out["service"] == "gateway" and out["timestamp"] == world.now
-        assert out["data"] == T.V1Data.load(WorldAccess(world)).metrics["gateway"]
+        assert out["data"] == V1Data.load(WorldAccess(world)).metrics["gateway"]
         with pytest.raises(ValueError, match="HTTP 404"):
             fetch_acme_metrics(f"{METRICS_URL}/metrics/nope")
         with pytest.raises(ValueError, match="is not base64 text"):
@@ -405,33 +407,33 @@ def test_flawed_checks_pass_on_the_flawed_inputs(suite: Suite) -> None:
         # incidents 14: any three service names
         assert by_name["v1.incidents.14"].grade("payments gateway worker").success
     # vacuous passes on an empty expectation, as in the paper's all()
-    assert PaperCheck("none_or_all_present").compare("payments", [])[0]
-    assert PaperCheck("all_present").compare("", [])[0]
-    assert PaperCheck("any_group").compare("", {})[0]
+    assert AcmePaperCheck("none_or_all_present").compare("payments", [])[0]
+    assert AcmePaperCheck("all_present").compare("", [])[0]
+    assert AcmePaperCheck("any_group").compare("", {})[0]
 
 
 def test_checks_reject_wrong_answers() -> None:
-    assert not PaperCheck("contains").compare("8", 9)[0] and PaperCheck("contains").compare("about 9", 9)[0]
-    assert PaperCheck("contains").compare("690.819 ms", 690.819)[0]
-    assert not PaperCheck("contains").compare("690.82", 690.819)[0]
-    assert not PaperCheck("contains").compare("anything", None)[0]
-    assert PaperCheck("contains_unless_none").compare("anything", None)[0]
-    pairs = PaperCheck("pairs")
+    assert not AcmePaperCheck("contains").compare("8", 9)[0] and AcmePaperCheck("contains").compare("about 9", 9)[0]
+    assert AcmePaperCheck("contains").compare("690.819 ms", 690.819)[0]
+    assert not AcmePaperCheck("contains").compare("690.82", 690.819)[0]
+    assert not AcmePaperCheck("contains").compare("anything", None)[0]
+    assert AcmePaperCheck("contains_unless_none").compare("anything", None)[0]
+    pairs = AcmePaperCheck("pairs")
     assert pairs.compare("payments 3, auth 5", {"payments": 3, "auth": 5})[0]
     assert not pairs.compare("payments 3, auth 4", {"payments": 3, "auth": 5})[0]
-    order = PaperCheck("first_before_last")
+    order = AcmePaperCheck("first_before_last")
     assert order.compare("gateway, auth, payments", ["gateway", "auth", "payments"])[0]
     assert not order.compare("payments, auth, gateway", ["gateway", "auth", "payments"])[0]
     assert not order.compare("gateway, auth", ["gateway", "auth", "payments"])[0]
-    assert not PaperCheck("none_or_all_present").compare("auth", ["auth", "worker"])[0]
-    assert not PaperCheck("total_and_names").compare("1234 auth", {"total_requests": 1234, "attention": ["db"]})[0]
-    assert not PaperCheck("affected_two").compare("auth", {"auth": 1, "db": 2})[0]
-    assert PaperCheck("affected_two").compare("auth", {"auth": 1})[0]
-    assert not PaperCheck("winner_and_three").compare("gateway auth worker", {"worst_by_logs": "payments"})[0]
-    assert PaperCheck("winner_and_three").compare("payments auth worker", {"worst_by_logs": "payments"})[0]
-    assert "substring" in PaperCheck("contains").describe()
+    assert not AcmePaperCheck("none_or_all_present").compare("auth", ["auth", "worker"])[0]
+    assert not AcmePaperCheck("total_and_names").compare("1234 auth", {"total_requests": 1234, "attention": ["db"]})[0]
+    assert not AcmePaperCheck("affected_two").compare("auth", {"auth": 1, "db": 2})[0]
+    assert AcmePaperCheck("affected_two").compare("auth", {"auth": 1})[0]
+    assert not AcmePaperCheck("winner_and_three").compare("gateway auth worker", {"worst_by_logs": "payments"})[0]
+    assert AcmePaperCheck("winner_and_three").compare("payments auth worker", {"worst_by_logs": "payments"})[0]
+    assert "substring" in AcmePaperCheck("contains").describe()
     with pytest.raises(ValueError, match="unknown paper check"):
-        PaperCheck("exact")
+        AcmePaperCheck("exact")
 
 
 def test_free_text_grading_path(suite: Suite) -> None:
@@ -450,13 +452,13 @@ def test_free_text_grading_path(suite: Suite) -> None:
 # =================================================================================
 def _shown_truth(inst: TaskInstance, world: World) -> Any:
     """What tasks 1-5 would expect if they were graded on the 100 lines they show."""
-    entries = parse_log_text(T.shown_logs(world, "sample"))
+    entries = parse_log_text(shown_logs(world, "sample"))
     return {
-        "v1.logs.01": lambda: T.count_entries(entries, "payments", "ERROR"),
-        "v1.logs.02": lambda: T.count_entries(entries, "gateway", "ERROR"),
-        "v1.logs.03": lambda: T.fatal_services(entries),
+        "v1.logs.01": lambda: count_entries(entries, "payments", "ERROR"),
+        "v1.logs.02": lambda: count_entries(entries, "gateway", "ERROR"),
+        "v1.logs.03": lambda: fatal_services(entries),
         "v1.logs.04": lambda: len(entries),
-        "v1.logs.05": lambda: T.argmax(T.error_counts(entries)),
+        "v1.logs.05": lambda: argmax(error_counts(entries)),
     }[inst.family]()
 
 

@@ -18,6 +18,7 @@ from envs.acmecorp.configgen import generate_config
 from envs.acmecorp.tasks_config import CONFIG_FAMILIES, JsonValue, longest_chain
 from envs.acmecorp.topology import generate_incident, generate_topology
 from envs.http import WorldHttp
+from envs.oracle import tool_executor, trace_solver
 from envs.tasks import DegenerateTask, TaskFamily
 from envs.tools import InProcessRunner, tool_spec
 from envs.world import World
@@ -55,16 +56,10 @@ def instance(fam: TaskFamily, world: World) -> tuple[dict[str, Any], Any]:
 
 
 def run_oracle(fam: TaskFamily, world: World, params: dict[str, Any]) -> Any:
-    access = WorldAccess(world)
-    gen = fam.solve(world, params)
-    try:
-        call = next(gen)
-        while True:
-            res = RUNNER.call(call.tool, call.args, access)
-            assert res.ok, f"{fam.name}: {call} failed: {res.error}"
-            call = gen.send(res.output)
-    except StopIteration as stop:
-        return stop.value
+    trace = trace_solver(fam.solve(world, params), tool_executor(RUNNER, WorldAccess(world)), fam.name)
+    failed = [s for s in trace.steps if s.output is None]
+    assert not failed, f"{fam.name}: {failed[0].call} failed: {failed[0].observation}"
+    return trace.answer
 
 
 @pytest.fixture(scope="module")

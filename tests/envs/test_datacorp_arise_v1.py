@@ -14,11 +14,10 @@ import pytest
 
 import envs  # registers the Gymnasium ids
 from envs.access import AccessError, AccessPolicy, WorldAccess
-from envs.acmecorp.arise_v1_tools import PAPER_TOOLS, parse_acme_log
-from envs.datacorp import arise_v1_tasks as T
+from envs.acmecorp.arise_v1.tools import PAPER_TOOLS, parse_acme_log
 from envs.datacorp.arise_v1 import (
     CONSTANT_BLOB,
-    DcCheck,
+    DataCorpPaperCheck,
     arise_v1_suite,
     build_arise_v1_world,
     constant_blob,
@@ -27,19 +26,20 @@ from envs.datacorp.arise_v1 import (
     run_dcql,
     validate_batch,
 )
-from envs.datacorp.arise_v1_world import (
+from envs.datacorp.arise_v1 import fixtures as T
+from envs.datacorp.arise_v1.constants import (
     CURRENCIES,
     CUSTOMER_EMAILS,
-    ERROR_CODES,
     NOW,
     ORDER_WINDOW,
     STATUSES,
     T_START,
+    VALIDATION_CODES,
     VALIDATION_HOST,
     VALIDATION_URL,
-    DcData,
-    dc_convert,
 )
+from envs.datacorp.arise_v1.lenient_dcql import dc_convert
+from envs.datacorp.arise_v1.world import DcData
 from envs.grading import grade_answer
 from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
@@ -213,7 +213,7 @@ def test_every_code_but_dc009_is_reachable(world: World) -> None:
     with pytest.raises(KeyError):
         validate_batch([ORDER], "invoices")
     # DC-009 (reference integrity) is defined in the paper's table but no rule emits it
-    assert "DC-009" in ERROR_CODES
+    assert "DC-009" in VALIDATION_CODES
     products = post(world, [{"product_id": "5", "name": "x", "price": "2.5", "currency": "EUR",
                              "category": "bundle", "in_stock": "TRUE"}], "products")  # fmt: skip
     assert products["valid_count"] == 1 and products["valid"][0]["record"]["in_stock"] is True
@@ -417,10 +417,10 @@ def test_flawed_checks(suite: Suite) -> None:
     assert ok("v1.csv.10", f"about {mean + 0.49:.2f},") and not ok("v1.csv.10", f"{mean + 0.6:.2f}")
     assert not ok("v1.csv.10", f"mean={mean}")  # tokens are split on whitespace and commas only
     assert ok("v1.csv.01", "150 rows") and ok("v1.csv.06", "1500")  # substring numbers
-    assert DcCheck("hash_or_hex").compare("a", "")[0] is False  # no hash computed: the paper's check fails
-    assert "substring" in DcCheck("contains").describe()
+    assert DataCorpPaperCheck("hash_or_hex").compare("a", "")[0] is False  # no hash computed: the paper's check fails
+    assert "substring" in DataCorpPaperCheck("contains").describe()
     with pytest.raises(ValueError, match="unknown DataCorp paper check"):
-        DcCheck("exact")
+        DataCorpPaperCheck("exact")
 
 
 def test_free_text_grading_path(suite: Suite) -> None:

@@ -24,6 +24,7 @@ from envs.datacorp.dcql_tools import DCQL_TOOLS, MAX_ROWS, ExportTables, load_ra
 from envs.datacorp.tasks_query import QUERY_FAMILIES, ErrorOrRows, ResultRows, rows_of, run
 from envs.datacorp.world import build_world
 from envs.grading import ExactInt, grade_answer
+from envs.oracle import tool_executor, trace_solver
 from envs.tasks import DegenerateTask, TaskFamily
 from envs.tools import InProcessRunner
 from envs.world import World
@@ -51,16 +52,10 @@ def instance(w: World, fam: TaskFamily, index: int = 0) -> tuple[dict[str, Any],
 
 
 def oracle(w: World, fam: TaskFamily, params: dict[str, Any]) -> Any:
-    access = WorldAccess(w)
-    solver = fam.solve(w, params)
-    call = next(solver)
-    try:
-        while True:
-            result = RUNNER.call(call.tool, call.args, access)
-            assert result.ok, result.error
-            call = solver.send(result.output)
-    except StopIteration as stop:
-        return stop.value
+    trace = trace_solver(fam.solve(w, params), tool_executor(RUNNER, WorldAccess(w)), fam.name)
+    failed = [s.observation for s in trace.steps if s.output is None]
+    assert not failed, failed[0]
+    return trace.answer
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from envs.datacorp.reference_tools import EXPORT_TOOLS, VALIDATION_TOOLS
 from envs.datacorp.tasks_csv import CSV_FAMILIES
 from envs.datacorp.tasks_validation import VALIDATION_FAMILIES
 from envs.datacorp.world import DEFAULT_OPTIONS, build_world
+from envs.oracle import tool_executor, trace_solver
 from envs.tasks import Suite, TaskInstance, available
 from envs.tools import InProcessRunner
 
@@ -50,18 +51,11 @@ RUNNER = InProcessRunner.of(TOOLS)
 def run_oracle(suite: Suite, inst: TaskInstance) -> tuple[Any, int]:
     """(answer, longest tool output) of the family's oracle solver."""
     world = suite.get_world(inst.world_seed)
-    access = WorldAccess(world)
     solver = suite.family(inst.family).solve(world, inst.params)
-    longest = 0
-    try:
-        call = next(solver)
-        while True:
-            result = RUNNER.call(call.tool, call.args, access)
-            assert result.ok, f"{inst.id}: {call} -> {result.error}"
-            longest = max(longest, len(result.output))
-            call = solver.send(result.output)
-    except StopIteration as stop:
-        return stop.value, longest
+    trace = trace_solver(solver, tool_executor(RUNNER, WorldAccess(world)), inst.id)
+    failed = [s for s in trace.steps if s.output is None]
+    assert not failed, f"{inst.id}: {failed[0].call} -> {failed[0].observation}"
+    return trace.answer, max((len(s.observation) for s in trace.steps), default=0)
 
 
 def null_answers(suite: Suite, inst: TaskInstance, seed: int, majority: dict[str, Any]) -> dict[str, Any]:

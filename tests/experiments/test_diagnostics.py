@@ -396,8 +396,8 @@ def test_a_library_of_the_reference_tools_scores_one_on_every_layer(tmp_path: Pa
 
 def test_report_metrics_never_pass_library_l1_off_as_candidate_l1(tmp_path: Path) -> None:
     """With diagnostics.candidates=false the compliance/exec columns are undefined, not the library's L1."""
-    from experiments.report import Job
-    from experiments.report_diagnostics import _pooled_funnel, metrics
+    from experiments.report.genesis import _pooled_funnel, metrics
+    from experiments.report.jobs import Job
 
     diag = {
         "l1": {"compliance": 1.0, "exec": 1.0},

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from experiments import report as rep
 from experiments.config import compose_run_config
+from experiments.report.build import build_report
+from experiments.report.cli import main
+from experiments.report.figures import phase_boundaries
+from experiments.report.jobs import Job
+from experiments.report.table import ReportTable
+from experiments.report.tables import published_tables
 from experiments.run import run_job
 from experiments.summary import load_results
-from experiments.tables import Table
 
 # Table 2's setting on two seeds, plus the oracle and a null policy under both protocols.
 JOBS = [
@@ -32,7 +36,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(sweep: Path) -> Path:
-    rep.build_report([sweep], sweep / "report", progress=False)
+    build_report([sweep], sweep / "report", progress=False)
     return sweep / "report"
 
 
@@ -149,7 +153,7 @@ def test_report_is_deterministic_and_counts_a_repeated_job_once(sweep: Path, bui
     shutil.copytree(sweep, copy, ignore=shutil.ignore_patterns("report"))
     job = next(copy.glob("*condition=arise,seed=42"))
     shutil.copytree(job, copy / "again" / job.name)  # the same job reached from a second preset
-    rep.build_report([copy], copy / "report", progress=False)
+    build_report([copy], copy / "report", progress=False)
     assert len(load_results(copy)) == len(JOBS)  # the summary table counts the repeated job once too
     for name in ("success_acmecorp_arise_v1.csv", "error_taxonomy.csv", "cost.csv", "pass_k.csv"):
         assert (copy / "report" / "tables" / name).read_bytes() == (built / "tables" / name).read_bytes(), name
@@ -165,22 +169,22 @@ def _record(phase: str, success: bool = True) -> dict:
 def test_phase_boundaries_follow_the_actual_task_counts(sizes: tuple[int, ...]):
     phases = ("logs", "metrics", "config", "incidents")
     records = [_record(p) for p, n in zip(phases, sizes) for _ in range(n)]
-    job = rep.Job(Path("x"), {"seed": 1}, records)
-    segments = rep.phase_boundaries([job, job])
+    job = Job(Path("x"), {"seed": 1}, records)
+    segments = phase_boundaries([job, job])
     starts = [sum(sizes[:i]) for i in range(4)]
     assert segments == [(s, s + n, p) for s, n, p in zip(starts, sizes, phases)]
 
 
 def test_no_phase_boundaries_for_an_interleaved_stream_or_disagreeing_jobs():
-    mixed = rep.Job(Path("x"), {"seed": 1}, [_record(p) for p in ("logs", "metrics", "logs")])
-    assert rep.phase_boundaries([mixed]) == []
-    a = rep.Job(Path("a"), {"seed": 1}, [_record("logs"), _record("metrics")])
-    b = rep.Job(Path("b"), {"seed": 2}, [_record("logs"), _record("logs"), _record("metrics")])
-    assert rep.phase_boundaries([a, b]) == []
+    mixed = Job(Path("x"), {"seed": 1}, [_record(p) for p in ("logs", "metrics", "logs")])
+    assert phase_boundaries([mixed]) == []
+    a = Job(Path("a"), {"seed": 1}, [_record("logs"), _record("metrics")])
+    b = Job(Path("b"), {"seed": 2}, [_record("logs"), _record("logs"), _record("metrics")])
+    assert phase_boundaries([a, b]) == []
 
 
 def test_table_renderings_escape_and_validate():
-    t = Table("t", "50% & more_stuff", ["a|b", "c"])
+    t = ReportTable("t", "50% & more_stuff", ["a|b", "c"])
     t.add(["x_1", "10%"], {"a": 0.5, "c": None})
     assert "a\\|b" in t.markdown()
     assert "50\\% \\& more\\_stuff" in t.latex() and "x\\_1 & 10\\%" in t.latex()
@@ -190,26 +194,28 @@ def test_table_renderings_escape_and_validate():
 
 
 def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    assert rep.main([str(tmp_path), "--no-progress"]) == 1
+    assert main([str(tmp_path), "--no-progress"]) == 1
     assert "no result.json under" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        rep.main([str(tmp_path / "missing")])
+        main([str(tmp_path / "missing")])
     assert "is not a directory" in capsys.readouterr().err
 
 
-def _fake_job(evolution: str, success: bool) -> rep.Job:
+def _fake_job(evolution: str, success: bool) -> Job:
     result = {"world": "acmecorp", "protocol": "arise_v1", "seed": 42, "condition": "arise", "llm": "sim",
               "model": "sim-4o-mini-like", "simulated": True, "tools_promoted": 1, "n_episodes": 4,
-              "config": {"evolution": {"name": evolution}}}  # fmt: skip
+              "config": {"evolution": {"name": evolution}}, "evolution": {"promoted": 1}, "split": "test",
+              "success_rate": float(success), "mean_score": float(success), "by_phase": {}, "by_family": {},
+              "by_difficulty": {}, "tasks": [], "config_hash": evolution}  # fmt: skip
     records = [{"task": {"phase": p, "id": p, "family": p}, "success": success} for p in ("logs", "metrics")]
-    return rep.Job(Path(evolution), result, records)
+    return Job(Path(evolution), result, records)
 
 
 def test_published_side_by_side_uses_the_papers_pipeline_when_the_sweep_has_several():
-    (table,) = rep.published_tables([_fake_job("default", False), _fake_job("paper", True)])
+    (table,) = published_tables([_fake_job("default", False), _fake_job("paper", True)])
     ours = [d for d in table.data if d["source"] == "simulated"]
     assert [d["overall"] for d in ours] == [100.0]  # the paper preset's row only, not pooled with default
-    (table,) = rep.published_tables([_fake_job("default", False)])
+    (table,) = published_tables([_fake_job("default", False)])
     assert [d["overall"] for d in table.data if d["source"] == "simulated"] == [0.0]
 
 

@@ -20,9 +20,9 @@ from experiments.run import run_job
 from experiments.taxonomy import (
     CATEGORIES,
     LABELS,
+    FailureClassification,
     OraclePlan,
     PlannedCall,
-    Verdict,
     classify,
     oracle_plan,
     taxonomy,
@@ -85,7 +85,7 @@ def record(
     }
 
 
-def verdict(rec: dict[str, Any], plan: OraclePlan | None = PLAN) -> Verdict:
+def verdict(rec: dict[str, Any], plan: OraclePlan | None = PLAN) -> FailureClassification:
     v = classify(rec, plan=plan) if plan is not None else classify(rec)
     assert v.category in CATEGORIES and v.reason and "\n" not in v.reason
     return v
@@ -101,7 +101,7 @@ def test_categories_are_the_papers_in_its_order_with_its_labels():
         "Correct call but wrong reasoning",
         "Grader strictness",
     ]
-    v = Verdict("not_called", "x")
+    v = FailureClassification("not_called", "x")
     assert v.label == "Tool exists but not called"
     with pytest.raises(AttributeError):
         v.category = "missing_tool"  # type: ignore[misc]
@@ -358,7 +358,7 @@ def test_taxonomy_counts_failures_only_with_every_category():
 def test_every_failure_of_real_jobs_gets_a_category(tmp_path: Path):
     """Small sim jobs (AcmeCorp arise_v1, about 1 s each): every failure is classified, counts add up,
     and what a condition cannot produce does not appear."""
-    by_condition: dict[str, list[Verdict]] = {}
+    by_condition: dict[str, list[FailureClassification]] = {}
     for condition in ("no_evolution", "fixed_tools"):
         overrides = [
             "world=acmecorp",

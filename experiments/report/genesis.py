@@ -1,7 +1,7 @@
 """The report's Tool-Genesis section: L1-L4 per setting, the layer funnel, and whether cheap layers predict L4.
 
 Reads ``result.json["diagnostics"]`` of arise jobs (written by ``experiments.downstream`` at the end of
-every job). Used by ``experiments.report.build_report``; importable on its own.
+every job). Used by ``experiments.report.build.build_report``.
 
 Columns of the Tool-Genesis table and where they come from:
 
@@ -20,9 +20,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from experiments import published, stats
-from experiments.report import Figures, Job, _colors, _group, _mean_sd, _row_order
-from experiments.tables import Table
+from experiments.report.arms import row_order
+from experiments.report.figures import Figures, palette
+from experiments.report.jobs import Job, group_by
+from experiments.report.table import ReportTable, mean_sd
 
+GENESIS_INTRO = (
+    "Every arise job ends with a diagnosis of what it evolved against the world's reference tools "
+    "(`experiments/diagnostics.py`, `experiments/downstream.py`): L1 compliance and executability, "
+    "L2 Schema-F1, L3 held-out unit tests, L4 oracle-normalised success on held-out instances."
+)
 METRICS = ("compliance", "exec", "schema_f1", "arg_f1", "ut_soft", "ut_hard", "sr")
 STAGES = ("evolved", "compliant", "executable", "matched", "ut_hard_ge_0_5")
 STAGE_LABELS = {
@@ -66,21 +73,21 @@ def _repairs(job: Job) -> int | None:
 
 def _groups(jobs: Sequence[Job]) -> list[tuple[tuple[str, str, str], list[Job]]]:
     return sorted(
-        _group(list(jobs), lambda j: (f"{j.world}/{j.protocol}", j.label, j.model)).items(),
-        key=lambda kv: (kv[0][0], _row_order(kv[0][1]), kv[0][2]),
+        group_by(list(jobs), lambda j: (f"{j.world}/{j.protocol}", j.label, j.model)).items(),
+        key=lambda kv: (kv[0][0], row_order(kv[0][1]), kv[0][2]),
     )
 
 
 def _fmt3(values: list[float]) -> str:
-    return _mean_sd(values, "{:.3f}")
+    return mean_sd(values, "{:.3f}")
 
 
-def genesis_table(jobs: Sequence[Job]) -> Table | None:
+def genesis_table(jobs: Sequence[Job]) -> ReportTable | None:
     """Compliance, exec, Schema-F1, UT-soft, UT-hard, SR per setting, next to the published Tool-Genesis rows."""
     diag = diagnosed(jobs)
     if not diag:
         return None
-    table = Table(
+    table = ReportTable(
         name="tool_genesis",
         title="Tool-Genesis diagnostics of evolved tools (mean ± sd over jobs)",
         headers=[
@@ -172,12 +179,12 @@ def _pooled_funnel(rjobs: Sequence[Job]) -> list[int]:
     return counts
 
 
-def funnel_table(jobs: Sequence[Job]) -> Table | None:
+def funnel_table(jobs: Sequence[Job]) -> ReportTable | None:
     """Candidates surviving each layer, pooled over jobs: count, share of candidates, rate given the stage before."""
     diag = diagnosed(jobs)
     if not diag:
         return None
-    table = Table(
+    table = ReportTable(
         name="tool_genesis_funnel",
         title="Layer funnel of the candidates (pooled over jobs): count, share of candidates (rate given the "
         "previous layer)",
@@ -207,13 +214,13 @@ def funnel_table(jobs: Sequence[Job]) -> Table | None:
     return table
 
 
-def prediction_table(jobs: Sequence[Job], seed: int = 0) -> Table | None:
+def prediction_table(jobs: Sequence[Job], seed: int = 0) -> ReportTable | None:
     """Spearman's rho of each cheap layer with L4: per held-out family (pooled, bootstrap clustered by job),
     and per job (library-level layer vs SR)."""
     diag = [j for j in diagnosed(jobs) if (j.result["diagnostics"].get("l4") or {}).get("units") is not None]
     if not diag:
         return None
-    table = Table(
+    table = ReportTable(
         name="tool_genesis_prediction",
         title="Do the cheap layers predict downstream success (L4)? Spearman's rho [95% bootstrap CI]",
         headers=["layer", "per family: rho", "families", "jobs", "per job: rho", "jobs with SR"],
@@ -267,7 +274,7 @@ def genesis_figure(jobs: Sequence[Job], figs: Figures) -> None:
         return
     groups = _groups(diag)
     names = [f"{s} {lbl}" for (s, lbl, _), _ in groups]
-    colors = _colors(names)
+    colors = palette(names)
     cols = ("compliance", "exec", "schema_f1", "ut_soft", "ut_hard", "sr")
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
     width = 0.8 / max(1, len(groups))
@@ -308,7 +315,7 @@ def genesis_figure(jobs: Sequence[Job], figs: Figures) -> None:
     )
 
 
-def tables(jobs: Sequence[Job]) -> list[Table | None]:
+def tables(jobs: Sequence[Job]) -> list[ReportTable | None]:
     return [genesis_table(jobs), funnel_table(jobs), prediction_table(jobs)]
 
 

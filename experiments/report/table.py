@@ -1,7 +1,8 @@
 """One table, three renderings: Markdown for report.md, LaTeX for papers, CSV for analysis.
 
-A ``Table`` keeps what a reader sees (``rows`` of formatted cells) apart from what an analysis
+A ``ReportTable`` keeps what a reader sees (``rows`` of formatted cells) apart from what an analysis
 needs (``data``: one dict of raw values per row), so the CSV holds numbers, not "34.6% [28.1, 41.0]".
+Also the cell formats the report's tables share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from experiments import stats
 
 _TEX_ESCAPES = {
     "\\": r"\textbackslash{}",
@@ -31,7 +36,7 @@ def tex_escape(text: str) -> str:
 
 
 @dataclass
-class Table:
+class ReportTable:
     name: str  # file stem under tables/
     title: str
     headers: list[str]
@@ -102,3 +107,21 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.6g}"
     return value
+
+
+@dataclass
+class Cell:
+    """A success interval as a table cell ("-" when there is none)."""
+
+    interval: stats.Interval | None
+
+    def __str__(self) -> str:
+        return "-" if self.interval is None else self.interval.fmt()
+
+
+def mean_sd(values: list[float], fmt: str = "{:.1f}") -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(float(np.mean(values)))} ± {fmt.format(float(np.std(values, ddof=1)))}"

@@ -1,0 +1,56 @@
+"""What the AcmeCorp paper prompts show: the hints and the inline data (which the oracles therefore see)."""
+
+from __future__ import annotations
+
+from envs.acmecorp.arise_v1.world import (
+    CONFIG_DIR,
+    LOG_PATH,
+)
+from envs.world import World
+
+SAMPLE_LINES = 100  # log tasks 1-5 show this many lines (and are graded on all of them)
+LOG_HINT = "The format is [ACME:severity:service:unix_timestamp] message | ctx={json}."
+METRICS_HINT = (
+    "The API returns base64-encoded data. Decode the base64 string to get the format: "
+    "ACME_METRICS|service|timestamp|json. Parse the JSON portion to get metrics."
+)
+INCIDENT_METRICS_HINT = (
+    "The metrics API returns base64-encoded data. Decode the base64 string to get the format: "
+    "ACME_METRICS|service|timestamp|json. Parse the JSON for metrics."
+)
+VAR_NOTE = "Note: If replicas uses a variable like ${VAR:-N}, return the default value N."
+
+
+def log_lines(world: World) -> list[str]:
+    return [ln for ln in world.files[LOG_PATH].splitlines() if ln.strip()]
+
+
+def shown_logs(world: World, scope: str) -> str:
+    lines = log_lines(world)
+    return "\n".join(lines[:SAMPLE_LINES] if scope == "sample" else lines)
+
+
+def config_texts(world: World) -> dict[str, str]:
+    """Config files in the paper's order (base.acme, then the picked services)."""
+    return {name: world.files[f"{CONFIG_DIR}/{name}"] for name in world.facts["config_order"]}
+
+
+def picked_services(world: World) -> list[str]:
+    return list(world.facts["config_services"])
+
+
+def config_block(name: str, text: str) -> str:
+    return f"Config file ({name}):\n```\n{text}```"
+
+
+def all_config_blocks(world: World) -> str:
+    return "\n\n".join(config_block(n, t) for n, t in config_texts(world).items())
+
+
+def service_or_first(world: World, preferred: str) -> str:
+    picked = picked_services(world)
+    return preferred if preferred in picked else picked[0]
+
+
+def file_of(world: World, service: str) -> str:
+    return config_texts(world).get(f"{service}.acme", "")

@@ -1,0 +1,112 @@
+"""The jobs of a sweep: each job directory's result.json and episode records, loaded once."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from experiments.records import JobResult
+from experiments.summary import find_results
+
+
+@dataclass
+class Job:
+    """One job directory of a sweep: its result and its episode records."""
+
+    path: Path
+    result: dict[str, Any]
+    records: list[dict[str, Any]]
+    show_preset: bool = False  # set by load_jobs when the sweep has several evolution presets to tell apart
+
+    @functools.cached_property
+    def has_library(self) -> bool:
+        """An evolved library (arise), as opposed to a condition without one."""
+        return JobResult.from_json(self.result).has_library
+
+    @property
+    def world(self) -> str:
+        return str(self.result["world"])
+
+    @property
+    def protocol(self) -> str:
+        return str(self.result["protocol"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.result["seed"])
+
+    @property
+    def condition(self) -> str:
+        return str(self.result["condition"])
+
+    @property
+    def evolution(self) -> str | None:
+        """The evolution preset of a library job (None for conditions without a library)."""
+        if not self.has_library:
+            return None
+        return str((self.result.get("config") or {}).get("evolution", {}).get("name") or "default")
+
+    @property
+    def label(self) -> str:
+        """The row name: the condition, with the evolution preset when the sweep has several."""
+        return f"{self.condition}[{self.evolution}]" if self.show_preset else self.condition
+
+    @property
+    def llm(self) -> bool:
+        return bool(self.result.get("llm"))
+
+    @property
+    def profile(self) -> str:
+        return str(self.result.get("model") or "-") if self.llm else "-"
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.result.get("simulated"))
+
+    @property
+    def model(self) -> str:
+        return f"{self.profile} (sim)" if self.simulated else self.profile
+
+
+def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
+    """Every job below ``dirs`` (each once), with its episode records, in a fixed order."""
+    found = find_results(*dirs)
+    jobs = []
+    for path, result in tqdm(
+        found, desc="reading jobs", unit="job", disable=None if progress else True, file=sys.stderr
+    ):
+        episodes = path / "episodes.jsonl"
+        records = []
+        if episodes.exists():
+            for line in episodes.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    records.append(json.loads(line))
+        if len(records) != result.get("n_episodes"):
+            print(
+                f"warning: {path}: {len(records)} records for n_episodes={result.get('n_episodes')}; "
+                "the job is incomplete or was edited (using result.json's task outcomes)",
+                file=sys.stderr,
+            )
+        jobs.append(Job(path, result, records))
+    jobs.sort(key=lambda j: (j.world, j.protocol, j.condition, j.seed, str(j.path)))
+    presets = group_by([j for j in jobs if j.evolution], lambda j: (j.world, j.protocol, j.condition, j.model))
+    for group in presets.values():
+        if len({j.evolution for j in group}) > 1:
+            for j in group:
+                j.show_preset = True
+    return jobs
+
+
+def group_by(jobs: list[Job], key: Callable[[Job], Any]) -> dict[Any, list[Job]]:
+    out: dict[Any, list[Job]] = defaultdict(list)
+    for j in jobs:
+        out[key(j)].append(j)
+    return dict(out)

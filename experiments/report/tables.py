@@ -1,0 +1,516 @@
+"""The report's tables: success by phase, paired comparisons, the published side by side, error
+taxonomy, cost, tool quality, pass^k and the protocol comparison."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from experiments import published, stats
+from experiments.report.arms import paired_outcomes, phases_of, row_order, success_interval
+from experiments.report.jobs import Job, group_by
+from experiments.report.table import Cell, ReportTable, mean_sd
+from experiments.taxonomy import CATEGORIES, LABELS, classify
+
+BASELINE = "no_evolution"
+
+
+def success_tables(jobs: list[Job]) -> list[ReportTable]:
+    """Per (world, protocol): success by phase and overall with 95% CIs, one row per condition x model."""
+    tables = []
+    for (world, protocol), setting in sorted(group_by(jobs, lambda j: (j.world, j.protocol)).items()):
+        phases = phases_of(setting)
+        table = ReportTable(
+            name=f"success_{world}_{protocol}",
+            title=f"Success by phase, {world} / {protocol} (95% two-level bootstrap CI over seeds and tasks)",
+            headers=["condition", "model", "seeds", "tasks", *phases, "overall", "tools evolved"],
+        )
+        rows = group_by(setting, lambda j: (j.label, j.model))
+        for (label, model), rjobs in sorted(rows.items(), key=lambda kv: (row_order(kv[0][0]), kv[0][1])):
+            cells = {p: success_interval(rjobs, p) for p in phases}
+            overall = success_interval(rjobs)
+            promoted = [float(j.result["tools_promoted"]) for j in rjobs if j.has_library]
+            n_tasks = sum(j.result["n_episodes"] for j in rjobs)
+            table.add(
+                [
+                    label,
+                    model,
+                    str(len({j.seed for j in rjobs})),
+                    str(n_tasks),
+                    *(str(Cell(cells[p])) for p in phases),
+                    str(Cell(overall)),
+                    mean_sd(promoted) if promoted else "-",
+                ],
+                {
+                    "world": world,
+                    "protocol": protocol,
+                    "condition": label,
+                    "model": model,
+                    "simulated": any(j.simulated for j in rjobs),
+                    "seeds": len({j.seed for j in rjobs}),
+                    "tasks": n_tasks,
+                    **{
+                        f"{p}_{k}": getattr(cells[p], k) if cells[p] else None
+                        for p in phases
+                        for k in ("mean", "low", "high")
+                    },
+                    **{f"overall_{k}": getattr(overall, k) if overall else None for k in ("mean", "low", "high")},
+                    "tools_promoted_mean": float(np.mean(promoted)) if promoted else None,
+                },
+            )
+        tables.append(table)
+    return tables
+
+
+def comparison_tables(jobs: list[Job]) -> list[ReportTable]:
+    """Paired tests of every LLM condition against the baseline of its setting, Holm-corrected.
+
+    The baseline is ``no_evolution`` when the setting has it; in a sweep of evolution presets
+    (ablations) it is the default pipeline, so each ablation is tested against it.
+    """
+    tables = []
+    settings = group_by([j for j in jobs if j.llm], lambda j: (j.world, j.protocol, j.model))
+    for (world, protocol, model), setting in sorted(settings.items()):
+        by_label = group_by(setting, lambda j: j.label)
+        labels = sorted(by_label, key=row_order)
+        variants = [lbl for lbl in labels if "[" in lbl]
+        if variants and "arise[default]" in by_label:
+            base = "arise[default]"
+            others = [v for v in variants if v != base]
+        elif BASELINE in by_label:
+            base = BASELINE
+            others = [lbl for lbl in labels if lbl != BASELINE]
+        else:
+            continue
+        tests = []
+        for other in others:
+            xs, ys = paired_outcomes(by_label[other], by_label[base])
+            if not xs:
+                continue
+            perm = stats.paired_permutation(xs, ys, seed=0)
+            mc = stats.mcnemar([bool(x) for x in xs], [bool(y) for y in ys])
+            tests.append((other, len(xs), perm, mc))
+        if not tests:
+            continue
+        adjusted = stats.holm([t[2].p_value for t in tests])
+        table = ReportTable(
+            name=f"compare_{world}_{protocol}_{_slug(model)}",
+            title=f"Paired comparisons against {base}, {world} / {protocol} / {model}",
+            headers=["condition", f"vs {base}", "paired tasks", "diff (pts)", "d_z", "p perm", "p Holm", "McNemar p"],
+            notes=[
+                "Paired by task instance (same seed, same task id). p perm: two-sided sign-flip permutation test "
+                "on per-task success differences; p Holm: Holm-corrected across the rows of this table; d_z: mean "
+                "difference / sd of differences; McNemar: exact binomial on discordant pairs below 25, else "
+                "chi-square with continuity correction."
+            ],
+        )
+        for (other, n, perm, mc), p_holm in zip(tests, adjusted):
+            table.add(
+                [
+                    other,
+                    base,
+                    str(n),
+                    f"{100 * perm.mean_diff:+.1f}",
+                    f"{perm.effect_size:.2f}",
+                    _p(perm.p_value),
+                    _p(p_holm) + (" *" if p_holm < 0.05 else ""),
+                    _p(mc.p_value),
+                ],
+                {
+                    "world": world,
+                    "protocol": protocol,
+                    "model": model,
+                    "condition": other,
+                    "baseline": base,
+                    "n": n,
+                    "mean_diff": perm.mean_diff,
+                    "effect_size": perm.effect_size,
+                    "p_perm": perm.p_value,
+                    "p_holm": p_holm,
+                    "p_mcnemar": mc.p_value,
+                    "mcnemar_method": mc.method,
+                    "b01": mc.b01,
+                    "b10": mc.b10,
+                },
+            )
+        tables.append(table)
+    return tables
+
+
+def _pct(interval: stats.Interval | None) -> float | None:
+    return None if interval is None else 100 * interval.mean
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text).strip("_")
+
+
+def published_tables(jobs: list[Job]) -> list[ReportTable]:
+    """Ours next to each published ARISE table whose setting the sweep covers."""
+    tables = []
+    for pub in published.TABLES:
+        phases = list(published.ACME) if pub.world == "acmecorp" else []
+        matching = [
+            j
+            for j in jobs
+            if j.world == pub.world
+            and j.protocol == pub.protocol
+            and j.llm
+            and j.profile in (pub.profile, pub.model)
+            and j.evolution in (None, "default", "paper")
+        ]
+        if any(j.evolution == "paper" for j in matching):  # the paper's own pipeline, not also the default
+            matching = [j for j in matching if j.evolution != "default"]
+        if not matching:
+            continue
+        table = ReportTable(
+            name=f"published_{pub.key}",
+            title=f"{pub.title}: published vs this sweep",
+            headers=["condition", "source", "seeds", *phases, "overall", "tools evolved"],
+            notes=[
+                f"Ours: {pub.world} / {pub.protocol}; 'simulated' rows come from the offline simulated model "
+                f"({pub.profile}) standing in for {pub.model} - they test the pipeline, not the model. "
+                "Ours are mean [95% CI]; published are mean ± sd over seeds where the paper gives it."
+            ],
+        )
+        by_cond = group_by(matching, lambda j: j.condition)
+        for row in pub.rows:
+            sd = row.sd
+            table.add(
+                [
+                    row.condition,
+                    f"published ({pub.model})",
+                    pub.seeds,
+                    *(
+                        f"{row.by_phase[p]:.0f}" + (f" ± {sd[p]:.0f}" if p in sd else "") if p in row.by_phase else "-"
+                        for p in phases
+                    ),
+                    f"{row.overall:.0f}" + (f" ± {sd['overall']:.0f}" if "overall" in sd else ""),
+                    row.tools or "-",
+                ],
+                {
+                    "table": pub.key,
+                    "condition": row.condition,
+                    "source": "published",
+                    "model": pub.model,
+                    **{p: row.by_phase.get(p) for p in phases},
+                    "overall": row.overall,
+                },
+            )
+            ours = by_cond.get(row.condition)
+            if not ours:
+                continue
+            sim = all(j.simulated for j in ours)
+            promoted = [float(j.result["tools_promoted"]) for j in ours if j.has_library]
+            cells = {p: success_interval(ours, p) for p in phases}
+            overall = success_interval(ours)
+            table.add(
+                [
+                    row.condition,
+                    f"ours, {'simulated ' if sim else ''}{ours[0].profile}",
+                    ",".join(str(s) for s in sorted({j.seed for j in ours})),
+                    *(str(Cell(cells[p])) for p in phases),
+                    str(Cell(overall)),
+                    mean_sd(promoted) if promoted else ("7 (hand-written)" if row.condition == "fixed_tools" else "0"),
+                ],
+                {
+                    "table": pub.key,
+                    "condition": row.condition,
+                    "source": "simulated" if sim else "ours",
+                    "model": ours[0].profile,
+                    **{p: _pct(cells[p]) for p in phases},
+                    "overall": _pct(overall),
+                },
+            )
+        tables.append(table)
+    return tables
+
+
+def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Counter[str]]]:
+    """Table 5: failed episodes of LLM agents by error category (automatic classifier)."""
+    counts: dict[str, Counter[str]] = {}
+    examples: dict[str, list[str]] = defaultdict(list)
+    for label, ljobs in sorted(group_by([j for j in jobs if j.llm], lambda j: j.label).items()):
+        c: Counter[str] = Counter({k: 0 for k in CATEGORIES})
+        for j in ljobs:
+            for r in j.records:
+                if not r["success"]:
+                    verdict = classify(r)
+                    c[verdict.category] += 1
+                    if len(examples[label]) < 3:
+                        examples[label].append(f"{r['task']['id']}: {verdict.reason}")
+        counts[label] = c
+    if not counts:
+        return None, counts
+    table = ReportTable(
+        name="error_taxonomy",
+        title="Error taxonomy of failed episodes (automatic classifier, experiments/taxonomy.py)",
+        headers=["condition", "failures", *(LABELS[k] for k in CATEGORIES)],
+        notes=["Published: ARISE Table 5, 30 failed ARISE trajectories of GPT-4o-mini, hand-labelled."],
+    )
+    pub_total = sum(published.ERROR_TAXONOMY.values())
+    table.add(
+        [
+            "arise (published)",
+            str(pub_total),
+            *(f"{v} ({100 * v / pub_total:.0f}%)" for v in (published.ERROR_TAXONOMY[k] for k in CATEGORIES)),
+        ],
+        {"condition": "arise", "source": "published", "failures": pub_total, **published.ERROR_TAXONOMY},
+    )
+    for label, c in sorted(counts.items(), key=lambda kv: row_order(kv[0])):
+        total = sum(c.values())
+        table.add(
+            [label, str(total), *(f"{c[k]} ({100 * c[k] / total:.0f}%)" if total else "0" for k in CATEGORIES)],
+            {"condition": label, "source": "ours", "failures": total, **{k: c[k] for k in CATEGORIES}},
+        )
+    for label, exs in sorted(examples.items()):
+        table.notes.append(f"{label}, first failures: " + "; ".join(exs))
+    return table, counts
+
+
+def cost_table(jobs: list[Job]) -> ReportTable | None:
+    """Table 6: per job, wall time, LLM calls (agent + evolution), tokens and cost."""
+    llm_jobs = [j for j in jobs if j.llm]
+    if not llm_jobs:
+        return None
+    table = ReportTable(
+        name="cost",
+        title="Cost and time per job (mean ± sd over jobs; agent and evolution calls together)",
+        headers=[
+            "setting",
+            "condition",
+            "model",
+            "jobs",
+            "episodes/job",
+            "wall s/job",
+            "LLM calls",
+            "tokens in",
+            "tokens out",
+            "cost $",
+            "published (per 60-episode run)",
+        ],
+        notes=[
+            "Simulated models answer in microseconds, so wall time is the harness' own (sandbox, worlds); "
+            "calls, tokens and the cost the mimicked model would charge are what a real run would spend."
+        ],
+    )
+    for (setting, label, model), rjobs in sorted(
+        group_by(llm_jobs, lambda j: (f"{j.world}/{j.protocol}", j.label, j.model)).items(),
+        key=lambda kv: (kv[0][0], row_order(kv[0][1]), kv[0][2]),
+    ):
+        res = [j.result for j in rjobs]
+        calls = [r.get("llm_calls", 0) + r.get("evolution_llm_calls", 0) for r in res]
+        tin = [r.get("tokens_in", 0) + r.get("evolution_tokens_in", 0) for r in res]
+        tout = [r.get("tokens_out", 0) + r.get("evolution_tokens_out", 0) for r in res]
+        costs = [(r.get("cost_usd") or 0.0) + (r.get("evolution_cost_usd") or 0.0) for r in res]
+        pub_model = published.PROFILE_MODEL.get(rjobs[0].profile, rjobs[0].profile)
+        pub = next((c for c in published.COST if c.model == pub_model and c.condition == label), None)
+        if setting != "acmecorp/arise_v1":  # the paper's figures are for its own task set
+            pub = None
+        pub_s = f"{pub.duration}, {pub.llm_calls} calls, ${pub.cost_usd:.2f} ({pub.model})" if pub else "-"
+        table.add(
+            [
+                setting,
+                label,
+                model,
+                str(len(rjobs)),
+                mean_sd([float(r["n_episodes"]) for r in res], "{:.0f}"),
+                mean_sd([float(r["wall_s"]) for r in res]),
+                mean_sd([float(c) for c in calls], "{:.0f}"),
+                mean_sd([float(t) for t in tin], "{:.0f}"),
+                mean_sd([float(t) for t in tout], "{:.0f}"),
+                mean_sd(costs, "{:.2f}"),
+                pub_s,
+            ],
+            {
+                "setting": setting,
+                "condition": label,
+                "model": model,
+                "jobs": len(rjobs),
+                "episodes": float(np.mean([r["n_episodes"] for r in res])),
+                "wall_s": float(np.mean([r["wall_s"] for r in res])),
+                "llm_calls": float(np.mean(calls)),
+                "tokens_in": float(np.mean(tin)),
+                "tokens_out": float(np.mean(tout)),
+                "cost_usd": float(np.mean(costs)),
+            },
+        )
+    return table
+
+
+def tool_quality_table(jobs: list[Job]) -> ReportTable | None:
+    lib_jobs = [j for j in jobs if j.has_library]
+    if not lib_jobs:
+        return None
+    reasons = sorted({k for j in lib_jobs for k in j.result.get("rejections", {})})
+    pub = published.TOOL_QUALITY
+    table = ReportTable(
+        name="tool_quality",
+        title="Tool quality per job: candidates, promotions and why candidates were rejected",
+        headers=[
+            "setting",
+            "condition",
+            "model",
+            "jobs",
+            "candidates",
+            "promoted",
+            "promotion rate",
+            "active at end",
+            "rejections",
+            *(f"{r} %" for r in reasons),
+        ],
+        notes=[
+            f"Published (ARISE, GPT-4o-mini): {pub.candidates} candidates, promotion rate "
+            f"about {pub.promotion_rate:.0f}%, {pub.active_tools} active tools; rejections: "
+            + ", ".join(f"{k} {v:.0f}%" for k, v in pub.rejections.items())
+            + "."
+        ],
+    )
+    for (setting, label, model), rjobs in sorted(
+        group_by(lib_jobs, lambda j: (f"{j.world}/{j.protocol}", j.label, j.model)).items(),
+        key=lambda kv: (kv[0][0], row_order(kv[0][1]), kv[0][2]),
+    ):
+        res = [j.result for j in rjobs]
+        cand = [float(r.get("candidates", 0)) for r in res]
+        prom = [float(r.get("tools_promoted", 0)) for r in res]
+        active = [float(len(r.get("evolution", {}).get("library", []))) for r in res]
+        rej: Counter[str] = Counter()
+        for r in res:
+            rej.update(r.get("rejections", {}))
+        n_rej = sum(rej.values())
+        rate = sum(prom) / sum(cand) if sum(cand) else None
+        table.add(
+            [
+                setting,
+                label,
+                model,
+                str(len(rjobs)),
+                mean_sd(cand),
+                mean_sd(prom),
+                f"{100 * rate:.0f}%" if rate is not None else "-",
+                mean_sd(active),
+                str(n_rej),
+                *(f"{100 * rej[k] / n_rej:.0f}" if n_rej else "-" for k in reasons),
+            ],
+            {
+                "setting": setting,
+                "condition": label,
+                "model": model,
+                "jobs": len(rjobs),
+                "candidates": float(np.mean(cand)),
+                "promoted": float(np.mean(prom)),
+                "promotion_rate": rate,
+                "active": float(np.mean(active)),
+                **{f"rejected_{k}": rej[k] for k in reasons},
+            },
+        )
+    return table
+
+
+def pass_k_table(jobs: list[Job]) -> ReportTable | None:
+    """pass^k over seeds: a task family counts as reliable at k when k of its runs all succeed."""
+    rows = []
+    for (world, protocol, label, model), rjobs in sorted(
+        group_by(jobs, lambda j: (j.world, j.protocol, j.label, j.model)).items(),
+        key=lambda kv: (kv[0][0], kv[0][1], row_order(kv[0][2])),
+    ):
+        by_family: dict[str, list[bool]] = defaultdict(list)
+        for j in rjobs:
+            for r in j.records:
+                by_family[r["task"]["family"]].append(bool(r["success"]))
+        if not by_family:
+            continue
+        k_max = min(len(v) for v in by_family.values())
+        if k_max < 2:
+            continue
+        curve = stats.pass_hat_k_curve(by_family, range(1, min(k_max, 5) + 1))
+        rows.append((world, protocol, label, model, len(by_family), k_max, curve))
+    if not rows:
+        return None
+    ks_all = sorted({k for *_, curve in rows for k in curve})
+    table = ReportTable(
+        name="pass_k",
+        title="Reliability: pass^k over repeated runs of each task family (seeds x worlds x instances)",
+        headers=[
+            "world",
+            "protocol",
+            "condition",
+            "model",
+            "families",
+            "runs/family",
+            *(f"pass^{k}" for k in ks_all),
+        ],
+        notes=[
+            "pass^k = mean over families of C(c, k) / C(n, k): the chance that k runs of the family, drawn "
+            "without replacement, all succeed (tau-bench). pass^1 = pass@1, the plain success rate."
+        ],
+    )
+    for world, protocol, label, model, n_fam, k_max, curve in rows:
+        table.add(
+            [
+                world,
+                protocol,
+                label,
+                model,
+                str(n_fam),
+                f">= {k_max}",
+                *(f"{100 * curve[k]:.1f}%" if k in curve else "-" for k in ks_all),
+            ],
+            {
+                "world": world,
+                "protocol": protocol,
+                "condition": label,
+                "model": model,
+                "families": n_fam,
+                **{f"pass_hat_{k}": curve.get(k) for k in ks_all},
+            },
+        )
+    return table
+
+
+def protocol_table(jobs: list[Job]) -> ReportTable | None:
+    """Overall success of every condition under each protocol, nulls included: what a protocol measures."""
+    protocols = sorted({j.protocol for j in jobs})
+    worlds = sorted({j.world for j in jobs})
+    if len(protocols) < 2 and not any(j.condition.startswith("null_") for j in jobs):
+        return None
+    headers = ["world", "condition", "model", *protocols]
+    table = ReportTable(
+        name="protocols",
+        title="Protocol comparison: overall success under each protocol, with the null-policy scores",
+        headers=headers,
+        notes=[
+            "Null policies answer without looking (empty, echo, names, numbers, random, majority, blob). A protocol "
+            "whose nulls score well cannot tell a working agent from a guess; 'best null' is the highest of them."
+        ],
+    )
+    for world in worlds:
+        wjobs = [j for j in jobs if j.world == world]
+        groups = group_by(wjobs, lambda j: (j.label, j.model))
+        best_null: dict[str, float] = {}
+        for (label, model), rjobs in sorted(groups.items(), key=lambda kv: (row_order(kv[0][0]), kv[0][1])):
+            cells, data = [], {}
+            for protocol in protocols:
+                pj = [j for j in rjobs if j.protocol == protocol]
+                ci = success_interval(pj)
+                cells.append(f"{100 * ci.mean:.1f}%" if ci else "-")
+                data[protocol] = ci.mean if ci else None
+                if ci and label.startswith("null_"):
+                    best_null[protocol] = max(best_null.get(protocol, 0.0), ci.mean)
+            table.add([world, label, model, *cells], {"world": world, "condition": label, "model": model, **data})
+        if best_null:
+            table.add(
+                [
+                    world,
+                    "**best null**",
+                    "-",
+                    *(f"{100 * best_null[p]:.1f}%" if p in best_null else "-" for p in protocols),
+                ],
+                {"world": world, "condition": "best_null", "model": "-", **best_null},
+            )
+    return table
