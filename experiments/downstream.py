@@ -50,7 +50,14 @@ from envs.tools import ToolRunner, ToolSpec
 from evolution.sandbox.runner import Sandbox, SandboxRunner
 from experiments.config import DiagnosticsConfig
 from experiments.diagnostics import default_held_out_seed, diagnose_library, read_tools
-from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
+from experiments.episodes import (
+    RecordWriter,
+    cut_at_first_failure,
+    dumps_record,
+    load_records,
+    run_episode,
+    write_json_atomic,
+)
 
 ARMS = ("affordances", "reference", "library")
 LAYERS = ("l1", "l2", "l3_soft", "l3_hard")  # predictors of L4, per family
@@ -113,14 +120,23 @@ def predictors(library_diag: dict[str, Any], refs: Sequence[str]) -> dict[str, f
 
 
 def _rate(records: Sequence[dict[str, Any]]) -> float:
-    return sum(bool(r["success"]) for r in records) / len(records) if records else 0.0
+    """Success over the episodes that are results (an episode whose model failed is not one)."""
+    results = [r for r in records if not r.get("llm_failure")]
+    return sum(bool(r["success"]) for r in results) / len(results) if results else 0.0
 
 
 def summarise_l4(
     records: dict[str, list[dict[str, Any]]], fam_refs: dict[str, list[str]], library_diag: dict[str, Any]
 ) -> dict[str, Any]:
     """Success per arm (overall and per family), SR, and the per-family prediction units."""
-    arms = {a: {"n": len(rs), "success_rate": _rate(rs)} for a, rs in records.items()}
+    arms = {
+        a: {
+            "n": sum(1 for r in rs if not r.get("llm_failure")),
+            "success_rate": _rate(rs),
+            "llm_failures": sum(1 for r in rs if r.get("llm_failure")),
+        }
+        for a, rs in records.items()
+    }
     by_family: dict[str, dict[str, Any]] = {}
     for fam in sorted({r["task"]["family"] for rs in records.values() for r in rs}):
         rates = {a: _rate([r for r in rs if r["task"]["family"] == fam]) for a, rs in records.items()}
@@ -240,7 +256,7 @@ def _play(
     desc: str,
 ) -> list[dict[str, Any]]:
     """Play ``instances`` into ``path``, continuing after the records it already holds."""
-    done = load_records(path, list(instances))
+    done = cut_at_first_failure(path, load_records(path, list(instances)))
     runner = tools()
     with RecordWriter(path) as writer:
         for inst in tqdm(instances[len(done) :], desc=desc, disable=not progress, leave=False, file=sys.stderr):

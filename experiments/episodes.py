@@ -139,6 +139,21 @@ def supersede(path: Path, records: list[dict[str, Any]]) -> None:
                 writer.write(r)
 
 
+def cut_at_first_failure(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Kept records up to the first whose model failed (``llm_failure``); the file and its timings
+    are cut there and the cut records kept in ``superseded_<file>``, never lost. For episodes that
+    depend on every earlier one (an evolving phase), or where replaying a few is cheap (L4)."""
+    first = next((i for i, r in enumerate(records) if r.get("llm_failure")), None)
+    if first is None:
+        return records
+    supersede(path, records[first:])
+    rewrite_records(path, records[:first])
+    timings = path.with_name(path.name.replace("episodes", "timings"))
+    if timings.exists():
+        rewrite_records(timings, [json.loads(line) for line in complete_lines(timings)][:first])
+    return records[:first]
+
+
 def write_json_atomic(path: str | Path, payload: dict[str, Any]) -> None:
     """Write JSON via a temp file and rename, so readers never see a torn file."""
     path = Path(path)

@@ -53,6 +53,7 @@ from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import (
     RecordWriter,
     complete_lines,
+    cut_at_first_failure,
     dumps_record,
     load_records,
     rewrite_records,
@@ -174,7 +175,12 @@ def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
         JobResult.from_json(result)
     except (FileNotFoundError, json.JSONDecodeError, RecordError):  # written atomically: damaged only by hand
         return None
-    if result.get("config_hash") != plan_hash or result.get("llm_failures"):
+    l4_arms = ((result.get("diagnostics") or {}).get("l4") or {}).get("arms") or {}
+    if (
+        result.get("config_hash") != plan_hash
+        or result.get("llm_failures")
+        or any(a.get("llm_failures") for a in l4_arms.values())
+    ):
         return None  # another plan, or episodes whose model failed: not finished, they are retried
     return result
 
@@ -456,7 +462,7 @@ def _run_phase(
 
     Episodes kept from an earlier run whose model failed are played again first (in place: records
     stay in plan order; the failed ones go to ``superseded_<file>``). In an evolving phase there are
-    none: the resume cut the phase at its first failure (see ``_cut_at_first_failure``).
+    none: the resume cut the phase at its first failure (see ``experiments.episodes.cut_at_first_failure``).
     """
     path = out_dir / phase.filename
     timings_path = path.with_name(phase.filename.replace("episodes", "timings"))
@@ -493,21 +499,6 @@ def _run_phase(
                 condition.evolver.observe(phase.offset + index, stored)
             breaker.update(stored)
             check_spend()
-
-
-def _cut_at_first_failure(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """An evolving phase's kept records up to its first LLM failure. The library those episodes
-    built depends on every earlier one, so the failed episode and all after it are played again
-    (the cut records go to ``superseded_<file>``, never lost)."""
-    first = next((i for i, r in enumerate(records) if r.get("llm_failure")), None)
-    if first is None:
-        return records
-    supersede(path, records[first:])
-    rewrite_records(path, records[:first])
-    timings = path.with_name(path.name.replace("episodes", "timings"))
-    if timings.exists():
-        rewrite_records(timings, [json.loads(line) for line in complete_lines(timings)][:first])
-    return records[:first]
 
 
 def _budget(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None) -> Budget:
@@ -550,9 +541,9 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
     records = load_records(out_dir / "episodes.jsonl", plan.planned, out_dir / "timings.jsonl")
     if cfg.condition.tools == ToolSource.library:  # the evolving phase replays from its first failure
         if plan.train:
-            train_records = _cut_at_first_failure(out_dir / "train_episodes.jsonl", train_records)
+            train_records = cut_at_first_failure(out_dir / "train_episodes.jsonl", train_records)
         else:
-            records = _cut_at_first_failure(out_dir / "episodes.jsonl", records)
+            records = cut_at_first_failure(out_dir / "episodes.jsonl", records)
     finished = _finished_result(out_dir, plan.hash)
     diag_settings = _diagnostics_settings(cfg)
     stale = diag_settings is not None and (  # missing diagnostics or other settings: run them again

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from experiments.config import ConfigError, compose_run_config
-from experiments.episodes import load_records
+from experiments.episodes import cut_at_first_failure, load_records
 from experiments.limits import BudgetReached, JobStopped
-from experiments.run import _cut_at_first_failure, plan_job, run_job
+from experiments.run import plan_job, run_job
 from tests.agents.fault_server import HUGE_ANSWER, FaultServer
 
 FAMS = "families=[logs.severity_count,metrics.current_value,config.effective_replicas,incidents.root_cause]"
@@ -79,11 +79,11 @@ def test_an_evolving_phase_replays_from_its_first_failure(tmp_path: Path):
     recs = [{"task": {"id": f"t{i}"}, "episode": i, **({"llm_failure": "x"} if i == 2 else {})} for i in range(5)]
     path.write_text("".join(json.dumps(r) + "\n" for r in recs))
     (tmp_path / "timings.jsonl").write_text("".join(json.dumps({"episode": i}) + "\n" for i in range(5)))
-    kept = _cut_at_first_failure(path, recs)
+    kept = cut_at_first_failure(path, recs)
     assert kept == recs[:2] and lines(path) == recs[:2]
     assert lines(tmp_path / "superseded_episodes.jsonl") == recs[2:]
     assert lines(tmp_path / "timings.jsonl") == [{"episode": 0}, {"episode": 1}]
-    assert _cut_at_first_failure(path, kept) == kept
+    assert cut_at_first_failure(path, kept) == kept
 
 
 def test_breaker_limit_is_validated(tmp_path: Path):
