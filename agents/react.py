@@ -24,6 +24,7 @@ from agents.llm import (
     AuthError,
     ChatBackend,
     ChatRequest,
+    ContextLengthError,
     LLMError,
     ReplayMissError,
     ToolCall,
@@ -77,6 +78,7 @@ class ReActAgent(Policy):
         self.error: str | None = None
         self.failed_attempts: list[dict[str, Any]] = []  # of the call that ended the episode
         self.cut_off = False
+        self.context_overflow = False
 
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         self._reset_state()
@@ -119,6 +121,7 @@ class ReActAgent(Policy):
                 raise  # a configuration problem: the job stops (records are kept)
             except LLMError as exc:  # recorded; the episode ends without an answer
                 self.error = f"{type(exc).__name__}: {exc}"
+                self.context_overflow = isinstance(exc, ContextLengthError)
                 self.failed_attempts = [a.to_dict() for a in exc.attempts]
                 self.meter.add_failure(len(exc.attempts))
                 return json.dumps({"answer": ""})
@@ -136,7 +139,9 @@ class ReActAgent(Policy):
         return json.dumps({"tool": call.name, "args": args}, ensure_ascii=False)
 
     def llm_failure(self) -> str | None:
-        return self.error
+        # A transcript longer than the model's context is deterministic (the same episode overflows
+        # again): the agent ran out of room like it runs out of steps, a result, not a failure to retry.
+        return None if self.context_overflow else self.error
 
     def answer_cut_off(self) -> bool:
         return self.cut_off
@@ -150,5 +155,6 @@ class ReActAgent(Policy):
                 "responses": self.responses,
                 "error": self.error,
                 "error_attempts": self.failed_attempts,
+                "context_overflow": self.context_overflow,
             },
         }

@@ -184,6 +184,9 @@ class Evolver:
         self.world_options = dict(world_options or {})
         self.replay = replay
         self.stats = EvolutionStats()
+        self.failed_episodes: list[int] = []  # episodes after which a tool-author call failed
+        self.consecutive_llm_failures = 0
+        self.last_llm_failure = ""
         self.pending: list[dict[str, Any]] = []  # failures since the last evolution
         self.rewards: list[float | None] = []
         self.used_by: dict[str, list[str]] = {}  # library tool -> failed task ids that called it
@@ -455,7 +458,13 @@ class Evolver:
         except LLMError as exc:
             self.stats.usage.add_failure(len(exc.attempts))
             self.library.log(episode, "llm_error", step=step, error=f"{type(exc).__name__}: {exc}")
+            # An evolution whose model failed is not a result either: the job is unfinished and a
+            # re-run replays from this episode (experiments.run); the breaker counts these too.
+            self.failed_episodes.append(episode)
+            self.consecutive_llm_failures += 1
+            self.last_llm_failure = f"{type(exc).__name__}: {exc}"
             return None
+        self.consecutive_llm_failures = 0
         self.stats.usage.add(response.usage, retries=len(response.retries))
         return response.text
 

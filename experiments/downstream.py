@@ -63,8 +63,11 @@ ARMS = ("affordances", "reference", "library")
 LAYERS = ("l1", "l2", "l3_soft", "l3_hard")  # predictors of L4, per family
 
 
-def oracle_normalised(library: float, reference: float, affordances: float) -> float | None:
-    """(library - affordances) / (reference - affordances); None unless the reference tools help."""
+def oracle_normalised(library: float | None, reference: float | None, affordances: float | None) -> float | None:
+    """(library - affordances) / (reference - affordances); None unless the reference tools help (or
+    when an arm has no result)."""
+    if library is None or reference is None or affordances is None:
+        return None
     gap = reference - affordances
     return (library - affordances) / gap if gap > 0 else None
 
@@ -119,10 +122,11 @@ def predictors(library_diag: dict[str, Any], refs: Sequence[str]) -> dict[str, f
     return {k: sum(r[k] for r in rows) / len(rows) for k in LAYERS}
 
 
-def _rate(records: Sequence[dict[str, Any]]) -> float:
-    """Success over the episodes that are results (an episode whose model failed is not one)."""
+def _rate(records: Sequence[dict[str, Any]]) -> float | None:
+    """Success over the episodes that are results (an episode whose model failed is not one);
+    None when there is none (undefined, not 0)."""
     results = [r for r in records if not r.get("llm_failure")]
-    return sum(bool(r["success"]) for r in results) / len(results) if results else 0.0
+    return sum(bool(r["success"]) for r in results) / len(results) if results else None
 
 
 def summarise_l4(
@@ -193,8 +197,12 @@ def diagnose_job(
     families: Sequence[str] | None = None,
     progress: bool = False,
     label: str = "",
+    after_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """L1-L4 of a finished arise job in ``job_dir`` (its library.sqlite and records); returns the summary.
+
+    ``after_episode(record)`` is called after each new L4 episode is written (the job's breaker and
+    spending limits: it may raise to stop).
 
     ``settings``: any keys of ``experiments.config.DiagnosticsConfig`` but ``enabled`` (the
     rest take its defaults); an unknown key is a ValueError.
@@ -238,7 +246,7 @@ def diagnose_job(
             "library": lambda: library_runner(job_dir, sandbox),
         }
         records = {arm: _play(out / f"l4_{arm}.jsonl", env, policy, instances, tools[arm], progress,
-                              f"{label} [L4 {arm}]") for arm in ARMS}  # fmt: skip
+                              f"{label} [L4 {arm}]", after_episode) for arm in ARMS}  # fmt: skip
         fam_refs = family_reference_tools(suite, instances)
         summary["l4"] = summarise_l4(records, fam_refs, diag)
         diag["l4"] = summary["l4"]
@@ -254,8 +262,10 @@ def _play(
     tools: Callable[[], str | ToolRunner],
     progress: bool,
     desc: str,
+    after_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Play ``instances`` into ``path``, continuing after the records it already holds."""
+    """Play ``instances`` into ``path``, continuing after the records it already holds (from the
+    first whose model failed)."""
     done = cut_at_first_failure(path, load_records(path, list(instances)))
     runner = tools()
     with RecordWriter(path) as writer:
@@ -264,4 +274,6 @@ def _play(
             record.episode, record.arm = len(done), path.stem.removeprefix("l4_")
             writer.write(record.to_json())
             done.append(json.loads(dumps_record(record.to_json())))
+            if after_episode is not None:
+                after_episode(done[-1])
     return done

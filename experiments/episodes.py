@@ -139,12 +139,16 @@ def supersede(path: Path, records: list[dict[str, Any]]) -> None:
                 writer.write(r)
 
 
-def cut_at_first_failure(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def cut_at_first_failure(
+    path: Path, records: list[dict[str, Any]], failed_evolution: int | None = None
+) -> list[dict[str, Any]]:
     """Kept records up to the first whose model failed (``llm_failure``); the file and its timings
     are cut there and the cut records kept in ``superseded_<file>``, never lost. For episodes that
     depend on every earlier one (an evolving phase), or where replaying a few is cheap (L4)."""
     first = next((i for i, r in enumerate(records) if r.get("llm_failure")), None)
-    if first is None:
+    if failed_evolution is not None:  # the evolution after that episode failed: replay it and what follows
+        first = min(first if first is not None else len(records), failed_evolution + 1)
+    if first is None or first >= len(records):
         return records
     supersede(path, records[first:])
     rewrite_records(path, records[:first])

@@ -38,6 +38,15 @@ class Breaker:
     def __init__(self, limit: int, out_dir: Path) -> None:
         self.limit, self.out_dir, self.run = limit, out_dir, 0
 
+    def update_evolution(self, evolver: Any) -> None:
+        """The tool author's calls in a row that failed (``Evolver.consecutive_llm_failures``)."""
+        if evolver.consecutive_llm_failures >= self.limit:
+            raise JobStopped(
+                f"stopped after {evolver.consecutive_llm_failures} consecutive tool-author calls failed (last: "
+                f"{evolver.last_llm_failure}); every record is kept in {self.out_dir}; fix the endpoint and run "
+                f"the same command again (limits.max_consecutive_llm_failures={self.limit})"
+            )
+
     def update(self, record: dict[str, Any]) -> None:
         self.run = self.run + 1 if record.get("llm_failure") else 0
         if self.run >= self.limit:
@@ -51,13 +60,20 @@ class Breaker:
 @dataclass(frozen=True)
 class Spend:
     cost_usd: float | None  # None: unknown (a call without a price or usage)
-    tokens: int
+    tokens: int  # of the calls whose usage is known
     calls: int
+    unknown_usage_calls: int = 0  # calls whose server sent no usable token counts
+    unpriced_calls: int = 0
 
     @classmethod
     def of(cls, totals: dict[str, Any]) -> Spend:
-        return cls(totals.get("cost_usd"), int(totals.get("tokens_in") or 0) + int(totals.get("tokens_out") or 0),
-                   int(totals.get("llm_calls") or 0))  # fmt: skip
+        return cls(
+            totals.get("cost_usd"),
+            int(totals.get("tokens_in") or 0) + int(totals.get("tokens_out") or 0),
+            int(totals.get("llm_calls") or 0),
+            int(totals.get("unknown_usage_calls") or 0),
+            int(totals.get("unpriced_calls") or 0),
+        )
 
     def describe(self) -> str:
         cost = "unknown cost" if self.cost_usd is None else f"${self.cost_usd:.4f}"
@@ -88,7 +104,9 @@ class Budget:
         if self.ledger is not None:
             self.ledger.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.ledger.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"cost_usd": job.cost_usd, "tokens": job.tokens, "calls": job.calls}))
+            tmp.write_text(json.dumps({"cost_usd": job.cost_usd, "tokens": job.tokens, "calls": job.calls,
+                                       "unknown_usage_calls": job.unknown_usage_calls,
+                                       "unpriced_calls": job.unpriced_calls}))  # fmt: skip
             os.replace(tmp, self.ledger)
         _over("this job", job, self.max_cost_usd, self.max_tokens, "limits.max_cost_usd", "limits.max_tokens")
         if self.sweep_limited:
@@ -103,7 +121,7 @@ class Budget:
     def sweep_spend(self) -> Spend:
         assert self.ledger is not None
         cost: float | None = 0.0
-        tokens = calls = 0
+        tokens = calls = unknown = unpriced = 0
         for path in sorted(self.ledger.parent.glob("*.json")):
             try:
                 entry = json.loads(path.read_text())
@@ -111,15 +129,28 @@ class Budget:
                 continue  # being replaced right now: counted at the next check
             tokens += int(entry.get("tokens") or 0)
             calls += int(entry.get("calls") or 0)
-            cost = None if cost is None or entry.get("cost_usd") is None else cost + float(entry["cost_usd"])
-        return Spend(cost, tokens, calls)
+            unknown += int(entry.get("unknown_usage_calls") or 0)
+            unpriced += int(entry.get("unpriced_calls") or 0)
+            if entry.get("cost_usd") is None and entry.get("calls"):
+                cost = None
+            elif cost is not None:
+                cost += float(entry.get("cost_usd") or 0.0)
+        return Spend(cost, tokens, calls, unknown, unpriced)
 
 
 def _over(who: str, spend: Spend, max_cost: float | None, max_tokens: int | None, cost_key: str, tok_key: str) -> None:
-    if max_cost is not None and spend.cost_usd is None and spend.calls:
+    if (max_cost is not None and spend.cost_usd is None and spend.calls) or (
+        max_tokens is not None and spend.unknown_usage_calls
+    ):
+        why = []
+        if spend.unknown_usage_calls:
+            why.append(f"{spend.unknown_usage_calls} call(s) came back without usable token counts")
+        if spend.unpriced_calls > spend.unknown_usage_calls:
+            why.append("the model has no price in llm.prices")
+        key, value = (cost_key, f"{max_cost:g}") if max_cost is not None else (tok_key, f"{max_tokens:,}")
         raise BudgetReached(
-            f"{who} has spent {spend.describe()}: the cost is unknown, so {cost_key}={max_cost:g} cannot be "
-            "enforced; add the model's price to llm.prices, or use a token limit"
+            f"{who} has spent {spend.describe()} and its spend is unknown ({'; '.join(why)}), so {key}={value} "
+            "cannot be enforced; lift the limit (null) to continue without it, or use a server that reports usage"
         )
     if max_cost is not None and spend.cost_usd is not None and spend.cost_usd >= max_cost:
         raise BudgetReached(

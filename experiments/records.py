@@ -149,6 +149,7 @@ class JobResult:
     cost_usd: float | None = 0.0  # None: unknown (a call without a price or usable usage)
     # Episodes whose model failed (not results: excluded from the rates; the job is not finished).
     llm_failures: int = 0
+    evolution_llm_failures: int | None = None  # arise: tool-author calls that failed (the job is unfinished)
     # LLM use by role: agent (the scored and train episodes), evolution (the tool author), diagnostics
     # (L4 episodes), and total; each as agents.llm.UsageMeter.to_dict(). llm_calls/tokens/cost above
     # are the agent's (their meaning in every landed version).
@@ -206,6 +207,7 @@ class JobResult:
 
 # Keys result.json has only for the conditions they concern (the layout of every landed version).
 _ABSENT_WHEN_NONE = (
-    "cut_off", "usage", "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
+    "cut_off", "usage", "evolution_llm_failures",
+    "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
     "evolution_tokens_in", "evolution_tokens_out", "evolution_cost_usd", "diagnostics",
 )  # fmt: skip

@@ -141,6 +141,29 @@ def _adopt_hydra_files(out_dir: Path) -> None:
         os.replace(pending, final)
 
 
+def _first_failed_evolution(out_dir: Path) -> int | None:
+    """The first episode after which a tool-author call failed, from the library an earlier run left
+    (read before the library is rebuilt): the evolving phase replays from the episode after it."""
+    db = out_dir / "library.sqlite"
+    if not db.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT min(episode) FROM events WHERE kind = 'llm_error'").fetchone()
+    except sqlite3.Error:
+        return None  # a damaged library: rebuilt from the records anyway
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _supersede_diagnostics(out_dir: Path) -> None:
+    diag = out_dir / "diagnostics"
+    if diag.is_dir():
+        n = 1
+        while (aside := out_dir / f"superseded_diagnostics_{n}").exists():
+            n += 1
+        os.replace(diag, aside)
+
+
 def _library_intact(out_dir: Path, finished: dict[str, Any]) -> bool:
     """A finished job's evolved library opens and passes SQLite's integrity check. A damaged one is
     moved aside (``library.sqlite.damaged``, never deleted) and the job runs again: the library is
@@ -159,7 +182,10 @@ def _library_intact(out_dir: Path, finished: dict[str, Any]) -> bool:
         problem = str(exc)
     if problem is None:
         return True
-    aside = db.with_name("library.sqlite.damaged")
+    aside, n = db.with_name("library.sqlite.damaged"), 1
+    while aside.exists():  # an earlier damaged copy is kept too
+        n += 1
+        aside = db.with_name(f"library.sqlite.damaged-{n}")
     if db.exists():
         os.replace(db, aside)
     print(f"{db}: the library of this finished job is damaged ({problem}); kept as {aside.name}, rebuilding it",
@@ -179,6 +205,7 @@ def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
     if (
         result.get("config_hash") != plan_hash
         or result.get("llm_failures")
+        or result.get("evolution_llm_failures")
         or any(a.get("llm_failures") for a in l4_arms.values())
     ):
         return None  # another plan, or episodes whose model failed: not finished, they are retried
@@ -472,19 +499,18 @@ def _run_phase(
     if retry:
         assert not phase.evolving
         timings = [json.loads(line) for line in complete_lines(timings_path)]
-        superseded = [done[i] for i in retry]
-        try:
-            for i in tqdm(retry, desc=f"{desc} [retry]", disable=not cfg.progress, leave=False, file=sys.stderr):
-                record, timing = _play(cfg, phase, env, condition, i, out_dir)
-                done[i] = _stored(record)
-                if i < len(timings):
-                    timings[i] = timing
-                breaker.update(done[i])
-                check_spend()
-        finally:  # also when the breaker trips: what was retried so far is kept
-            supersede(path, [old for old, i in zip(superseded, retry, strict=True) if done[i] is not old])
+        for i in tqdm(retry, desc=f"{desc} [retry]", disable=not cfg.progress, leave=False, file=sys.stderr):
+            record, timing = _play(cfg, phase, env, condition, i, out_dir)
+            # Kept at once (a kill between retries loses none): the old record to superseded_<file>
+            # first, then both files replaced atomically.
+            supersede(path, [done[i]])
+            done[i] = _stored(record)
+            if i < len(timings):
+                timings[i] = timing
             rewrite_records(path, done)
             rewrite_records(timings_path, timings)
+            breaker.update(done[i])
+            check_spend()
     with RecordWriter(path) as writer, RecordWriter(timings_path) as timing_writer:
         for index in tqdm(
             range(len(done), len(phase.instances)), desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
@@ -497,6 +523,7 @@ def _run_phase(
             if phase.evolving:
                 assert condition.evolver is not None
                 condition.evolver.observe(phase.offset + index, stored)
+                breaker.update_evolution(condition.evolver)
             breaker.update(stored)
             check_spend()
 
@@ -540,10 +567,15 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
     )
     records = load_records(out_dir / "episodes.jsonl", plan.planned, out_dir / "timings.jsonl")
     if cfg.condition.tools == ToolSource.library:  # the evolving phase replays from its first failure
+        evolving_file = out_dir / ("train_episodes.jsonl" if plan.train else "episodes.jsonl")
+        kept = train_records if plan.train else records
+        cut = cut_at_first_failure(evolving_file, kept, _first_failed_evolution(out_dir))
+        if len(cut) < len(kept):
+            _supersede_diagnostics(out_dir)  # they measured a library the replay will rebuild
         if plan.train:
-            train_records = cut_at_first_failure(out_dir / "train_episodes.jsonl", train_records)
+            train_records = cut
         else:
-            records = cut_at_first_failure(out_dir / "episodes.jsonl", records)
+            records = cut
     finished = _finished_result(out_dir, plan.hash)
     diag_settings = _diagnostics_settings(cfg)
     stale = diag_settings is not None and (  # missing diagnostics or other settings: run them again
@@ -600,15 +632,27 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
         roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
         if evolver is not None:
             roles["evolution"] = [evolver.stats.usage.to_dict()]
-        if diag_settings is not None and evolver is not None:
+            result.evolution_llm_failures = len(evolver.failed_episodes)
+        unfinished = result.llm_failures or (evolver is not None and evolver.failed_episodes)
+        if diag_settings is not None and evolver is not None and not unfinished:
             assert condition.sandbox is not None
             check_spend()
+            l4_usage: list[dict[str, Any]] = []
+            l4_breaker = Breaker(int(cfg.limits.max_consecutive_llm_failures), out_dir)
+
+            def after_l4_episode(record: dict[str, Any]) -> None:
+                l4_breaker.update(record)
+                l4_usage.append(record.get("llm", {}).get("usage", {}))
+                roles["diagnostics"] = l4_usage
+                budget.check(usage_by_role(roles)["total"])
+
             # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
             # from its records) and sweep progress counts it as done only when it is.
             result.diagnostics = diagnose_job(
                 out_dir, env=env, policy=condition.policy, suite=plan.suite, sandbox=condition.sandbox,
                 seed=int(cfg.seed), settings=diag_settings, options=plan.options,
                 families=list(cfg.families) or None, progress=bool(cfg.progress), label=plan.label,
+                after_episode=after_l4_episode,
             )  # fmt: skip
             roles["diagnostics"] = [(result.diagnostics or {}).get("l4") or {}]
             if isinstance(condition.backend, ReplayBackend):  # the cache served the L4 episodes too
@@ -642,9 +686,8 @@ def main(cfg: DictConfig) -> None:
     except ConfigError as exc:
         shutil.rmtree(out_dir / PENDING_HYDRA, ignore_errors=True)  # a refused run leaves the job untouched
         raise SystemExit(f"error: {exc}") from None
-    except OSError as exc:  # an unwritable or full output path
-        where = exc.filename or out_dir
-        raise SystemExit(f"error: cannot write {where}: {exc.strerror or exc}") from None
+    except OSError as exc:  # an unwritable or full path, a broken filesystem
+        raise SystemExit(f"error: {exc}") from None
     except JobStopped as exc:
         raise SystemExit(f"stopped: {exc}") from None
     except KeyboardInterrupt:
@@ -664,17 +707,19 @@ def main(cfg: DictConfig) -> None:
         if result.get("cut_off"):
             llm += f" cut_off={result['cut_off']}"
     failures = ""
-    if result.get("llm_failures"):
+    if result.get("llm_failures") or result.get("evolution_llm_failures"):
         failures = (
-            f"  LLM FAILURES={result['llm_failures']} (not results; the job is not finished: run the same "
-            "command again to retry them)"
+            f"  LLM FAILURES: {result.get('llm_failures') or 0} episodes, {result.get('evolution_llm_failures') or 0} "
+            "tool-author calls (not results; the job is not finished: run the same command again to retry them)"
         )
     print(
         f"{result['world']}/{result['protocol']}/{result['condition']} seed={result['seed']}: "
         f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}{failures}  "
         f"-> {out_dir}" + ("  (complete: skipped)" if result.get("skipped") else "")
     )
-    if result.get("llm_failures") and HydraConfig.get().mode != RunMode.MULTIRUN:
+    if (result.get("llm_failures") or result.get("evolution_llm_failures")) and (
+        HydraConfig.get().mode != RunMode.MULTIRUN
+    ):
         raise SystemExit(3)  # not finished (a sweep goes on with its other jobs; its summary shows them)
 
 

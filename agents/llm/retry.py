@@ -424,6 +424,8 @@ def _receive(
             return resp.status_code, resp.headers, b"".join(chunks)
     except httpx.TimeoutException as exc:
         raise _Retryable("timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})") from None
+    except httpx.DecodingError as exc:  # a body its content-encoding does not describe (a broken gzip)
+        raise _Retryable("malformed", f"sent a body that cannot be decoded ({redact(str(exc), key)})") from None
     except httpx.TransportError as exc:
         raise _Retryable("connection", f"connection failed ({type(exc).__name__}: {redact(str(exc), key)})") from None
 

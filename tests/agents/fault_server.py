@@ -32,17 +32,23 @@ FAULTS = (
     "usage_missing",  # no usage at all
     "length",  # finish_reason length / stop_reason max_tokens
     "huge",  # a 1 MB answer
+    "context_overflow",  # 400 context_length_exceeded
+    "bad_gzip",  # 200 with content-encoding gzip and a body that is not gzip
 )
 HUGE_ANSWER = "0123456789abcdef" * 65536  # 1 MiB
 
 
 class FaultServer:
-    def __init__(self, faults: Iterable[str] = (), default: str = "ok") -> None:
-        for name in [*faults, default]:
+    """``author``: the fault for every request of the tool author (the evolution pipeline, told
+    apart by its system prompt), instead of the queue; None = no difference."""
+
+    def __init__(self, faults: Iterable[str] = (), default: str = "ok", author: str | None = None) -> None:
+        for name in [*faults, default, *([author] if author else [])]:
             if name not in FAULTS:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
         self.faults = list(faults)
         self.default = default
+        self.author = author
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         server = self
@@ -57,7 +63,10 @@ class FaultServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
                 with server._lock:
                     server.requests.append({"path": self.path, "body": body})
-                    fault = server.faults.pop(0) if server.faults else server.default
+                    if server.author is not None and _from_author(body):
+                        fault = server.author
+                    else:
+                        fault = server.faults.pop(0) if server.faults else server.default
                 server._answer(self, fault)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -84,6 +93,11 @@ class FaultServer:
             h.connection.shutdown(socket.SHUT_RDWR)
             h.close_connection = True
             return
+        if fault == "context_overflow":
+            msg = b'{"error": {"code": "context_length_exceeded", "message": "maximum context length is 2048"}}'
+            return _send(h, 400, msg)
+        if fault == "bad_gzip":
+            return _send(h, 200, b"this is not gzip", {"content-encoding": "gzip"})
         if fault == "http_500":
             return _send(h, 500, b'{"error": {"message": "internal"}}')
         if fault == "http_429_retry_after":
@@ -122,6 +136,16 @@ class FaultServer:
             time.sleep(30)
             return
         _send(h, 200, good)
+
+
+def _from_author(body: dict[str, Any]) -> bool:
+    from evolution import prompts
+
+    system = body.get("system")  # Anthropic
+    if system is None:
+        messages = body.get("messages") or [{}]
+        system = messages[0].get("content") if messages[0].get("role") == "system" else ""
+    return isinstance(system, str) and system.startswith(prompts.SYSTEM[:60])
 
 
 def _completion(anthropic: bool, fault: str) -> dict[str, Any]:

@@ -121,3 +121,12 @@ def test_server_not_running(provider):
     with pytest.raises(LLMError, match=r"connection failed.*check that the server is up") as err:
         client(provider, f"http://127.0.0.1:{port}", sleeps).complete(REQ)
     assert [a.kind for a in err.value.attempts] == ["connection"] * 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_body_its_encoding_does_not_describe_is_retried(provider):
+    sleeps: list[float] = []
+    with FaultServer(["bad_gzip"]) as server:
+        resp = client(provider, server.base_url, sleeps).complete(REQ)
+    assert resp.text == "42" and [r["kind"] for r in resp.retries] == ["malformed"]
+    assert "cannot be decoded" in resp.retries[0]["reason"]

@@ -133,7 +133,7 @@ def test_a_token_budget_stops_the_job_and_a_raised_one_continues_it(tmp_path: Pa
 
 def test_a_cost_budget_needs_a_known_cost(tmp_path: Path):
     with FaultServer() as server:
-        with pytest.raises(BudgetReached, match=r"cost is unknown, so limits.max_cost_usd=1 cannot be enforced"):
+        with pytest.raises(BudgetReached, match=r"no price in llm.prices\), so limits.max_cost_usd=1 cannot"):
             run_job(compose_run_config(overrides(server, "limits.max_cost_usd=1")), tmp_path / "a")
         with pytest.raises(BudgetReached, match=r"reached limits.max_cost_usd=5e-05 \(spent \$0\.0001, 42 tokens"):
             run_job(compose_run_config(overrides(server, PRICED, "limits.max_cost_usd=0.00005")), tmp_path / "b")
@@ -151,3 +151,62 @@ def test_a_sweep_budget_holds_across_jobs(tmp_path: Path):
             run_job(compose_run_config(overrides(server, limit, "seed=4")), sweep / "seed=4", sweep)
         assert len(server.requests) == 4 and not (sweep / "seed=4" / "episodes.jsonl").exists()
         assert json.loads((sweep / ".spend" / "seed=3.json").read_text())["tokens"] == 56
+
+
+ARISE = ["condition=arise", "evolution.failure_threshold=2", "diagnostics.per_family=1"]
+
+
+def test_a_job_limit_covers_the_l4_episodes_and_the_ledger_counts_them(tmp_path: Path):
+    with FaultServer() as server:
+        free = run_job(compose_run_config(overrides(server, *ARISE)), tmp_path / "free")
+        used = free["usage"]
+        assert used["diagnostics"]["llm_calls"] > 0 and used["evolution"]["llm_calls"] > 0
+        before_l4 = used["agent"]["tokens_in"] + used["agent"]["tokens_out"]
+        before_l4 += used["evolution"]["tokens_in"] + used["evolution"]["tokens_out"]
+        sweep = tmp_path / "sweep"
+        limit = f"limits.max_tokens={before_l4 + 30}"  # reached inside L4, not before
+        with pytest.raises(BudgetReached, match=rf"reached limits.max_tokens={before_l4 + 30:,}"):
+            run_job(compose_run_config(overrides(server, *ARISE, limit)), sweep / "job", sweep)
+    assert any((sweep / "job" / "diagnostics").glob("l4_*.jsonl"))
+    ledger = json.loads((sweep / ".spend" / "job.json").read_text())
+    assert before_l4 + 30 <= ledger["tokens"] < before_l4 + 30 + 2 * 14  # L4 spend is in the sweep's ledger
+
+
+def test_failed_tool_author_calls_leave_the_job_unfinished_and_are_replayed(tmp_path: Path):
+    out = tmp_path / "job"
+    with FaultServer(author="drop") as server:
+        first = run_job(compose_run_config(overrides(server, *ARISE, "diagnostics.enabled=false")), out)
+        assert first["evolution_llm_failures"] > 0 and first["llm_failures"] == 0
+        assert first["usage"]["evolution"]["failed_calls"] == first["evolution_llm_failures"]
+        kept = lines(out / "episodes.jsonl")
+        server.author = "ok"  # the tool author's endpoint is back
+        again = run_job(compose_run_config(overrides(server, *ARISE, "diagnostics.enabled=false")), out)
+    assert again["evolution_llm_failures"] == 0 and not again.get("skipped")
+    superseded = lines(out / "superseded_episodes.jsonl")
+    assert superseded and superseded == kept[len(kept) - len(superseded) :]  # replayed from the failed evolution
+    assert len(lines(out / "episodes.jsonl")) == len(kept)
+
+
+def test_the_tool_author_failing_in_a_row_trips_the_breaker(tmp_path: Path):
+    with FaultServer(author="drop") as server:
+        cfg = compose_run_config(overrides(server, *ARISE, "limits.max_consecutive_llm_failures=2"))
+        with pytest.raises(JobStopped, match="stopped after 2 consecutive tool-author calls failed"):
+            run_job(cfg, tmp_path)
+
+
+def test_a_context_overflow_is_a_result_not_a_failure_to_retry(tmp_path: Path):
+    with FaultServer(["context_overflow"]) as server:
+        result = run_job(compose_run_config(overrides(server, "per_family=1")), tmp_path)
+    first = lines(tmp_path / "episodes.jsonl")[0]
+    assert "llm_failure" not in first and first["success"] is False and first["llm"]["context_overflow"] is True
+    assert result["llm_failures"] == 0 and "ContextLengthError" in first["llm"]["error"]
+
+
+def test_a_token_limit_with_unknown_usage_says_it_cannot_be_enforced(tmp_path: Path):
+    with (
+        FaultServer(default="usage_missing") as server,
+        pytest.raises(
+            BudgetReached, match=r"1 call\(s\) came back without usable token counts\), so limits.max_tokens"
+        ),
+    ):
+        run_job(compose_run_config(overrides(server, "limits.max_tokens=1000")), tmp_path)
