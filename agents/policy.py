@@ -29,3 +29,13 @@ class Policy(ABC):
     def episode_extras(self) -> dict[str, Any]:
         """Policy-specific data to store in the episode record (LLM usage, solver errors...)."""
         return {}
+
+    def llm_failure(self) -> str | None:
+        """Why the episode ended without a result because its model failed (unreachable, garbage
+        answers after every retry, context overflow), or None. Such an episode is not a wrong
+        answer: it is kept as what it is and retried when the job is re-run."""
+        return None
+
+    def answer_cut_off(self) -> bool:
+        """The final answer was cut off at the output-token limit (graded as it stands, flagged)."""
+        return False

@@ -5,7 +5,8 @@ observations returned to the model as tool messages) or answers in text (the fin
 answer; the env's grader extracts JSON from it leniently). A tool call with malformed
 arguments is forwarded as is, so the env answers with an error observation the model
 can react to. LLM failures other than authentication end the episode with an empty
-answer and are recorded; authentication errors stop the run (a config problem).
+answer and are recorded as the episode's ``llm_failure`` (not a wrong answer: the job retries
+it when re-run); authentication errors and replay misses stop the run (a config problem).
 
 The episode record gains ``tools_shown`` and ``llm``: the system prompt, usage (calls,
 tokens, cost), every response, and any error; with the env's steps (actions and
@@ -23,7 +24,9 @@ from agents.llm import (
     AuthError,
     ChatBackend,
     ChatRequest,
+    ContextLengthError,
     LLMError,
+    ReplayMissError,
     ToolCall,
     UsageMeter,
     assistant_message,
@@ -73,6 +76,9 @@ class ReActAgent(Policy):
         self.meter = UsageMeter()
         self.responses: list[dict[str, Any]] = []
         self.error: str | None = None
+        self.failed_attempts: list[dict[str, Any]] = []  # of the call that ended the episode
+        self.cut_off = False
+        self.context_overflow = False
 
     def reset(self, env: ToolUseEnv, observation: str, info: dict[str, Any]) -> None:
         self._reset_state()
@@ -111,15 +117,19 @@ class ReActAgent(Policy):
                         meta={**self.meta, "turn": len(self.responses)},
                     )
                 )
-            except AuthError:
-                raise
+            except (AuthError, ReplayMissError):
+                raise  # a configuration problem: the job stops (records are kept)
             except LLMError as exc:  # recorded; the episode ends without an answer
                 self.error = f"{type(exc).__name__}: {exc}"
+                self.context_overflow = isinstance(exc, ContextLengthError)
+                self.failed_attempts = [a.to_dict() for a in exc.attempts]
+                self.meter.add_failure(len(exc.attempts))
                 return json.dumps({"answer": ""})
-            self.meter.add(response.usage)
+            self.meter.add(response.usage, retries=len(response.retries))
             self.responses.append(response.to_dict())
             self.messages.append(assistant_message(response))
             if not response.tool_calls:
+                self.cut_off = response.truncated
                 return json.dumps({"answer": response.text or ""}, ensure_ascii=False)
             self.pending = list(response.tool_calls)
         call = self.pending.pop(0)
@@ -127,6 +137,14 @@ class ReActAgent(Policy):
         # Malformed arguments go to the env as raw text: it answers with an error observation.
         args: Any = call.arguments if call.error is None else call.raw_arguments
         return json.dumps({"tool": call.name, "args": args}, ensure_ascii=False)
+
+    def llm_failure(self) -> str | None:
+        # A transcript longer than the model's context is deterministic (the same episode overflows
+        # again): the agent ran out of room like it runs out of steps, a result, not a failure to retry.
+        return None if self.context_overflow else self.error
+
+    def answer_cut_off(self) -> bool:
+        return self.cut_off
 
     def episode_extras(self) -> dict[str, Any]:
         return {
@@ -136,5 +154,7 @@ class ReActAgent(Policy):
                 "usage": self.meter.to_dict(),
                 "responses": self.responses,
                 "error": self.error,
+                "error_attempts": self.failed_attempts,
+                "context_overflow": self.context_overflow,
             },
         }

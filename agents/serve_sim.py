@@ -129,7 +129,7 @@ def handle_chat(server: SimServer, body: Any) -> tuple[int, dict[str, Any]]:
         "usage": {
             "prompt_tokens": usage.tokens_in,
             "completion_tokens": usage.tokens_out,
-            "total_tokens": usage.tokens_in + usage.tokens_out,
+            "total_tokens": (usage.tokens_in or 0) + (usage.tokens_out or 0),
         },
     }
 

@@ -49,6 +49,13 @@ class Comparator(ABC):
         return Grade(1.0 if ok else 0.0, ok, {"note": note} if note else {})
 
 
+def shown(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` for a grader's note, cut at ``limit`` characters: a note explains, the answer
+    itself is already in the record (a 1 MB answer was copied into every note)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _as_number(x: Any) -> float | None:
     if isinstance(x, bool):
         return None
@@ -67,7 +74,7 @@ class ExactInt(Comparator):
     def compare(self, pred: Any, truth: Any) -> tuple[bool, str]:
         num = _as_number(pred)
         if num is None or not math.isfinite(num) or num != int(num):
-            return False, f"expected an integer, got {pred!r}"
+            return False, f"expected an integer, got {shown(pred)}"
         return int(num) == truth, "" if int(num) == truth else "wrong value"
 
     def describe(self) -> str:
@@ -98,7 +105,7 @@ class ExactStr(Comparator):
 class ExactBool(Comparator):
     def compare(self, pred: Any, truth: Any) -> tuple[bool, str]:
         if not isinstance(pred, bool):
-            return False, f"expected true/false, got {pred!r}"
+            return False, f"expected true/false, got {shown(pred)}"
         return pred == truth, "" if pred == truth else "wrong value"
 
     def describe(self) -> str:
@@ -115,7 +122,7 @@ class Tolerance(Comparator):
     def compare(self, pred: Any, truth: Any) -> tuple[bool, str]:
         num = _as_number(pred)
         if num is None or not math.isfinite(num):
-            return False, f"expected a number, got {pred!r}"
+            return False, f"expected a number, got {shown(pred)}"
         ok = abs(num - float(truth)) <= self.abs_tol + self.rel_tol * abs(float(truth)) + 1e-12
         return ok, "" if ok else "outside tolerance"
 
@@ -183,7 +190,7 @@ class ListOfRecords(Comparator):
                     remaining.pop(i)
                     break
             else:
-                return False, f"unexpected record {rec!r}"
+                return False, f"unexpected record {shown(rec)}"
         return (not remaining), "" if not remaining else f"{len(remaining)} record(s) missing"
 
     @staticmethod

@@ -68,12 +68,23 @@ def is_privileged(request: httpx.Request) -> bool:
     return bool(request.extensions.get("arise", {}).get("privileged"))
 
 
+class _Router(respx.MockRouter):
+    """A respx router that keeps no call history: respx records every request and response for
+    test assertions, which in a world served for hundreds of episodes grew memory without bound
+    (+0.42 MB per episode)."""
+
+    def record(
+        self, request: httpx.Request, *, response: httpx.Response | None = None, route: respx.Route | None = None
+    ) -> None:
+        pass
+
+
 class VirtualHost:
     """One API of the world: a host name and a respx router of its routes."""
 
     def __init__(self, host: str) -> None:
         self.host = host
-        self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True, base_url=f"http://{host}")
+        self.router = _Router(assert_all_called=False, assert_all_mocked=True, base_url=f"http://{host}")
         self._fallback_added = False
 
     def route(self, method: str, path: str | None = None, path_regex: str | None = None) -> respx.Route:

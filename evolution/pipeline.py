@@ -20,13 +20,15 @@ the library's log; nothing raises out of the run.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from agents.llm.types import AuthError, ChatBackend, ChatRequest, LLMError
+from agents.llm.pricing import UsageMeter
+from agents.llm.types import AuthError, ChatBackend, ChatRequest, LLMError, ReplayMissError
 from envs.tasks import Suite
 from envs.tools import ToolSpec
 from evolution import prompts
@@ -95,17 +97,22 @@ class EvolutionStats:
     rejections: Counter[str] = field(default_factory=Counter)
     repair_rounds: int = 0
     parse_failures: int = 0
-    llm_calls: int = 0
-    llm_errors: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float | None = None
     sandbox_calls: int = 0
+    usage: UsageMeter = field(default_factory=UsageMeter)  # the tool author's LLM calls
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        # (not asdict: it would deep-copy the meter and its lock)
+        out = {f.name: copy.copy(getattr(self, f.name)) for f in fields(self) if f.name != "usage"}
         out["rejections"] = {k: self.rejections[k] for k in sorted(self.rejections)}
-        out["cost_usd"] = None if self.cost_usd is None else round(self.cost_usd, 8)
+        usage = self.usage.to_dict()
+        out.update(
+            llm_calls=usage["llm_calls"] + usage["failed_calls"],  # requests made, answered or not
+            llm_errors=usage["failed_calls"],
+            tokens_in=usage["tokens_in"],
+            tokens_out=usage["tokens_out"],
+            cost_usd=usage["cost_usd"],
+            usage=usage,
+        )
         return out
 
 
@@ -177,6 +184,9 @@ class Evolver:
         self.world_options = dict(world_options or {})
         self.replay = replay
         self.stats = EvolutionStats()
+        self.failed_episodes: list[int] = []  # episodes after which a tool-author call failed
+        self.consecutive_llm_failures = 0
+        self.last_llm_failure = ""
         self.pending: list[dict[str, Any]] = []  # failures since the last evolution
         self.rewards: list[float | None] = []
         self.used_by: dict[str, list[str]] = {}  # library tool -> failed task ids that called it
@@ -196,7 +206,12 @@ class Evolver:
         return None
 
     def observe(self, episode: int, record: dict[str, Any]) -> None:
-        """Account one recorded episode and evolve if a trigger fires."""
+        """Account one recorded episode and evolve if a trigger fires.
+
+        An episode whose model failed (``llm_failure``) says nothing about the tools: it is skipped.
+        """
+        if record.get("llm_failure"):
+            return
         reward = self.reward(record)
         self.rewards.append(reward)
         active = {t.name for t in self.library.active()}
@@ -436,19 +451,21 @@ class Evolver:
                 **meta,
             },
         )
-        self.stats.llm_calls += 1
         try:
             response = self.backend.complete(request)
-        except AuthError:
+        except (AuthError, ReplayMissError):
             raise  # a configuration problem: stop the run (records are kept)
         except LLMError as exc:
-            self.stats.llm_errors += 1
+            self.stats.usage.add_failure(len(exc.attempts))
             self.library.log(episode, "llm_error", step=step, error=f"{type(exc).__name__}: {exc}")
+            # An evolution whose model failed is not a result either: the job is unfinished and a
+            # re-run replays from this episode (experiments.run); the breaker counts these too.
+            self.failed_episodes.append(episode)
+            self.consecutive_llm_failures += 1
+            self.last_llm_failure = f"{type(exc).__name__}: {exc}"
             return None
-        self.stats.tokens_in += response.usage.tokens_in
-        self.stats.tokens_out += response.usage.tokens_out
-        if response.usage.cost_usd is not None:
-            self.stats.cost_usd = (self.stats.cost_usd or 0.0) + response.usage.cost_usd
+        self.consecutive_llm_failures = 0
+        self.stats.usage.add(response.usage, retries=len(response.retries))
         return response.text
 
 

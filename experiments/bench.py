@@ -10,7 +10,9 @@
   AcmeCorp rigorous (30 families x 2 worlds; the agent pages through raw data) and on
   the paper's 60 arise_v1 tasks;
 * the same 60-episode jobs in the ``arise`` condition: evolution, sandboxed validation
-  and sandboxed tool calls included (target <= 60 s).
+  and sandboxed tool calls included (target <= 60 s);
+* memory over long runs: RSS of 1,000 oracle episodes on one seed per world (target: growth
+  <= 10 KB per episode after the first 100; respx's call history once grew 420 KB per episode).
 """
 
 from __future__ import annotations
@@ -121,13 +123,52 @@ def bench_sim_job(protocol: str, condition: str = "no_evolution") -> tuple[int, 
         return result["n_episodes"], time.perf_counter() - t0, result
 
 
+def rss_mb() -> float:
+    """Current resident set size of this process (Linux /proc)."""
+    import os
+
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def bench_memory(n: int = 1000, world: str = "acmecorp") -> list[tuple[int, float]]:
+    """(episodes played, RSS MB) every 100 episodes of the oracle on one fixed seed's instances,
+    played over and over through one env (the worlds stay cached, as in a long job)."""
+    import tempfile
+    from pathlib import Path
+
+    from experiments.conditions import build_condition
+    from experiments.config import compose_run_config
+    from experiments.episodes import run_episode
+    from experiments.run import _make_env, plan_job
+
+    cfg = compose_run_config([f"world={world}", "condition=oracle", "seed=1", "progress=false"])
+    plan = plan_job(cfg)
+    env = _make_env(cfg, plan.options)
+    with tempfile.TemporaryDirectory() as tmp:
+        condition = build_condition(cfg, plan.suite, plan.options, Path(tmp))
+        points = [(0, rss_mb())]
+        for i in range(n):
+            run_episode(env, condition.policy, plan.planned[i % len(plan.planned)], condition.tools())
+            if (i + 1) % 100 == 0:
+                points.append((i + 1, rss_mb()))
+        condition.close()
+    env.close()
+    return points
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worlds", type=int, default=10, help="number of worlds to generate")
     ap.add_argument("--steps", type=int, default=20_000, help="env steps per step benchmark")
     ap.add_argument("--sandbox-calls", type=int, default=600, help="calls per round in the sandbox benchmark")
     ap.add_argument("--only-sandbox", action="store_true", help="run the sandbox benchmark only")
+    ap.add_argument("--only-memory", action="store_true", help="run the memory benchmark only")
+    ap.add_argument("--memory-episodes", type=int, default=1000, help="episodes in the memory benchmark")
     args = ap.parse_args(argv)
+    if args.only_memory:
+        _print_memory(args.memory_episodes)
+        return 0
 
     from envs.datacorp.world import build_world as build_datacorp
 
@@ -171,8 +212,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(r['evolution']['evolutions'])} evolutions, {r['candidates']} candidates, "
             f"{r['tools_promoted']} promoted, sandbox {r['sandbox']})"
         )
+    _print_memory(args.memory_episodes)
     print("DCQL interpreter: python -m experiments.bench_dcql")
     return 0
+
+
+def _print_memory(n: int) -> None:
+    for world in ("acmecorp", "datacorp"):
+        points = bench_memory(n, world)
+        (e100, m100), (e_end, m_end) = points[1], points[-1]
+        growth = (m_end - m100) / max(1, e_end - e100) * 1024
+        print(
+            f"memory, oracle on {world} (one seed, worlds cached), {e_end} episodes: RSS {m100:.0f} MB after "
+            f"{e100}, {m_end:.0f} MB after {e_end} ({growth:+.1f} KB/episode; target <= 10 KB/episode)"
+        )
 
 
 if __name__ == "__main__":

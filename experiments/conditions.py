@@ -195,6 +195,7 @@ def build_condition(cfg: DictConfig, suite: Suite, options: dict[str, Any], out_
             int(cfg.seed),
             model=model_name(backend),
             temperature=cfg.agent.temperature,
+            max_tokens=cfg.evolution.max_tokens,
             world_options=options,
         )
     return condition

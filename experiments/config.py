@@ -91,6 +91,9 @@ class EvolutionConfig(EvolutionSettings):
 
     name: str = "default"  # label of the preset (conf/evolution/*.yaml), used by reports to name ablations
     protocol: EvolutionProtocol = EvolutionProtocol.online
+    # Output tokens per tool-author request (a tool, its tests and a repair fit well within it); null = the
+    # provider's own limit, which on a local server can mean generating for many minutes.
+    max_tokens: int | None = 4096
 
 
 @dataclass
@@ -128,7 +131,24 @@ class ReplayConfig:
 @dataclass
 class AgentConfig:
     temperature: float | None = 0.0
-    max_tokens: int | None = None
+    # Output tokens per agent turn (an action or a JSON answer is short); null = the provider's own limit.
+    # A reply cut off at the limit is flagged `truncated` in the record.
+    max_tokens: int | None = 2048
+
+
+@dataclass
+class LimitsConfig:
+    """When a job stops early (not part of its plan: a stopped job continues under raised limits)."""
+
+    # Consecutive episodes whose LLM calls failed (after every retry) before the job stops.
+    max_consecutive_llm_failures: int = 5
+    # Spending limits over every LLM role (agent, evolution, diagnostics); null = none. A job stops when
+    # it reaches them, keeping every record; raise them and run the same command to continue.
+    max_cost_usd: float | None = None  # needs the model's price (llm.prices)
+    max_tokens: int | None = None  # input + output tokens
+    # The same over all jobs of a sweep (-m), across processes (experiments/limits.py).
+    sweep_max_cost_usd: float | None = None
+    sweep_max_tokens: int | None = None
 
 
 @dataclass
@@ -143,6 +163,7 @@ class RunConfig:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     seed: int = 42
     split: Split = Split["test"]  # which instance stream is evaluated
     n_worlds: int = 1  # worlds of the split (world 0 of the test split is built from `seed` itself)

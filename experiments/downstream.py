@@ -42,6 +42,7 @@ from typing import Any
 import gymnasium as gym
 from tqdm import tqdm
 
+from agents.llm import UsageMeter
 from agents.policy import Policy
 from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
@@ -49,14 +50,24 @@ from envs.tools import ToolRunner, ToolSpec
 from evolution.sandbox.runner import Sandbox, SandboxRunner
 from experiments.config import DiagnosticsConfig
 from experiments.diagnostics import default_held_out_seed, diagnose_library, read_tools
-from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
+from experiments.episodes import (
+    RecordWriter,
+    cut_at_first_failure,
+    dumps_record,
+    load_records,
+    run_episode,
+    write_json_atomic,
+)
 
 ARMS = ("affordances", "reference", "library")
 LAYERS = ("l1", "l2", "l3_soft", "l3_hard")  # predictors of L4, per family
 
 
-def oracle_normalised(library: float, reference: float, affordances: float) -> float | None:
-    """(library - affordances) / (reference - affordances); None unless the reference tools help."""
+def oracle_normalised(library: float | None, reference: float | None, affordances: float | None) -> float | None:
+    """(library - affordances) / (reference - affordances); None unless the reference tools help (or
+    when an arm has no result)."""
+    if library is None or reference is None or affordances is None:
+        return None
     gap = reference - affordances
     return (library - affordances) / gap if gap > 0 else None
 
@@ -111,15 +122,25 @@ def predictors(library_diag: dict[str, Any], refs: Sequence[str]) -> dict[str, f
     return {k: sum(r[k] for r in rows) / len(rows) for k in LAYERS}
 
 
-def _rate(records: Sequence[dict[str, Any]]) -> float:
-    return sum(bool(r["success"]) for r in records) / len(records) if records else 0.0
+def _rate(records: Sequence[dict[str, Any]]) -> float | None:
+    """Success over the episodes that are results (an episode whose model failed is not one);
+    None when there is none (undefined, not 0)."""
+    results = [r for r in records if not r.get("llm_failure")]
+    return sum(bool(r["success"]) for r in results) / len(results) if results else None
 
 
 def summarise_l4(
     records: dict[str, list[dict[str, Any]]], fam_refs: dict[str, list[str]], library_diag: dict[str, Any]
 ) -> dict[str, Any]:
     """Success per arm (overall and per family), SR, and the per-family prediction units."""
-    arms = {a: {"n": len(rs), "success_rate": _rate(rs)} for a, rs in records.items()}
+    arms = {
+        a: {
+            "n": sum(1 for r in rs if not r.get("llm_failure")),
+            "success_rate": _rate(rs),
+            "llm_failures": sum(1 for r in rs if r.get("llm_failure")),
+        }
+        for a, rs in records.items()
+    }
     by_family: dict[str, dict[str, Any]] = {}
     for fam in sorted({r["task"]["family"] for rs in records.values() for r in rs}):
         rates = {a: _rate([r for r in rs if r["task"]["family"] == fam]) for a, rs in records.items()}
@@ -130,17 +151,13 @@ def summarise_l4(
         pred = predictors(library_diag, row["reference_tools"])
         if pred is not None and row["sr"] is not None:
             units.append({"family": fam, **pred, "l4": row["sr"]})
-    usage = [r.get("llm", {}).get("usage", {}) for rs in records.values() for r in rs]
-    costs = [u.get("cost_usd") for u in usage if u.get("cost_usd") is not None]
+    usage = UsageMeter.summed(r.get("llm", {}).get("usage", {}) for rs in records.values() for r in rs)
     return {
         "arms": arms,
         "sr": oracle_normalised(*(arms[a]["success_rate"] for a in ("library", "reference", "affordances"))),
         "by_family": by_family,
         "units": units,
-        "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
-        "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
-        "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
-        "cost_usd": round(sum(costs), 8) if costs else None,
+        **usage.to_dict(),  # the L4 episodes' LLM use: the job's "diagnostics" role
     }
 
 
@@ -180,8 +197,12 @@ def diagnose_job(
     families: Sequence[str] | None = None,
     progress: bool = False,
     label: str = "",
+    after_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """L1-L4 of a finished arise job in ``job_dir`` (its library.sqlite and records); returns the summary.
+
+    ``after_episode(record)`` is called after each new L4 episode is written (the job's breaker and
+    spending limits: it may raise to stop).
 
     ``settings``: any keys of ``experiments.config.DiagnosticsConfig`` but ``enabled`` (the
     rest take its defaults); an unknown key is a ValueError.
@@ -225,7 +246,7 @@ def diagnose_job(
             "library": lambda: library_runner(job_dir, sandbox),
         }
         records = {arm: _play(out / f"l4_{arm}.jsonl", env, policy, instances, tools[arm], progress,
-                              f"{label} [L4 {arm}]") for arm in ARMS}  # fmt: skip
+                              f"{label} [L4 {arm}]", after_episode) for arm in ARMS}  # fmt: skip
         fam_refs = family_reference_tools(suite, instances)
         summary["l4"] = summarise_l4(records, fam_refs, diag)
         diag["l4"] = summary["l4"]
@@ -241,9 +262,11 @@ def _play(
     tools: Callable[[], str | ToolRunner],
     progress: bool,
     desc: str,
+    after_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Play ``instances`` into ``path``, continuing after the records it already holds."""
-    done = load_records(path, list(instances))
+    """Play ``instances`` into ``path``, continuing after the records it already holds (from the
+    first whose model failed)."""
+    done = cut_at_first_failure(path, load_records(path, list(instances)))
     runner = tools()
     with RecordWriter(path) as writer:
         for inst in tqdm(instances[len(done) :], desc=desc, disable=not progress, leave=False, file=sys.stderr):
@@ -251,4 +274,6 @@ def _play(
             record.episode, record.arm = len(done), path.stem.removeprefix("l4_")
             writer.write(record.to_json())
             done.append(json.loads(dumps_record(record.to_json())))
+            if after_episode is not None:
+                after_episode(done[-1])
     return done

@@ -43,9 +43,11 @@ def run_episode(
         action = policy.act(obs)
         obs, reward, terminated, truncated, sinfo = env.step(action)
         step_s.append(unwrapped.last_step_duration_s)
-        steps.append({"action": action, "observation": obs, "reward": reward, "info": sinfo})
         if sinfo.get("kind") == "answer":
             final = sinfo
+            # The answer and its grade are the record's own fields: stored once, not again per step.
+            sinfo = {k: v for k, v in sinfo.items() if k not in ("answer", "grade")}
+        steps.append({"action": action, "observation": obs, "reward": reward, "info": sinfo})
     grade = final.get("grade") or {"score": 0.0, "success": False, "detail": {"note": "no answer (truncated)"}}
     record = EpisodeRecord(
         task=instance.to_json(),
@@ -65,6 +67,8 @@ def run_episode(
         grade=grade,
         score=grade["score"],
         success=grade["success"],
+        llm_failure=policy.llm_failure(),
+        cut_off=policy.answer_cut_off(),
         extras=policy.episode_extras(),  # RecordError if they name a core field
     )
     return record, {"wall_s": time.perf_counter() - t0, "step_s": step_s}
@@ -114,6 +118,44 @@ class RecordWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def rewrite_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace a JSONL file with ``records`` atomically (temp file, fsync, rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(dumps_record(r) + "\n" for r in records)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def supersede(path: Path, records: list[dict[str, Any]]) -> None:
+    """Keep records about to be replaced (LLM failures retried, and what followed them in an
+    evolving phase) in ``superseded_<name>``: nothing recorded is ever lost."""
+    if records:
+        with RecordWriter(path.with_name(f"superseded_{path.name}")) as writer:
+            for r in records:
+                writer.write(r)
+
+
+def cut_at_first_failure(
+    path: Path, records: list[dict[str, Any]], failed_evolution: int | None = None
+) -> list[dict[str, Any]]:
+    """Kept records up to the first whose model failed (``llm_failure``); the file and its timings
+    are cut there and the cut records kept in ``superseded_<file>``, never lost. For episodes that
+    depend on every earlier one (an evolving phase), or where replaying a few is cheap (L4)."""
+    first = next((i for i, r in enumerate(records) if r.get("llm_failure")), None)
+    if failed_evolution is not None:  # the evolution after that episode failed: replay it and what follows
+        first = min(first if first is not None else len(records), failed_evolution + 1)
+    if first is None or first >= len(records):
+        return records
+    supersede(path, records[first:])
+    rewrite_records(path, records[:first])
+    timings = path.with_name(path.name.replace("episodes", "timings"))
+    if timings.exists():
+        rewrite_records(timings, [json.loads(line) for line in complete_lines(timings)][:first])
+    return records[:first]
 
 
 def write_json_atomic(path: str | Path, payload: dict[str, Any]) -> None:

@@ -52,6 +52,9 @@ class EpisodeRecord:
     seed: int | None = None
     protocol_phase: str | None = None  # train | test, in jobs with a train phase (train_test protocol)
     arm: str | None = None  # L4 diagnostics episodes: the tool set (library | reference | none)
+    # The episode ended because the model failed (unreachable, garbage after every retry): not a result.
+    llm_failure: str | None = None
+    cut_off: bool = False  # the final answer stopped at the output-token limit (graded as it stands)
     extras: dict[str, Any] = field(default_factory=dict)  # the policy's own data (see the module docstring)
 
     def __post_init__(self) -> None:
@@ -77,7 +80,7 @@ class EpisodeRecord:
                 out.update(value)
             elif f.name == "tools_called":
                 out[f.name] = [dataclasses.asdict(c) for c in value]
-            elif not (f.name in _JOB_FIELDS and value is None):
+            elif not (f.name in _OMITTED_WHEN_UNSET and (value is None or value is False)):
                 out[f.name] = value
         return out
 
@@ -112,7 +115,9 @@ class EpisodeRecord:
 
 
 CORE_FIELDS = frozenset(f.name for f in dataclasses.fields(EpisodeRecord)) - {"extras"}
-_JOB_FIELDS = frozenset({"episode", "condition", "seed", "protocol_phase", "arm"})
+# Written only when set: job fields (absent from a bare run_episode record) and the failure flags
+# (absent from the records of episodes that had none, and from records of earlier versions).
+_OMITTED_WHEN_UNSET = frozenset({"episode", "condition", "seed", "protocol_phase", "arm", "llm_failure", "cut_off"})
 
 
 @dataclass
@@ -141,8 +146,15 @@ class JobResult:
     llm_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float | None = 0.0  # None: no call had a price
-    llm_errors: int | None = None
+    cost_usd: float | None = 0.0  # None: unknown (a call without a price or usable usage)
+    # Episodes whose model failed (not results: excluded from the rates; the job is not finished).
+    llm_failures: int = 0
+    evolution_llm_failures: int | None = None  # arise: tool-author calls that failed (the job is unfinished)
+    # LLM use by role: agent (the scored and train episodes), evolution (the tool author), diagnostics
+    # (L4 episodes), and total; each as agents.llm.UsageMeter.to_dict(). llm_calls/tokens/cost above
+    # are the agent's (their meaning in every landed version).
+    usage: dict[str, dict[str, Any]] | None = None
+    cut_off: int | None = None  # LLM conditions: episodes whose final answer stopped at the token limit
     replay: dict[str, Any] | None = None  # the replay cache's mode and hit counts
     # Conditions with model-written code (arise, code_agent):
     sandbox: str | None = None  # the isolation that ran it
@@ -188,11 +200,14 @@ class JobResult:
         missing = [k for k in required if k not in data]
         if missing:
             raise RecordError(f"result.json without {missing}: not a result of this project")
+        if "llm_errors" in data and "llm_failures" not in data:  # its name before failures were not results
+            data = {**data, "llm_failures": data["llm_errors"] or 0}
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
 # Keys result.json has only for the conditions they concern (the layout of every landed version).
 _ABSENT_WHEN_NONE = (
-    "llm_errors", "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
+    "cut_off", "usage", "evolution_llm_failures",
+    "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
     "evolution_tokens_in", "evolution_tokens_out", "evolution_cost_usd", "diagnostics",
 )  # fmt: skip

@@ -17,22 +17,29 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import platform
+import shutil
+import sqlite3
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.llm import AuthError, ChatBackend
+from agents.llm import AuthError, ChatBackend, ReplayMissError, UsageMeter
 from agents.llm.replay import ReplayBackend
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import registry  # importing envs registers the built-in worlds
@@ -43,18 +50,30 @@ from evolution.sandbox.runner import Sandbox, SandboxError
 from experiments.conditions import Condition, build_condition, check_condition, model_name
 from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
 from experiments.downstream import diagnose_job, settings_hash
-from experiments.episodes import RecordWriter, dumps_record, load_records, run_episode, write_json_atomic
-from experiments.records import JobResult, RecordError
+from experiments.episodes import (
+    RecordWriter,
+    complete_lines,
+    cut_at_first_failure,
+    dumps_record,
+    load_records,
+    rewrite_records,
+    run_episode,
+    supersede,
+    write_json_atomic,
+)
+from experiments.limits import Breaker, Budget, JobStopped
+from experiments.records import EpisodeRecord, JobResult, RecordError
 
 # llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
 THROTTLE_KEYS = (
     "max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "jitter",
-    "retry_seed",
+    "retry_seed", "max_retry_after_s",
 )  # fmt: skip
 # Keys outside a job's plan: how it reports progress, where replayed responses come from (a replayed run
 # holds exactly the records of the recorded one), the preset's label (the same job reached from another
-# preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings).
-UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics")
+# preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings),
+# limits (when to stop: a job stopped by a limit continues under a raised one).
+UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics", "limits")
 
 
 def import_world_module(cfg: DictConfig) -> None:
@@ -83,6 +102,14 @@ def _check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
     if int(cfg.seed) < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {cfg.seed}")
+    if int(cfg.limits.max_consecutive_llm_failures) < 1:
+        raise ConfigError(
+            f"limits.max_consecutive_llm_failures must be >= 1, got {cfg.limits.max_consecutive_llm_failures}"
+        )
+    for key in ("agent.max_tokens", "evolution.max_tokens"):
+        value = OmegaConf.select(cfg, key)
+        if value is not None and int(value) < 1:
+            raise ConfigError(f"{key} must be >= 1 or null (the provider's own limit), got {value}")
     check_condition(cfg)
     _diagnostics_settings(cfg)
 
@@ -101,6 +128,71 @@ def _check_plan(out_dir: Path, plan_hash: str) -> None:
         raise ConfigError(f"{episodes} exists without plan.json, so it cannot be resumed safely; use a fresh directory")
 
 
+PENDING_HYDRA = ".hydra-pending"  # hydra.output_subdir (conf/config.yaml)
+
+
+def _adopt_hydra_files(out_dir: Path) -> None:
+    """Hydra's copy of this run's config becomes the job's ``.hydra/`` (after the plan check passed)."""
+    pending = out_dir / PENDING_HYDRA
+    if pending.is_dir():
+        final = out_dir / ".hydra"
+        if final.is_dir():
+            shutil.rmtree(final)
+        os.replace(pending, final)
+
+
+def _first_failed_evolution(out_dir: Path) -> int | None:
+    """The first episode after which a tool-author call failed, from the library an earlier run left
+    (read before the library is rebuilt): the evolving phase replays from the episode after it."""
+    db = out_dir / "library.sqlite"
+    if not db.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT min(episode) FROM events WHERE kind = 'llm_error'").fetchone()
+    except sqlite3.Error:
+        return None  # a damaged library: rebuilt from the records anyway
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _supersede_diagnostics(out_dir: Path) -> None:
+    diag = out_dir / "diagnostics"
+    if diag.is_dir():
+        n = 1
+        while (aside := out_dir / f"superseded_diagnostics_{n}").exists():
+            n += 1
+        os.replace(diag, aside)
+
+
+def _library_intact(out_dir: Path, finished: dict[str, Any]) -> bool:
+    """A finished job's evolved library opens and passes SQLite's integrity check. A damaged one is
+    moved aside (``library.sqlite.damaged``, never deleted) and the job runs again: the library is
+    rebuilt from the kept records (and the job's LLM cache), then diagnosed."""
+    if not JobResult.from_json(finished).has_library:
+        return True
+    db = out_dir / "library.sqlite"
+    problem = None
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+            conn.execute("SELECT count(*) FROM events").fetchone()
+        if rows != [("ok",)]:
+            problem = "; ".join(str(r[0]) for r in rows[:3])
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    if problem is None:
+        return True
+    aside, n = db.with_name("library.sqlite.damaged"), 1
+    while aside.exists():  # an earlier damaged copy is kept too
+        n += 1
+        aside = db.with_name(f"library.sqlite.damaged-{n}")
+    if db.exists():
+        os.replace(db, aside)
+    print(f"{db}: the library of this finished job is damaged ({problem}); kept as {aside.name}, rebuilding it",
+          file=sys.stderr)  # fmt: skip
+    return False
+
+
 def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
     """result.json of a finished job of this plan, or None."""
     path = out_dir / "result.json"
@@ -109,7 +201,15 @@ def _finished_result(out_dir: Path, plan_hash: str) -> dict[str, Any] | None:
         JobResult.from_json(result)
     except (FileNotFoundError, json.JSONDecodeError, RecordError):  # written atomically: damaged only by hand
         return None
-    return result if result.get("config_hash") == plan_hash else None
+    l4_arms = ((result.get("diagnostics") or {}).get("l4") or {}).get("arms") or {}
+    if (
+        result.get("config_hash") != plan_hash
+        or result.get("llm_failures")
+        or result.get("evolution_llm_failures")
+        or any(a.get("llm_failures") for a in l4_arms.values())
+    ):
+        return None  # another plan, or episodes whose model failed: not finished, they are retried
+    return result
 
 
 def _rates(records: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -131,22 +231,28 @@ def _llm_summary(cfg: DictConfig, records: list[dict[str, Any]], backend: ChatBa
             "tokens_out": 0,
             "cost_usd": 0.0,
         }
-    usage = [r.get("llm", {}).get("usage", {}) for r in records]
-    costs = [u.get("cost_usd") for u in usage]
+    usage = UsageMeter.summed(r.get("llm", {}).get("usage", {}) for r in records).to_dict()
     out: dict[str, Any] = {
         "llm": cfg.llm.provider,
         "model": model_name(backend) or str(cfg.llm.get("model") or ""),
         # From what answered, not from the config: the sim in process or behind agents.serve_sim.
         "simulated": cfg.llm.provider == "sim" or any(_simulated(resp) for r in records for resp in _responses(r)),
-        "llm_calls": sum(int(u.get("llm_calls", 0)) for u in usage),
-        "tokens_in": sum(int(u.get("tokens_in", 0)) for u in usage),
-        "tokens_out": sum(int(u.get("tokens_out", 0)) for u in usage),
-        # None when no call had a price (add the model to the llm config's `prices`).
-        "cost_usd": round(sum(c for c in costs if c is not None), 8) if any(c is not None for c in costs) else None,
-        "llm_errors": sum(1 for r in records if r.get("llm", {}).get("error")),
+        "llm_calls": usage["llm_calls"],
+        "tokens_in": usage["tokens_in"],
+        "tokens_out": usage["tokens_out"],
+        "cost_usd": usage["cost_usd"],  # None when unknown (add the model to the llm config's `prices`)
+        "cut_off": sum(1 for r in records if r.get("cut_off")),
     }
     if isinstance(backend, ReplayBackend):
         out["replay"] = {"mode": backend.mode, "cache_dir": str(backend.cache_dir), **backend.stats()}
+    return out
+
+
+def usage_by_role(roles: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """result.json's ``usage``: each role's recorded totals summed, and the total over roles."""
+    meters = {role: UsageMeter.summed(totals) for role, totals in roles.items()}
+    out = {role: meter.to_dict() for role, meter in meters.items()}
+    out["total"] = UsageMeter.summed(out.values()).to_dict()
     return out
 
 
@@ -221,13 +327,18 @@ def _result(
     plan_hash: str,
     env: gym.Env[str, str],
 ) -> JobResult:
-    """The job's result (diagnostics are added by run_job)."""
+    """The job's result (diagnostics are added by run_job). Episodes whose model failed are counted
+    (``llm_failures``) but are not results: rates and the task list cover the others."""
+    failed = [r for r in records if r.get("llm_failure")]
+    usage_records = records
+    records = [r for r in records if not r.get("llm_failure")]
     n = len(records)
     return JobResult(
         world=str(cfg.world.name),
         protocol=str(cfg.protocol.name),
         condition=str(cfg.condition.name),
-        **_llm_summary(cfg, records, backend),
+        **_llm_summary(cfg, usage_records, backend),
+        llm_failures=len(failed),
         seed=int(cfg.seed),
         split=str(cfg.split),
         n_episodes=n,
@@ -344,53 +455,127 @@ class _Phase:
     tagged: bool  # records say which phase they belong to (jobs with a train phase)
 
 
+def _play(
+    cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, index: int, out_dir: Path
+) -> tuple[EpisodeRecord, dict[str, Any]]:
+    inst = phase.instances[index]
+    try:
+        record, timing = run_episode(env, condition.policy, inst, condition.tools())
+    except (AuthError, ReplayMissError) as exc:  # a config problem: stop, keeping every record already written
+        kept = sum(1 for r in phase.records if not r.get("llm_failure"))
+        raise ConfigError(f"{exc} ({kept} complete episode records kept in {out_dir})") from None
+    record.episode, record.condition, record.seed = index, str(cfg.condition.name), int(cfg.seed)
+    if phase.tagged:
+        record.protocol_phase = phase.name
+    return record, {"episode": index, "task": inst.id, **timing}
+
+
+def _stored(record: EpisodeRecord) -> dict[str, Any]:
+    # What a resume reads back from the file (key order, JSON types), so the evolver sees the same
+    # thing either way and prompts stay identical.
+    return cast(dict[str, Any], json.loads(dumps_record(record.to_json())))
+
+
 def _run_phase(
-    cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, out_dir: Path, desc: str
+    cfg: DictConfig,
+    phase: _Phase,
+    env: gym.Env[str, str],
+    condition: Condition,
+    out_dir: Path,
+    desc: str,
+    check_spend: Callable[[], None],
 ) -> None:
-    """Play the phase's remaining instances, appending each record as soon as it exists."""
+    """Play the phase's episodes that have no result yet, each record written as soon as it exists.
+
+    Episodes kept from an earlier run whose model failed are played again first (in place: records
+    stay in plan order; the failed ones go to ``superseded_<file>``). In an evolving phase there are
+    none: the resume cut the phase at its first failure (see ``experiments.episodes.cut_at_first_failure``).
+    """
     path = out_dir / phase.filename
+    timings_path = path.with_name(phase.filename.replace("episodes", "timings"))
     done = phase.records
-    with (
-        RecordWriter(path) as writer,
-        RecordWriter(path.with_name(phase.filename.replace("episodes", "timings"))) as timings,
-    ):
-        for inst in tqdm(
-            phase.instances[len(done) :], desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
+    breaker = Breaker(int(cfg.limits.max_consecutive_llm_failures), out_dir)
+    retry = [i for i, r in enumerate(done) if r.get("llm_failure")]
+    if retry:
+        assert not phase.evolving
+        timings = [json.loads(line) for line in complete_lines(timings_path)]
+        for i in tqdm(retry, desc=f"{desc} [retry]", disable=not cfg.progress, leave=False, file=sys.stderr):
+            record, timing = _play(cfg, phase, env, condition, i, out_dir)
+            # Kept at once (a kill between retries loses none): the old record to superseded_<file>
+            # first, then both files replaced atomically.
+            supersede(path, [done[i]])
+            done[i] = _stored(record)
+            if i < len(timings):
+                timings[i] = timing
+            rewrite_records(path, done)
+            rewrite_records(timings_path, timings)
+            breaker.update(done[i])
+            check_spend()
+    with RecordWriter(path) as writer, RecordWriter(timings_path) as timing_writer:
+        for index in tqdm(
+            range(len(done), len(phase.instances)), desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
         ):
-            try:
-                record, timing = run_episode(env, condition.policy, inst, condition.tools())
-            except AuthError as exc:  # a config problem: stop, keeping every record already written
-                raise ConfigError(f"{exc} ({len(done)} complete episode records kept in {out_dir})") from None
-            record.episode, record.condition, record.seed = len(done), str(cfg.condition.name), int(cfg.seed)
-            if phase.tagged:
-                record.protocol_phase = phase.name
+            record, timing = _play(cfg, phase, env, condition, index, out_dir)
             writer.write(record.to_json())
-            # From here on the record is what a resume reads back from the file (key order, JSON
-            # types), so the evolver sees the same thing either way and prompts stay identical.
-            stored = json.loads(dumps_record(record.to_json()))
-            timings.write({"episode": len(done), "task": inst.id, **timing})
+            stored = _stored(record)
+            timing_writer.write(timing)
             done.append(stored)
             if phase.evolving:
                 assert condition.evolver is not None
-                condition.evolver.observe(phase.offset + len(done) - 1, stored)
+                condition.evolver.observe(phase.offset + index, stored)
+                breaker.update_evolution(condition.evolver)
+            breaker.update(stored)
+            check_spend()
 
 
-def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def _budget(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None) -> Budget:
+    ledger = None
+    if sweep_dir is not None:
+        try:
+            name = out_dir.resolve().relative_to(sweep_dir.resolve()).as_posix().replace("/", "__")
+        except ValueError:
+            name = out_dir.name
+        ledger = sweep_dir / ".spend" / f"{name}.json"
+    try:
+        return Budget(
+            max_cost_usd=cfg.limits.max_cost_usd,
+            max_tokens=cfg.limits.max_tokens,
+            sweep_max_cost_usd=cfg.limits.sweep_max_cost_usd,
+            sweep_max_tokens=cfg.limits.sweep_max_tokens,
+            ledger=ledger,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> dict[str, Any]:
     """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content (``JobResult.to_json()``).
 
     Plan it, keep what an earlier run of the same plan recorded, build the condition, play the
     remaining episodes (train, then test), summarise, and diagnose an evolved library.
+    ``sweep_dir``: the sweep this job belongs to (its spend counts towards ``limits.sweep_*``).
     """
     t0 = time.perf_counter()
     plan = plan_job(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_plan(out_dir, plan.hash)
+    _adopt_hydra_files(out_dir)
     train_records = (
         load_records(out_dir / "train_episodes.jsonl", plan.train, out_dir / "train_timings.jsonl")
         if plan.train
         else []
     )
     records = load_records(out_dir / "episodes.jsonl", plan.planned, out_dir / "timings.jsonl")
+    if cfg.condition.tools == ToolSource.library:  # the evolving phase replays from its first failure
+        evolving_file = out_dir / ("train_episodes.jsonl" if plan.train else "episodes.jsonl")
+        kept = train_records if plan.train else records
+        cut = cut_at_first_failure(evolving_file, kept, _first_failed_evolution(out_dir))
+        if len(cut) < len(kept):
+            _supersede_diagnostics(out_dir)  # they measured a library the replay will rebuild
+        if plan.train:
+            train_records = cut
+        else:
+            records = cut
     finished = _finished_result(out_dir, plan.hash)
     diag_settings = _diagnostics_settings(cfg)
     stale = diag_settings is not None and (  # missing diagnostics or other settings: run them again
@@ -401,6 +586,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         and finished is not None
         and len(records) == len(plan.planned)
         and len(train_records) == len(plan.train)
+        and _library_intact(out_dir, finished)
     ):
         return {**finished, "skipped": True}  # a complete job: nothing to do (a rerun sweep skips it)
     write_json_atomic(out_dir / "plan.json", {"plan_hash": plan.hash, **plan.task_ids})
@@ -413,6 +599,18 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         except ValueError as exc:  # bad world options, unknown scripted policy
             raise ConfigError(str(exc)) from None
         evolver = condition.evolver
+        budget = _budget(cfg, out_dir, sweep_dir)
+
+        def spent() -> dict[str, Any]:
+            roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
+            if evolver is not None:
+                roles["evolution"] = [evolver.stats.usage.to_dict()]
+            return usage_by_role(roles)["total"]
+
+        def check_spend() -> None:
+            if cfg.condition.kind == "llm":
+                budget.check(spent())
+
         if evolver is not None:
             by_id = {inst.id: inst for inst in [*plan.train, *plan.planned]}
             policy, job_env = condition.policy, env
@@ -421,28 +619,49 @@ def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             # simulated or replayed model), so it is exactly the library those episodes left behind.
             for i, rec in enumerate([*train_records, *(records if not plan.train else [])]):
                 evolver.observe(i, rec)
+        check_spend()  # a job (or sweep) already at its limit starts nothing
         tagged = bool(plan.train)
         phases = [_Phase("train", plan.train, train_records, "train_episodes.jsonl", True, 0, tagged)] if tagged else []
         evolving = evolver is not None and not tagged  # train_test: the library is frozen for the test phase
         phases.append(_Phase("test", plan.planned, records, "episodes.jsonl", evolving, len(plan.train), tagged))
         for phase in phases:
-            _run_phase(
-                cfg, phase, env, condition, out_dir, f"{plan.label} [{phase.name}]" if plan.train else plan.label
-            )
+            desc = f"{plan.label} [{phase.name}]" if plan.train else plan.label
+            _run_phase(cfg, phase, env, condition, out_dir, desc, check_spend)
         evolution = _evolution_summary(evolver, out_dir, condition.sandbox, len(train_records))
         result = _result(cfg, records, condition.backend, evolution, t0, plan.resolved, plan.hash, env)
-        if diag_settings is not None and evolver is not None:
+        roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
+        if evolver is not None:
+            roles["evolution"] = [evolver.stats.usage.to_dict()]
+            result.evolution_llm_failures = len(evolver.failed_episodes)
+        unfinished = result.llm_failures or (evolver is not None and evolver.failed_episodes)
+        if diag_settings is not None and evolver is not None and not unfinished:
             assert condition.sandbox is not None
+            check_spend()
+            l4_usage: list[dict[str, Any]] = []
+            l4_breaker = Breaker(int(cfg.limits.max_consecutive_llm_failures), out_dir)
+
+            def after_l4_episode(record: dict[str, Any]) -> None:
+                l4_breaker.update(record)
+                l4_usage.append(record.get("llm", {}).get("usage", {}))
+                roles["diagnostics"] = l4_usage
+                budget.check(usage_by_role(roles)["total"])
+
             # result.json is written once, with them: a job killed here reruns its diagnostics (L4 resumes
             # from its records) and sweep progress counts it as done only when it is.
             result.diagnostics = diagnose_job(
                 out_dir, env=env, policy=condition.policy, suite=plan.suite, sandbox=condition.sandbox,
                 seed=int(cfg.seed), settings=diag_settings, options=plan.options,
                 families=list(cfg.families) or None, progress=bool(cfg.progress), label=plan.label,
+                after_episode=after_l4_episode,
             )  # fmt: skip
+            roles["diagnostics"] = [(result.diagnostics or {}).get("l4") or {}]
             if isinstance(condition.backend, ReplayBackend):  # the cache served the L4 episodes too
                 result.replay = {**(result.replay or {}), **condition.backend.stats()}
             result.wall_s = round(time.perf_counter() - t0, 3)
+        if cfg.condition.kind == "llm":
+            result.usage = usage_by_role(roles)
+    except (AuthError, ReplayMissError) as exc:  # raised by the evolver's calls
+        raise ConfigError(f"{exc} (every record is kept in {out_dir})") from None
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
     finally:
@@ -459,11 +678,18 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        result = run_job(cfg, out_dir)
+        result = run_job(cfg, out_dir, sweep_dir)
     except ConfigError as exc:
+        shutil.rmtree(out_dir / PENDING_HYDRA, ignore_errors=True)  # a refused run leaves the job untouched
         raise SystemExit(f"error: {exc}") from None
+    except OSError as exc:  # an unwritable or full path, a broken filesystem
+        raise SystemExit(f"error: {exc}") from None
+    except JobStopped as exc:
+        raise SystemExit(f"stopped: {exc}") from None
     except KeyboardInterrupt:
         raise SystemExit(
             f"interrupted: complete records are kept in {out_dir}; run the same command with "
@@ -478,11 +704,23 @@ def main(cfg: DictConfig) -> None:
         cost = "n/a" if result["cost_usd"] is None else f"${result['cost_usd']:.4f}"
         sim = " simulated" if result["simulated"] else ""
         llm = f"  llm={result['llm']}:{result['model']}{sim} calls={result['llm_calls']} cost={cost}"
+        if result.get("cut_off"):
+            llm += f" cut_off={result['cut_off']}"
+    failures = ""
+    if result.get("llm_failures") or result.get("evolution_llm_failures"):
+        failures = (
+            f"  LLM FAILURES: {result.get('llm_failures') or 0} episodes, {result.get('evolution_llm_failures') or 0} "
+            "tool-author calls (not results; the job is not finished: run the same command again to retry them)"
+        )
     print(
         f"{result['world']}/{result['protocol']}/{result['condition']} seed={result['seed']}: "
-        f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}  -> {out_dir}"
-        + ("  (complete: skipped)" if result.get("skipped") else "")
+        f"success {result['success_rate']:.1%} over {result['n_episodes']} episodes  [{phases}]{llm}{failures}  "
+        f"-> {out_dir}" + ("  (complete: skipped)" if result.get("skipped") else "")
     )
+    if (result.get("llm_failures") or result.get("evolution_llm_failures")) and (
+        HydraConfig.get().mode != RunMode.MULTIRUN
+    ):
+        raise SystemExit(3)  # not finished (a sweep goes on with its other jobs; its summary shows them)
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -506,6 +744,27 @@ def _check_override_keys(argv: list[str]) -> None:
             raise SystemExit(f"error: {problem}")
 
 
+def _check_output_dirs(argv: list[str]) -> None:
+    """One clear line when the output directory cannot be written (Hydra fails with a traceback
+    before the job starts). Tries ``hydra.run.dir`` / ``hydra.sweep.dir`` when given literally,
+    else the working directory the default ones are under."""
+    given = [a.split("=", 1)[1] for a in argv if a.split("=", 1)[0] in ("hydra.run.dir", "hydra.sweep.dir")]
+    for raw in given or ["."]:
+        if "${" in raw:
+            continue  # resolved by Hydra
+        path = Path(raw).expanduser().absolute()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            raise SystemExit(
+                f"error: cannot write the output directory {path} ({exc.strerror or exc}); choose another "
+                "with hydra.run.dir=... (hydra.sweep.dir=... with -m)"
+            ) from None
+
+
 if __name__ == "__main__":
     _check_override_keys(sys.argv[1:])
+    _check_output_dirs(sys.argv[1:])
     main()

@@ -76,6 +76,7 @@ def table(results: list[dict[str, Any]]) -> str:
         "episodes",
         *phases,
         "overall",
+        "LLM failures",
         "cost $",
         "tools promoted/seed",
         "worst family",
@@ -104,14 +105,29 @@ def table(results: list[dict[str, Any]]) -> str:
         else:
             worst_s = f"{worst} {100 * means[worst]:.0f}%"
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rs}))
-        # Agent and evolution calls together: what the run would cost.
-        costs = [c for r in rs for c in (r.get("cost_usd"), r.get("evolution_cost_usd")) if c is not None]
-        cost = f"{sum(costs):.2f}" if any(costs) else "-"
+        cost = _cost(rs)
+        # Episodes whose model failed: not results (not in the rates), and their jobs are not finished.
+        failures = (
+            str(sum(int(r.get("llm_failures") or r.get("llm_errors") or 0) for r in rs)) if key[3] != "-" else "-"
+        )
         promoted = [r["tools_promoted"] for r in rs if JobResult.from_json(r).has_library]
         tools = f"{sum(promoted) / len(promoted):.1f}" if promoted else "-"
-        row = [*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", cost, tools, worst_s]
+        row = [*key, seeds, str(n), *cells, f"{100 * overall:.1f}%", failures, cost, tools, worst_s]
         rows.append("| " + " | ".join(row) + " |")
     return "\n".join(rows)
+
+
+def _cost(results: list[dict[str, Any]]) -> str:
+    """What the jobs spent over every LLM role ("?" when a cost is unknown, "-" without LLM calls)."""
+    costs: list[float | None] = []
+    for r in results:
+        if r.get("usage"):
+            costs.append(r["usage"]["total"]["cost_usd"] if r["usage"]["total"]["llm_calls"] else 0.0)
+        else:  # results of earlier versions: agent and evolution calls
+            costs += [c for c in (r.get("cost_usd"), r.get("evolution_cost_usd")) if c is not None]
+    if not any(c is None or c > 0 for c in costs):
+        return "-"
+    return "?" if any(c is None for c in costs) else f"{sum(c for c in costs if c is not None):.2f}"
 
 
 def _model(result: dict[str, Any]) -> str:

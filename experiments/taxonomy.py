@@ -46,6 +46,8 @@ output. Arguments of a look-alike library tool are not judged (its signature is 
 The decision list (the first rule that fires wins)
 --------------------------------------------------
 0. ``record["success"]``: ``ValueError`` (only failures are classified).
+   ``record["llm_failure"]``: ``llm_failure`` (rule L), a class of its own: the model could not be
+   reached or answered garbage, so the episode is not a result and says nothing about the agent.
 1. grader_strictness, only on the grader's own evidence:
    a. *S-rewrite*: a meaning-preserving respelling of the answer passes the record's own
       comparator (rebuilt from the family and params, graded against the recorded truth).
@@ -125,7 +127,12 @@ CATEGORIES: tuple[str, ...] = (
     "wrong_reasoning",
     "grader_strictness",
 )
+# Its own class, outside the paper's five: the episode's model could not be reached or answered
+# garbage after every retry (``record["llm_failure"]``). Not an agent failure, and not a result.
+LLM_FAILURE = "llm_failure"
+ALL_CATEGORIES: tuple[str, ...] = (*CATEGORIES, LLM_FAILURE)
 LABELS: dict[str, str] = {
+    LLM_FAILURE: "LLM failure (not a result)",
     "incorrect_invocation": "Incorrect tool invocation",
     "not_called": "Tool exists but not called",
     "missing_tool": "Missing tool",
@@ -625,6 +632,8 @@ def classify(record: Mapping[str, Any], *, plan: OraclePlan | None = None) -> Fa
     if record.get("success"):
         task_id = (record.get("task") or {}).get("id", "?")
         raise ValueError(f"record {task_id} is a success; only failed episodes are classified")
+    if record.get("llm_failure"):
+        return FailureClassification(LLM_FAILURE, f"the model failed: {_short(record['llm_failure'], 120)}", "L")
     if plan is None:
         plan = oracle_plan(record)
     verdict = _strictness(record, plan)
@@ -835,8 +844,9 @@ def _classify_without_plan(
 
 
 def taxonomy(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Counts per category over the failed records (successes are skipped); every category present."""
-    counts = dict.fromkeys(CATEGORIES, 0)
+    """Counts per category over the failed records (successes are skipped); every category present,
+    ``llm_failure`` included (episodes whose model failed: not agent failures)."""
+    counts = dict.fromkeys(ALL_CATEGORIES, 0)
     for record in records:
         if record.get("success"):
             continue
@@ -845,7 +855,9 @@ def taxonomy(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def shares(counts: Mapping[str, int]) -> dict[str, float]:
-    """Counts as fractions of their total (all zeros when there is no failure)."""
+    """The paper's five categories as fractions of the agent failures (LLM failures left out: they are
+    not failures of the agent; all zeros when there is none)."""
+    counts = {k: counts.get(k, 0) for k in CATEGORIES}
     total = sum(counts.values())
     return {k: (counts.get(k, 0) / total if total else 0.0) for k in CATEGORIES}
 

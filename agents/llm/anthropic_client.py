@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from agents.llm.base import HttpBackend
-from agents.llm.types import ChatRequest, ChatResponse, MalformedResponseError, Message, ToolCall
+from agents.llm.types import ChatRequest, ChatResponse, MalformedResponseError, Message, ToolCall, token_count
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -61,12 +61,11 @@ class AnthropicChat(HttpBackend):
             payload["temperature"] = request.temperature
         return payload
 
-    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str, latency_s: float) -> ChatResponse:
+    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str) -> ChatResponse:
         blocks = data.get("content")
         if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
             raise MalformedResponseError(
-                f"anthropic: {self._endpoint()} answered JSON without a content block list; "
-                f"is base_url the Messages API root? Body: {json.dumps(data)[:300]}"
+                "answered JSON without a content block list; is base_url the Messages API root?"
             )
         texts: list[str] = []
         calls: list[ToolCall] = []
@@ -82,14 +81,15 @@ class AnthropicChat(HttpBackend):
                     calls.append(ToolCall(call_id, name, args, raw))
                 else:
                     calls.append(ToolCall(call_id, name, {}, raw, f"input of {name} must be a JSON object"))
-        usage_raw = data.get("usage") or {}
-        tokens_in = int(usage_raw.get("input_tokens") or 0)
-        tokens_out = int(usage_raw.get("output_tokens") or 0)
+        usage_raw = data.get("usage")
+        if not isinstance(usage_raw, dict):
+            usage_raw = {}
+        tokens_in = token_count(usage_raw.get("input_tokens"))
+        tokens_out = token_count(usage_raw.get("output_tokens"))
         return ChatResponse(
             text="".join(texts),
             tool_calls=calls,
             usage=self.prices.usage(model, tokens_in, tokens_out),
-            latency_s=latency_s,
             raw=data,
             finish_reason=data.get("stop_reason"),
         )

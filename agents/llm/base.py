@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ class HttpBackend(ABC):
         """The provider's JSON body for ``request``."""
 
     @abstractmethod
-    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str, latency_s: float) -> ChatResponse:
+    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str) -> ChatResponse:
         """The common response from the provider's JSON."""
 
     # -- the call --------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class HttpBackend(ABC):
         key = read_key(self.api_key_env, self.name)
         payload = self._payload(request, model)
         start = time.perf_counter()
-        data = post_json(
+        response, failed = post_json(
             self._client,
             self._endpoint(),
             payload=payload,
@@ -95,7 +96,9 @@ class HttpBackend(ABC):
             limiter=self._limiter,
             timeout_s=self.timeout_s,
             provider=self.name,
+            parse=lambda data: self._parse(data, request, model),
             key=key,
             key_env=self.api_key_env,
         )
-        return self._parse(data, request, model, time.perf_counter() - start)
+        # latency_s covers the whole call, retries and waits included
+        return replace(response, latency_s=time.perf_counter() - start, retries=[a.to_dict() for a in failed])

@@ -23,12 +23,13 @@ class HttpLLMConfig:
     model: str = ""  # required
     base_url: str = ""  # the endpoint (each provider's default is its public API)
     api_key_env: str | None = None  # environment variable holding the key; null = no key (local servers)
-    timeout_s: float = 60.0  # per request
+    timeout_s: float = 60.0  # per attempt, connect to last byte
     max_attempts: int = 4  # attempts per request (transient failures are retried)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
     jitter: float = 0.25  # fraction of each backoff drawn at random
     retry_seed: int = 0  # seed of that jitter
+    max_retry_after_s: float = 120.0  # a server's Retry-After is honoured up to this many seconds
     max_concurrency: int = 4  # requests in flight per endpoint (>= 1)
     # Directory of flock-ed slot files so max_concurrency holds across processes; null = per process.
     shared_limit_dir: str | None = None

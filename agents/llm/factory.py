@@ -55,6 +55,7 @@ def _http_kwargs(cfg: HttpLLMConfig, client: httpx.Client | None) -> dict[str, A
         max_delay_s=float(cfg.backoff_max_s),
         jitter=float(cfg.jitter),
         seed=int(cfg.retry_seed),
+        max_retry_after_s=float(cfg.max_retry_after_s),
     )
     return {
         "model": str(cfg.model),

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from agents.llm.base import HttpBackend
-from agents.llm.types import ChatRequest, ChatResponse, MalformedResponseError, Message, ToolCall
+from agents.llm.types import ChatRequest, ChatResponse, MalformedResponseError, Message, ToolCall, token_count
 
 FALLBACK_INSTRUCTIONS = (
     "You can call tools. To call one, reply with only a JSON object of the form "
@@ -73,7 +73,7 @@ class OpenAIChat(HttpBackend):
             payload["arise_meta"] = request.meta
         return payload
 
-    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str, latency_s: float) -> ChatResponse:
+    def _parse(self, data: dict[str, Any], request: ChatRequest, model: str) -> ChatResponse:
         try:
             choice = data["choices"][0]
             message = choice["message"]
@@ -83,21 +83,22 @@ class OpenAIChat(HttpBackend):
                 raise TypeError("content must be a string and tool_calls a list")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise MalformedResponseError(
-                f"openai: {self._endpoint()} answered JSON without a usable choices[0].message ({exc!r}); "
-                f"is this an OpenAI-compatible Chat Completions server? Body: {json.dumps(data)[:300]}"
+                f"answered JSON without a usable choices[0].message ({exc!r}); "
+                "is this an OpenAI-compatible Chat Completions server?"
             ) from None
         if self.native_tools:
             calls = [_native_call(i, rc) for i, rc in enumerate(raw_calls)]
         else:
             calls = parse_json_action(text)
-        usage_raw = data.get("usage") or {}
-        tokens_in = int(usage_raw.get("prompt_tokens") or 0)
-        tokens_out = int(usage_raw.get("completion_tokens") or 0)
+        usage_raw = data.get("usage")
+        if not isinstance(usage_raw, dict):
+            usage_raw = {}
+        tokens_in = token_count(usage_raw.get("prompt_tokens"))
+        tokens_out = token_count(usage_raw.get("completion_tokens"))
         return ChatResponse(
             text=text,
             tool_calls=calls,
             usage=self.prices.usage(model, tokens_in, tokens_out),
-            latency_s=latency_s,
             raw=data,
             finish_reason=choice.get("finish_reason"),
         )

@@ -5,8 +5,12 @@
   at ``max_retry_after_s``), else exponential backoff ``base_delay_s * 2**(n-1)``
   (capped at ``max_delay_s``) stretched by up to ``jitter`` from a seeded
   ``numpy.random.Generator``. ``sleep`` and ``now`` are injectable so tests never wait.
-* Not retried: 401/403 (``AuthError``), other 4xx (``LLMError``), a 2xx body that is not
-  a JSON object (``MalformedResponseError``).
+* Also retried: a 2xx that is not a usable answer (not JSON, a provider error object such as
+  Anthropic's ``overloaded_error``, or a body the client's parser rejects).
+* Not retried: 401/403 (``AuthError``), other 4xx (``LLMError``), context overflow
+  (``ContextLengthError``).
+* ``timeout_s`` bounds each attempt from connect to last byte. Every failed attempt is
+  returned (``Attempt``: reason, status, wait) so the record shows what a call went through.
 * A per-endpoint concurrency limit: one ``threading.BoundedSemaphore`` per ``base_url``,
   shared by every client in the process (the first limit registered for an endpoint
   wins). A slot is held only while a request is in flight, never while sleeping.
@@ -32,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -46,6 +50,7 @@ _CONTEXT_LENGTH = re.compile(
     r"context_length_exceeded|maximum context length|prompt is too long|exceeds the context", re.I
 )
 _BODY_EXCERPT = 300
+T = TypeVar("T")
 
 
 @dataclass
@@ -290,6 +295,30 @@ def endpoint_limiter(base_url: str, limit: int, shared_dir: str | Path | None = 
         return shared
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A failed attempt of one call: what went wrong (``kind``: status, timeout, connection,
+    malformed, provider_error, or final for a non-retried error), the reason, the HTTP status if
+    one came, and the wait before the next try (``None`` after the last attempt). Kept in the
+    record, so a retried call leaves a trace."""
+
+    kind: str
+    reason: str
+    status: int | None = None
+    wait_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "reason": self.reason, "status": self.status, "wait_s": self.wait_s}
+
+
+class _Retryable(Exception):
+    """This attempt failed in a way another attempt may not (5xx, timeout, garbled 200)."""
+
+    def __init__(self, kind: str, reason: str, status: int | None = None, retry_after: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.status, self.retry_after = kind, reason, status, retry_after
+
+
 def post_json(
     client: httpx.Client,
     url: str,
@@ -300,64 +329,169 @@ def post_json(
     limiter: Limiter,
     timeout_s: float,
     provider: str,
+    parse: Callable[[dict[str, Any]], T],
     key: str | None = None,
     key_env: str | None = None,
-) -> dict[str, Any]:
-    """POST ``payload`` to ``url`` with retries; the decoded JSON object of the first 2xx answer."""
-    last = ""
-    last_status: int | None = None
+) -> tuple[T, list[Attempt]]:
+    """POST ``payload`` to ``url`` with retries: ``parse`` of the first good 2xx JSON object, and the
+    failed attempts before it.
+
+    ``timeout_s`` bounds each attempt from connect to last byte (a server trickling bytes is cut
+    off). A 2xx whose body is not JSON, is a provider error object, or that ``parse`` rejects
+    (``MalformedResponseError``) is retried like a 5xx: proxies and overloaded providers send such
+    pages now and then. When every attempt fails, the ``LLMError`` raised carries ``attempts``.
+    """
+    failed: list[Attempt] = []
     for attempt in range(1, policy.max_attempts + 1):
-        retry_after: str | None = None
-        with limiter:
+        try:
+            with limiter:
+                status, resp_headers, body = _send(client, url, payload, headers, timeout_s, key)
+            data = _checked(status, resp_headers, body, url, provider, key, key_env)
             try:
-                resp = client.post(url, json=payload, headers=headers, timeout=timeout_s)
-            except httpx.TimeoutException as exc:
-                last, last_status = f"timed out after {timeout_s:g} s ({type(exc).__name__})", None
-                resp = None
-            except httpx.TransportError as exc:
-                last, last_status = f"connection failed ({type(exc).__name__}: {redact(str(exc), key)})", None
-                resp = None
-        if resp is not None:
-            status = resp.status_code
-            if 200 <= status < 300:
-                return _decode(resp, url, provider, key)
-            body = redact(resp.text[:_BODY_EXCERPT], key)
-            if status in (401, 403):
-                hint = f"check that {key_env} holds a valid key" if key_env else "this endpoint needs an API key"
-                raise AuthError(
-                    f"{provider}: {url} answered {status} (authentication failed); {hint}. Body: {body}", status
-                )
-            if status in (400, 413) and _CONTEXT_LENGTH.search(resp.text):
-                raise ContextLengthError(
-                    f"{provider}: the request is longer than the model's context window ({status}). Body: {body}",
-                    status,
-                )
-            if status not in RETRY_STATUSES:
-                raise LLMError(
-                    f"{provider}: {url} answered {status}; check the model name and request. Body: {body}", status
-                )
-            last, last_status = f"answered {status}: {body}", status
-            retry_after = resp.headers.get("retry-after")
-        if attempt < policy.max_attempts:
-            policy.sleep(policy.delay(attempt, retry_after))
-    msg = f"{provider}: {url} {last} (gave up after {policy.max_attempts} attempts)"
-    if last_status == 429:
-        raise RateLimitError(msg + "; lower max_concurrency or raise max_attempts", last_status)
-    raise LLMError(msg + "; check that the server is up and base_url is right", last_status)
+                return parse(data), failed
+            except MalformedResponseError as exc:
+                body_excerpt = redact(json.dumps(data)[:_BODY_EXCERPT], key)
+                raise _Retryable("malformed", f"{exc} Body: {body_excerpt}", status) from None
+        except _Retryable as exc:
+            wait = policy.delay(attempt, exc.retry_after) if attempt < policy.max_attempts else None
+            failed.append(Attempt(exc.kind, exc.reason, exc.status, None if wait is None else round(wait, 6)))
+            if wait is not None:
+                policy.sleep(wait)
+        except LLMError as exc:
+            exc.attempts = [*failed, Attempt("final", str(exc), exc.status)]
+            raise
+    last = failed[-1]
+    msg = f"{provider}: {url} {last.reason} (gave up after {policy.max_attempts} attempts)"
+    error: LLMError
+    if last.status == 429:
+        error = RateLimitError(msg + "; lower max_concurrency or raise max_attempts", last.status)
+    elif last.kind == "malformed":
+        error = MalformedResponseError(msg, last.status)
+    elif last.kind == "provider_error":
+        error = LLMError(msg + "; the provider reported it, not a problem of this config", last.status)
+    else:
+        error = LLMError(msg + "; check that the server is up and base_url is right", last.status)
+    error.attempts = failed
+    raise error
 
 
-def _decode(resp: httpx.Response, url: str, provider: str, key: str | None) -> dict[str, Any]:
+def _send(
+    client: httpx.Client, url: str, payload: dict[str, Any], headers: dict[str, str], timeout_s: float, key: str | None
+) -> tuple[int, httpx.Headers, bytes]:
+    """One attempt: (status, headers, body), all of it within ``timeout_s`` of the start.
+
+    httpx's timeouts are per operation (a server sending a byte every second never trips a 3 s
+    read timeout), so the request runs in a worker thread and the caller waits for the whole
+    answer at most ``timeout_s``. An abandoned worker stops at its next chunk or read timeout.
+    """
+    outcome: dict[str, Any] = {}
+    done, cancelled = threading.Event(), threading.Event()
+
+    def attempt() -> None:
+        try:
+            outcome["value"] = _receive(client, url, payload, headers, timeout_s, key, cancelled)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=attempt, name="llm-request", daemon=True).start()
+    if not done.wait(timeout_s):
+        cancelled.set()
+        raise _Retryable("timeout", f"timed out after {timeout_s:g} s (no complete answer by then)")
+    if "error" in outcome:
+        raise outcome["error"]
+    value: tuple[int, httpx.Headers, bytes] = outcome["value"]
+    return value
+
+
+def _receive(
+    client: httpx.Client,
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    timeout_s: float,
+    key: str | None,
+    cancelled: threading.Event,
+) -> tuple[int, httpx.Headers, bytes]:
     try:
-        data = json.loads(resp.content)
+        with client.stream("POST", url, json=payload, headers=headers, timeout=timeout_s) as resp:
+            chunks: list[bytes] = []
+            for chunk in resp.iter_bytes():
+                if cancelled.is_set():
+                    break
+                chunks.append(chunk)
+            return resp.status_code, resp.headers, b"".join(chunks)
+    except httpx.TimeoutException as exc:
+        raise _Retryable("timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})") from None
+    except httpx.DecodingError as exc:  # a body its content-encoding does not describe (a broken gzip)
+        raise _Retryable("malformed", f"sent a body that cannot be decoded ({redact(str(exc), key)})") from None
+    except httpx.TransportError as exc:
+        raise _Retryable("connection", f"connection failed ({type(exc).__name__}: {redact(str(exc), key)})") from None
+
+
+def _checked(
+    status: int,
+    headers: httpx.Headers,
+    body: bytes,
+    url: str,
+    provider: str,
+    key: str | None,
+    key_env: str | None,
+) -> dict[str, Any]:
+    """The JSON object of a good answer; raises ``_Retryable`` or a final ``LLMError`` otherwise."""
+    text = body.decode("utf-8", errors="replace")
+    excerpt = redact(text[:_BODY_EXCERPT], key)
+    if not 200 <= status < 300:
+        if status in (401, 403):
+            hint = f"check that {key_env} holds a valid key" if key_env else "this endpoint needs an API key"
+            raise AuthError(
+                f"{provider}: {url} answered {status} (authentication failed); {hint}. Body: {excerpt}", status
+            )
+        if status in (400, 413) and _CONTEXT_LENGTH.search(text):
+            raise ContextLengthError(
+                f"{provider}: the request is longer than the model's context window ({status}). Body: {excerpt}", status
+            )
+        if status not in RETRY_STATUSES:
+            raise LLMError(
+                f"{provider}: {url} answered {status}; check the model name and request. Body: {excerpt}", status
+            )
+        raise _Retryable("status", f"answered {status}: {excerpt}", status, headers.get("retry-after"))
+    try:
+        data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        excerpt = redact(resp.text[:_BODY_EXCERPT], key)
-        raise MalformedResponseError(
-            f"{provider}: {url} answered {resp.status_code} with a body that is not JSON ({exc}); "
-            f"check that base_url points at the API root. Body: {excerpt!r}",
-            resp.status_code,
+        raise _Retryable(
+            "malformed",
+            f"answered {status} with a body that is not JSON ({exc}); if this persists, check that base_url "
+            f"points at the API root. Body: {excerpt!r}",
+            status,
         ) from None
     if not isinstance(data, dict):
-        raise MalformedResponseError(
-            f"{provider}: {url} answered a JSON {type(data).__name__}, expected an object", resp.status_code
+        raise _Retryable(
+            "malformed", f"answered {status} with a JSON {type(data).__name__}, expected an object", status
+        )
+    problem = provider_error(data)
+    if problem is not None:
+        if _CONTEXT_LENGTH.search(problem):
+            raise ContextLengthError(
+                f"{provider}: the request is longer than the model's context window: {problem}", status
+            )
+        raise _Retryable(
+            "provider_error", f"answered {status} with an error instead of a completion: {redact(problem, key)}", status
         )
     return data
+
+
+def provider_error(data: dict[str, Any]) -> str | None:
+    """The error a provider reported inside a 2xx JSON body, if any ("type: message").
+
+    OpenAI-compatible servers and proxies send ``{"error": {...}}``; Anthropic sends
+    ``{"type": "error", "error": {"type": "overloaded_error", "message": ...}}``.
+    """
+    err = data.get("error")
+    if err is None or (("choices" in data or "content" in data) and data.get("type") != "error"):
+        return None
+    if isinstance(err, dict):
+        kind = err.get("type") or err.get("code") or "error"
+        return f"{kind}: {str(err.get('message') or '')[:_BODY_EXCERPT]}"
+    return f"error: {str(err)[:_BODY_EXCERPT]}"

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 Message = dict[str, Any]
+# finish_reason values meaning "cut off at max_tokens" (OpenAI-compatible servers, Anthropic).
+TRUNCATED_FINISH_REASONS = frozenset({"length", "max_tokens"})
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,28 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens of one call and its cost (``None`` when the model has no price)."""
+    """Tokens of one call and its cost. ``None`` is unknown: a server that sent no usable token
+    counts, or a model without a price. Unknown is never guessed as 0."""
 
-    tokens_in: int = 0
-    tokens_out: int = 0
+    tokens_in: int | None = 0
+    tokens_out: int | None = 0
     cost_usd: float | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.tokens_in is not None and self.tokens_out is not None
+
+
+def token_count(value: Any) -> int | None:
+    """A token count from a provider's usage field: a non-negative integer (or integral float),
+    else ``None`` (unknown). Servers have sent "n/a", "12.5", null and negative numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -72,9 +91,28 @@ class ChatResponse:
     latency_s: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None
+    # Failed attempts before this answer (``agents.llm.retry.Attempt.to_dict``), oldest first.
+    retries: list[dict[str, Any]] = field(default_factory=list)
+
+    def _copies(self) -> dict[str, str]:
+        """Long strings the record already holds as fields: the text and each call's arguments."""
+        copies = {self.text: "<text>"} if len(self.text) >= _MIN_COPY else {}
+        for i, call in enumerate(self.tool_calls):
+            if len(call.raw_arguments) >= _MIN_COPY:
+                copies.setdefault(call.raw_arguments, f"<tool_calls[{i}].raw_arguments>")
+        return copies
+
+    @property
+    def truncated(self) -> bool:
+        """The model stopped at the token limit (OpenAI ``length``, Anthropic ``max_tokens``)."""
+        return self.finish_reason in TRUNCATED_FINISH_REASONS
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["raw"] = _without_copies(self.raw, self._copies())
+        if not self.retries:
+            del data["retries"]  # records of calls that went through first time stay as they were
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChatResponse:
@@ -85,7 +123,25 @@ class ChatResponse:
             latency_s=data.get("latency_s", 0.0),
             raw=data.get("raw", {}),
             finish_reason=data.get("finish_reason"),
+            retries=list(data.get("retries", [])),
         )
+
+
+_MIN_COPY = 64  # shorter strings are cheaper to keep than to point at
+
+
+def _without_copies(value: Any, copies: dict[str, str]) -> Any:
+    """``value`` (a provider payload) with each string that the response stores as a field replaced
+    by a pointer to that field, so a response is stored once (a 2 MB answer was stored 7 times)."""
+    if not copies:
+        return value
+    if isinstance(value, str):
+        return copies.get(value, value)
+    if isinstance(value, dict):
+        return {k: _without_copies(v, copies) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_copies(v, copies) for v in value]
+    return value
 
 
 def assistant_message(response: ChatResponse) -> Message:
@@ -119,6 +175,8 @@ class LLMError(RuntimeError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        # Every failed attempt of the call (``agents.llm.retry.Attempt``), the last one included.
+        self.attempts: list[Any] = []
 
 
 class AuthError(LLMError):

@@ -231,7 +231,9 @@ def tools_vs_success_figure(jobs: list[Job], figs: Figures) -> None:
 def taxonomy_figure(counts: dict[str, Counter[str]], figs: Figures) -> None:
     import matplotlib.pyplot as plt
 
-    rows = [(lbl, c) for lbl, c in sorted(counts.items(), key=lambda kv: row_order(kv[0])) if sum(c.values())]
+    # the agent's failures only (LLM failures are not results; the taxonomy table counts them)
+    agent = {lbl: Counter({k: c[k] for k in CATEGORIES}) for lbl, c in counts.items()}
+    rows = [(lbl, c) for lbl, c in sorted(agent.items(), key=lambda kv: row_order(kv[0])) if sum(c.values())]
     pub_total = sum(published.ERROR_TAXONOMY.values())
     rows.append(("arise (published)", Counter(published.ERROR_TAXONOMY)))
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.6))

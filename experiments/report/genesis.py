@@ -66,6 +66,12 @@ def metrics(job: Job) -> dict[str, float | None]:
     }
 
 
+def _l4_failures(job: Job) -> int:
+    """L4 episodes whose model failed (not results; left out of SR)."""
+    arms = ((job.result["diagnostics"].get("l4") or {}).get("arms")) or {}
+    return sum(int(a.get("llm_failures") or 0) for a in arms.values())
+
+
 def _repairs(job: Job) -> int | None:
     value = ((job.result.get("config") or {}).get("evolution") or {}).get("max_repairs")
     return int(value) if value is not None else None
@@ -103,6 +109,7 @@ def genesis_table(jobs: Sequence[Job]) -> ReportTable | None:
             "UT-soft",
             "UT-hard",
             "SR (L4)",
+            "L4 LLM failures",
         ],
         notes=[
             "compliance and exec: L1 over every candidate the pipeline produced (final code after repairs); "
@@ -110,7 +117,8 @@ def genesis_table(jobs: Sequence[Job]) -> ReportTable | None:
             "(L2); UT-soft / UT-hard: held-out differential tests of the library, unmatched reference tools "
             "count as 0 (L3); SR: (library - affordances) / (reference - affordances) success on held-out "
             "instances (L4). Published rows: Tool-Genesis (MCP servers from abstract requirements; "
-            "Direct = one-shot, Code-Agent = closed repair loop); a different task, the same layers.",
+            "Direct = one-shot, Code-Agent = closed repair loop); a different task, the same layers. "
+            "L4 LLM failures: held-out episodes whose model failed, left out of SR.",
         ],
     )
     for (setting, label, model), rjobs in _groups(diag):
@@ -125,6 +133,7 @@ def genesis_table(jobs: Sequence[Job]) -> ReportTable | None:
                 "/".join(map(str, repairs)) or "-",
                 str(len(rjobs)),
                 *(_fmt3(cols[k]) for k in METRICS),
+                str(sum(_l4_failures(j) for j in rjobs)),
             ],
             {
                 "setting": setting,
@@ -154,6 +163,7 @@ def genesis_table(jobs: Sequence[Job]) -> ReportTable | None:
                 "0" if row.setting == "Direct" else "loop",
                 "-",
                 *("-" if vals[k] is None else f"{vals[k]:.3f}" for k in METRICS),
+                "-",
             ],
             {
                 "setting": "Tool-Genesis (published)",

@@ -7,7 +7,7 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ class Job:
 
     path: Path
     result: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # the episodes that are results (in plan order)
+    # Episodes whose model failed: not results, so no table scores them; the tables count them.
+    llm_failures: list[dict[str, Any]] = field(default_factory=list)
     show_preset: bool = False  # set by load_jobs when the sweep has several evolution presets to tell apart
 
     @functools.cached_property
@@ -84,18 +86,20 @@ def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
         found, desc="reading jobs", unit="job", disable=None if progress else True, file=sys.stderr
     ):
         episodes = path / "episodes.jsonl"
-        records = []
+        records: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
         if episodes.exists():
             for line in episodes.read_text(encoding="utf-8").splitlines():
                 if line.strip():
-                    records.append(json.loads(line))
+                    record = json.loads(line)
+                    (failures if record.get("llm_failure") else records).append(record)
         if len(records) != result.get("n_episodes"):
             print(
                 f"warning: {path}: {len(records)} records for n_episodes={result.get('n_episodes')}; "
                 "the job is incomplete or was edited (using result.json's task outcomes)",
                 file=sys.stderr,
             )
-        jobs.append(Job(path, result, records))
+        jobs.append(Job(path, result, records, failures))
     jobs.sort(key=lambda j: (j.world, j.protocol, j.condition, j.seed, str(j.path)))
     presets = group_by([j for j in jobs if j.evolution], lambda j: (j.world, j.protocol, j.condition, j.model))
     for group in presets.values():

@@ -4,6 +4,7 @@ taxonomy, cost, tool quality, pass^k and the protocol comparison."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from experiments import published, stats
 from experiments.report.arms import paired_outcomes, phases_of, row_order, success_interval
 from experiments.report.jobs import Job, group_by
 from experiments.report.table import Cell, ReportTable, mean_sd
-from experiments.taxonomy import CATEGORIES, LABELS, classify
+from experiments.taxonomy import CATEGORIES, LABELS, LLM_FAILURE, classify
 
 BASELINE = "no_evolution"
 
@@ -24,7 +25,7 @@ def success_tables(jobs: list[Job]) -> list[ReportTable]:
         table = ReportTable(
             name=f"success_{world}_{protocol}",
             title=f"Success by phase, {world} / {protocol} (95% two-level bootstrap CI over seeds and tasks)",
-            headers=["condition", "model", "seeds", "tasks", *phases, "overall", "tools evolved"],
+            headers=["condition", "model", "seeds", "tasks", *phases, "overall", "LLM failures", "tools evolved"],
         )
         rows = group_by(setting, lambda j: (j.label, j.model))
         for (label, model), rjobs in sorted(rows.items(), key=lambda kv: (row_order(kv[0][0]), kv[0][1])):
@@ -40,6 +41,7 @@ def success_tables(jobs: list[Job]) -> list[ReportTable]:
                     str(n_tasks),
                     *(str(Cell(cells[p])) for p in phases),
                     str(Cell(overall)),
+                    str(sum(len(j.llm_failures) for j in rjobs)) if any(j.llm for j in rjobs) else "-",
                     mean_sd(promoted) if promoted else "-",
                 ],
                 {
@@ -57,6 +59,7 @@ def success_tables(jobs: list[Job]) -> list[ReportTable]:
                     },
                     **{f"overall_{k}": getattr(overall, k) if overall else None for k in ("mean", "low", "high")},
                     "tools_promoted_mean": float(np.mean(promoted)) if promoted else None,
+                    "llm_failures": sum(len(j.llm_failures) for j in rjobs),
                 },
             )
         tables.append(table)
@@ -236,9 +239,9 @@ def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Count
     counts: dict[str, Counter[str]] = {}
     examples: dict[str, list[str]] = defaultdict(list)
     for label, ljobs in sorted(group_by([j for j in jobs if j.llm], lambda j: j.label).items()):
-        c: Counter[str] = Counter({k: 0 for k in CATEGORIES})
+        c: Counter[str] = Counter({k: 0 for k in (*CATEGORIES, LLM_FAILURE)})
         for j in ljobs:
-            for r in j.records:
+            for r in [*j.records, *j.llm_failures]:
                 if not r["success"]:
                     verdict = classify(r)
                     c[verdict.category] += 1
@@ -250,8 +253,12 @@ def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Count
     table = ReportTable(
         name="error_taxonomy",
         title="Error taxonomy of failed episodes (automatic classifier, experiments/taxonomy.py)",
-        headers=["condition", "failures", *(LABELS[k] for k in CATEGORIES)],
-        notes=["Published: ARISE Table 5, 30 failed ARISE trajectories of GPT-4o-mini, hand-labelled."],
+        headers=["condition", "failures", *(LABELS[k] for k in CATEGORIES), LABELS[LLM_FAILURE]],
+        notes=[
+            "Published: ARISE Table 5, 30 failed ARISE trajectories of GPT-4o-mini, hand-labelled.",
+            "failures and shares count the agent's failures; episodes whose model failed (LLM failure) are "
+            "counted apart: they are not results.",
+        ],
     )
     pub_total = sum(published.ERROR_TAXONOMY.values())
     table.add(
@@ -259,14 +266,26 @@ def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Count
             "arise (published)",
             str(pub_total),
             *(f"{v} ({100 * v / pub_total:.0f}%)" for v in (published.ERROR_TAXONOMY[k] for k in CATEGORIES)),
+            "-",
         ],
         {"condition": "arise", "source": "published", "failures": pub_total, **published.ERROR_TAXONOMY},
     )
     for label, c in sorted(counts.items(), key=lambda kv: row_order(kv[0])):
-        total = sum(c.values())
+        total = sum(c[k] for k in CATEGORIES)
         table.add(
-            [label, str(total), *(f"{c[k]} ({100 * c[k] / total:.0f}%)" if total else "0" for k in CATEGORIES)],
-            {"condition": label, "source": "ours", "failures": total, **{k: c[k] for k in CATEGORIES}},
+            [
+                label,
+                str(total),
+                *(f"{c[k]} ({100 * c[k] / total:.0f}%)" if total else "0" for k in CATEGORIES),
+                str(c[LLM_FAILURE]),
+            ],
+            {
+                "condition": label,
+                "source": "ours",
+                "failures": total,
+                **{k: c[k] for k in CATEGORIES},
+                LLM_FAILURE: c[LLM_FAILURE],
+            },
         )
     for label, exs in sorted(examples.items()):
         table.notes.append(f"{label}, first failures: " + "; ".join(exs))
@@ -280,7 +299,7 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
         return None
     table = ReportTable(
         name="cost",
-        title="Cost and time per job (mean ± sd over jobs; agent and evolution calls together)",
+        title="Cost and time per job (mean ± sd over jobs; agent, evolution and L4 calls together)",
         headers=[
             "setting",
             "condition",
@@ -289,6 +308,8 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
             "episodes/job",
             "wall s/job",
             "LLM calls",
+            "failed calls",
+            "LLM failures",
             "tokens in",
             "tokens out",
             "cost $",
@@ -296,7 +317,9 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
         ],
         notes=[
             "Simulated models answer in microseconds, so wall time is the harness' own (sandbox, worlds); "
-            "calls, tokens and the cost the mimicked model would charge are what a real run would spend."
+            "calls, tokens and the cost the mimicked model would charge are what a real run would spend.",
+            "failed calls: calls that never answered (every retry failed), summed over jobs; LLM failures: "
+            "episodes those ended (not results: left out of every success rate).",
         ],
     )
     for (setting, label, model), rjobs in sorted(
@@ -304,10 +327,13 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
         key=lambda kv: (kv[0][0], row_order(kv[0][1]), kv[0][2]),
     ):
         res = [j.result for j in rjobs]
-        calls = [r.get("llm_calls", 0) + r.get("evolution_llm_calls", 0) for r in res]
-        tin = [r.get("tokens_in", 0) + r.get("evolution_tokens_in", 0) for r in res]
-        tout = [r.get("tokens_out", 0) + r.get("evolution_tokens_out", 0) for r in res]
-        costs = [(r.get("cost_usd") or 0.0) + (r.get("evolution_cost_usd") or 0.0) for r in res]
+        totals = [_total_usage(r) for r in res]
+        calls = [t["llm_calls"] for t in totals]
+        tin = [t["tokens_in"] for t in totals]
+        tout = [t["tokens_out"] for t in totals]
+        failed = [t.get("failed_calls") or 0 for t in totals]
+        known = [t["cost_usd"] for t in totals if t["cost_usd"] is not None]
+        costs = known if len(known) == len(totals) else []  # a mean over some jobs would understate it
         pub_model = published.PROFILE_MODEL.get(rjobs[0].profile, rjobs[0].profile)
         pub = next((c for c in published.COST if c.model == pub_model and c.condition == label), None)
         if setting != "acmecorp/arise_v1":  # the paper's figures are for its own task set
@@ -322,9 +348,11 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
                 mean_sd([float(r["n_episodes"]) for r in res], "{:.0f}"),
                 mean_sd([float(r["wall_s"]) for r in res]),
                 mean_sd([float(c) for c in calls], "{:.0f}"),
+                str(sum(failed)),
+                str(sum(len(j.llm_failures) for j in rjobs)),
                 mean_sd([float(t) for t in tin], "{:.0f}"),
                 mean_sd([float(t) for t in tout], "{:.0f}"),
-                mean_sd(costs, "{:.2f}"),
+                mean_sd(costs, "{:.2f}") if costs else "unknown",
                 pub_s,
             ],
             {
@@ -337,10 +365,26 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
                 "llm_calls": float(np.mean(calls)),
                 "tokens_in": float(np.mean(tin)),
                 "tokens_out": float(np.mean(tout)),
-                "cost_usd": float(np.mean(costs)),
+                "cost_usd": float(np.mean(costs)) if costs else None,
+                "failed_calls": sum(failed),
+                "llm_failures": sum(len(j.llm_failures) for j in rjobs),
             },
         )
     return table
+
+
+def _total_usage(result: dict[str, Any]) -> dict[str, Any]:
+    """A job's LLM use over every role (agent, evolution, diagnostics); results of earlier versions
+    have agent and evolution fields only."""
+    if result.get("usage"):
+        return dict(result["usage"]["total"])
+    cost = [result.get("cost_usd"), result.get("evolution_cost_usd")]
+    return {
+        "llm_calls": result.get("llm_calls", 0) + (result.get("evolution_llm_calls") or 0),
+        "tokens_in": result.get("tokens_in", 0) + (result.get("evolution_tokens_in") or 0),
+        "tokens_out": result.get("tokens_out", 0) + (result.get("evolution_tokens_out") or 0),
+        "cost_usd": sum(c or 0.0 for c in cost),
+    }
 
 
 def tool_quality_table(jobs: list[Job]) -> ReportTable | None:

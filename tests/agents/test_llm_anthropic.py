@@ -8,10 +8,23 @@ import httpx
 import pytest
 import respx
 
-from agents.llm import AnthropicChat, ChatRequest, MalformedResponseError, PriceTable, assistant_message, tool_message
+from agents.llm import (
+    AnthropicChat,
+    ChatRequest,
+    LLMError,
+    MalformedResponseError,
+    PriceTable,
+    assistant_message,
+    tool_message,
+)
 from tests.agents.conftest import FAKE_KEY
 
 BASE = "https://anthropic.test"
+FINAL = {
+    "content": [{"type": "text", "text": "done"}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 5, "output_tokens": 1},
+}
 TOOLS = [{"name": "http_get", "description": "GET a URL.", "parameters": {"type": "object", "properties": {}}}]
 
 
@@ -61,7 +74,9 @@ def test_tool_use_round_trip(fake_key, policy):
             tool_message("toolu_2", "error: bad arguments"),
         ]
         resp2 = client.complete(ChatRequest(model="", messages=transcript, tools=TOOLS))
-    assert resp2.text == "17" and resp2.tool_calls == [] and resp2.usage.tokens_out == 0
+    # output_tokens missing from usage: unknown, not 0, and so is the cost
+    assert resp2.text == "17" and resp2.tool_calls == [] and resp2.usage.tokens_out is None
+    assert resp2.usage.tokens_in == 300 and resp2.usage.cost_usd is None
     req1, req2 = (c.request for c in route.calls)
     assert req1.headers["x-api-key"] == FAKE_KEY and req1.headers["anthropic-version"] == "2023-06-01"
     p1 = json.loads(req1.content)
@@ -83,11 +98,31 @@ def test_tool_use_round_trip(fake_key, policy):
     ]
 
 
-def test_malformed_anthropic_body(fake_key, policy):
+def test_malformed_anthropic_body(fake_key, policy, sleeps):
+    req = ChatRequest(model="", messages=[{"role": "user", "content": "q"}])
     with respx.mock:
-        respx.post(f"{BASE}/v1/messages").respond(200, json={"type": "error", "error": {"message": "x"}})
-        with pytest.raises(MalformedResponseError, match="content block list"):
-            backend(fake_key, policy).complete(ChatRequest(model="", messages=[{"role": "user", "content": "q"}]))
+        route = respx.post(f"{BASE}/v1/messages").respond(200, json={"content": "not blocks"})
+        with pytest.raises(MalformedResponseError, match=r"content block list.*gave up after 3 attempts") as err:
+            backend(fake_key, policy).complete(req)
+    assert route.call_count == 3 and len(sleeps) == 2  # retried like a 5xx
+    assert [a.kind for a in err.value.attempts] == ["malformed"] * 3
+
+
+def test_overloaded_error_sent_as_200_is_retried_and_named(fake_key, policy, sleeps):
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    req = ChatRequest(model="", messages=[{"role": "user", "content": "q"}])
+    with respx.mock:
+        route = respx.post(f"{BASE}/v1/messages")
+        route.side_effect = [httpx.Response(200, json=overloaded), httpx.Response(200, json=FINAL)]
+        resp = backend(fake_key, policy).complete(req)
+    assert resp.text == "done" and route.call_count == 2
+    assert [(r["kind"], r["status"]) for r in resp.retries] == [("provider_error", 200)]
+    assert "overloaded_error: Overloaded" in resp.retries[0]["reason"]
+    with respx.mock:
+        respx.post(f"{BASE}/v1/messages").respond(200, json=overloaded)
+        with pytest.raises(LLMError, match="overloaded_error: Overloaded") as err:
+            backend(fake_key, policy).complete(req)
+    assert "base_url" not in str(err.value)  # the provider's trouble, not the config's
 
 
 def test_key_not_in_repr(fake_key, policy):

@@ -131,10 +131,15 @@ def test_unknown_model_price_is_none_and_meter_counts_it(base_url, fake_key, pol
     meter.add(unpriced.usage)
     total = meter.to_dict()
     assert total["llm_calls"] == 2 and total["tokens_in"] == 2000 and total["tokens_out"] == 1000
-    assert total["cost_usd"] == pytest.approx(0.003) and total["unpriced_calls"] == 1
+    # One call of unknown cost makes the total unknown: a partial sum would read as the whole bill.
+    assert total["cost_usd"] is None and total["unpriced_calls"] == 1
     run = UsageMeter()
     run.merge(meter)
     assert run.to_dict() == total
+    only_priced = UsageMeter()
+    only_priced.add(priced.usage)
+    assert only_priced.to_dict()["cost_usd"] == pytest.approx(0.003)
+    assert UsageMeter().to_dict()["cost_usd"] is None  # no call, no known cost (was a made-up 0.0)
 
 
 def test_price_table_rejects_bad_entries():

@@ -86,7 +86,9 @@ def test_a_correct_tool_is_promoted_after_its_full_check(sandbox: Sandbox):
     assert check["ok"] and check["tests"] == [1, 1] and check["adversarial"] == [1, 1] and check["static_policy"]
     assert audit_promotions(ev.library) == []
     assert [r.meta["step"] for r in backend.requests] == ["gaps", "synthesize", "adversarial"]
-    assert ev.stats.llm_calls == 3 and ev.stats.cost_usd == pytest.approx(0.003)
+    stats = ev.stats.to_json()
+    assert stats["llm_calls"] == 3 and stats["cost_usd"] == pytest.approx(0.003)
+    assert stats["usage"]["llm_calls"] == 3 and stats["usage"]["failed_calls"] == 0
     # The promoted tool is what the agent gets, run in the sandbox.
     out = ev.runner().call("count_files", {"prefix": "logs/"}, SUITE.access(SUITE.get_world(WORLD_SEED)))
     assert out.ok and out.output == str(N_LOGS)

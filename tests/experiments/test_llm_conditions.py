@@ -99,10 +99,11 @@ def test_record_over_the_sim_server_then_replay_only_with_zero_backend_requests(
     assert (tmp_path / "rec" / "episodes.jsonl").read_bytes() == (tmp_path / "rep" / "episodes.jsonl").read_bytes()
     for key in ("success_rate", "llm_calls", "tokens_in", "tokens_out", "cost_usd", "tasks"):
         assert replayed[key] == recorded[key]
-    # A request the cache has never seen is an error naming it, and the records written so far are kept.
-    missing = job(tmp_path / "miss", *common[:-2], "seed=9", f"replay.cache_dir={cache}", "replay.mode=replay-only")
-    assert missing["llm_errors"] == missing["n_episodes"] > 0
-    assert "replay-only: no cached response" in records(tmp_path / "miss")[0]["llm"]["error"]
+    # A request the cache has never seen stops the job naming it (it is not a wrong answer, nor a
+    # finished job), and the records written so far are kept.
+    with pytest.raises(ConfigError, match=r"replay-only: no cached response .*\(0 complete episode records kept"):
+        job(tmp_path / "miss", *common[:-2], "seed=9", f"replay.cache_dir={cache}", "replay.mode=replay-only")
+    assert not (tmp_path / "miss" / "result.json").exists()
 
 
 def test_bad_llm_configs_are_clear_errors(tmp_path: Path):
@@ -150,7 +151,7 @@ def test_a_real_model_job_resumes_from_its_own_cache_without_asking_again(tmp_pa
     resumed = job(out, *common)
     assert (out / "episodes.jsonl").read_bytes() == full
     assert library_events(out) == events  # the library was rebuilt from the cache, step for step
-    assert resumed["replay"]["backend_requests"] == 0 and resumed["llm_errors"] == 0
+    assert resumed["replay"]["backend_requests"] == 0 and resumed["llm_failures"] == 0
     for key in ("success_rate", "llm_calls", "tokens_in", "evolution_llm_calls", "evolution_tokens_in", "tasks"):
         assert resumed[key] == first[key], key
 

@@ -98,7 +98,7 @@ def test_command_line_overrides_win_over_the_presets_sweep():
 
 
 def test_sweep_writes_one_directory_per_job_and_skips_complete_jobs(reference: Path):
-    assert sorted(p.name for p in reference.iterdir() if p.is_dir()) == sorted(JOBS)
+    assert sorted(p.name for p in reference.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(JOBS)
     before = {job: (reference / job / "episodes.jsonl").stat().st_mtime_ns for job in JOBS}
     proc = sweep(reference)
     assert proc.stdout.count("(complete: skipped)") == 2
