@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,14 +31,18 @@ SIM_FINGERPRINT = "arise-gym-sim"  # how results recognise responses of the simu
 
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default listen backlog (5) refused concurrent clients
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the sim server binds loopback only, got host {host!r}")
         super().__init__((host, port), _Handler)
         self.backends = {name: SimChat(profile) for name, profile in PROFILES.items()}
         self.requests_served = 0
         self._lock = threading.Lock()
+        if latency_s < 0:
+            raise ValueError(f"latency must be >= 0, got {latency_s}")
+        self.latency_s = latency_s  # a wait before each answer, like a remote model's (benchmarks)
 
     @property
     def base_url(self) -> str:
@@ -168,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*_error(400, f"the body is not valid JSON: {exc}"))
             return
         self.server.count()
+        if self.server.latency_s:
+            time.sleep(self.server.latency_s)
         self._send(*handle_chat(self.server, body))
 
 
@@ -178,9 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="wait this long before each answer, like a remote model (default 0)",
+    )
     args = parser.parse_args(argv)
     try:
-        server = SimServer(args.host, args.port)
+        server = SimServer(args.host, args.port, latency_s=args.latency_ms / 1000)
     except (ValueError, OSError) as exc:
         raise SystemExit(f"error: {exc}") from None
     print(f"sim models {', '.join(sorted(PROFILES))} at {server.base_url} (Ctrl-C to stop)", flush=True)

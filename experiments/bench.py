@@ -11,6 +11,8 @@
   the paper's 60 arise_v1 tasks;
 * the same 60-episode jobs in the ``arise`` condition: evolution, sandboxed validation
   and sandboxed tool calls included (target <= 60 s);
+* episodes side by side: a fixed_tools job against the sim behind its HTTP server with 200 ms
+  latency per answer, 8 workers against 1 (target: speedup >= 6x);
 * memory over long runs: RSS of 1,000 oracle episodes on one seed per world (target: growth
   <= 10 KB per episode after the first 100; respx's call history once grew 420 KB per episode).
 """
@@ -164,10 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sandbox-calls", type=int, default=600, help="calls per round in the sandbox benchmark")
     ap.add_argument("--only-sandbox", action="store_true", help="run the sandbox benchmark only")
     ap.add_argument("--only-memory", action="store_true", help="run the memory benchmark only")
+    ap.add_argument("--only-concurrency", action="store_true", help="run the episodes-side-by-side benchmark only")
     ap.add_argument("--memory-episodes", type=int, default=1000, help="episodes in the memory benchmark")
     args = ap.parse_args(argv)
     if args.only_memory:
         _print_memory(args.memory_episodes)
+        return 0
+    if args.only_concurrency:
+        _print_concurrency()
         return 0
 
     from envs.datacorp.world import build_world as build_datacorp
@@ -213,8 +219,41 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['tools_promoted']} promoted, sandbox {r['sandbox']})"
         )
     _print_memory(args.memory_episodes)
+    _print_concurrency()
     print("DCQL interpreter: python -m experiments.bench_dcql")
     return 0
+
+
+def bench_concurrency(workers: int, latency_s: float = 0.2) -> tuple[int, int, float]:
+    """(episodes, LLM calls, wall seconds) of a fixed_tools job against the sim behind its HTTP
+    server answering after ``latency_s``, with ``workers`` episodes side by side."""
+    import tempfile
+    from pathlib import Path
+
+    from agents.serve_sim import SimServer
+    from envs.tasks import get_suite
+    from experiments.config import compose_run_config
+    from experiments.run import run_job
+
+    families = [f.name for f in get_suite("acmecorp").families[:16]]
+    with SimServer(latency_s=latency_s) as server, tempfile.TemporaryDirectory() as tmp:
+        cfg = compose_run_config(
+            ["condition=fixed_tools", "llm=sim-http", f"llm.base_url={server.base_url}", "llm.shared_limit_dir=null",
+             f"llm.max_concurrency={workers}", f"episode_workers={workers}", "seed=1", "progress=false",
+             f"families=[{','.join(families)}]", "per_family=2"]
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        result = run_job(cfg, Path(tmp))
+        return result["n_episodes"], result["llm_calls"], time.perf_counter() - t0
+
+
+def _print_concurrency() -> None:
+    n, calls, seq = bench_concurrency(1)
+    _, _, par = bench_concurrency(8)
+    print(
+        f"episodes side by side, fixed_tools over the sim's HTTP server with 200 ms latency, {n} episodes, "
+        f"{calls} calls: sequential {seq:.1f} s, 8 workers {par:.1f} s, speedup {seq / par:.1f}x  (target >= 6x)"
+    )
 
 
 def _print_memory(n: int) -> None:

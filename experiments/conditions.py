@@ -172,6 +172,11 @@ def model_name(backend: ChatBackend | None) -> str:
     return str(getattr(inner, "model", "") or "")
 
 
+def another_policy(cfg: DictConfig, suite: Suite, options: dict[str, Any], condition: Condition) -> Policy:
+    """A second policy of the condition, sharing its backend: for episodes played side by side."""
+    return AGENT_KINDS[AgentKind(cfg.condition.kind)][0](cfg, suite, options, condition.backend)
+
+
 def build_condition(cfg: DictConfig, suite: Suite, options: dict[str, Any], out_dir: Path) -> Condition:
     """The job's policy, backend, sandbox and evolver (started; ``Condition.close`` releases them)."""
     build_policy, needs_backend = AGENT_KINDS[AgentKind(cfg.condition.kind)]

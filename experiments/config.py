@@ -164,6 +164,10 @@ class RunConfig:
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    # Episodes played side by side when they do not depend on each other (every condition but an evolving
+    # arise phase; LLM agents only). null = llm.max_concurrency for an HTTP model, else 1. Records are
+    # written in plan order and are the same as a sequential run's.
+    episode_workers: int | None = None
     seed: int = 42
     split: Split = Split["test"]  # which instance stream is evaluated
     n_worlds: int = 1  # worlds of the split (world 0 of the test split is built from `seed` itself)

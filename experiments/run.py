@@ -19,13 +19,15 @@ import importlib
 import json
 import os
 import platform
+import queue
 import shutil
 import sqlite3
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from importlib import metadata
@@ -41,13 +43,14 @@ from tqdm import tqdm
 
 from agents.llm import AuthError, ChatBackend, ReplayMissError, UsageMeter
 from agents.llm.replay import ReplayBackend
+from agents.policy import Policy
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import registry  # importing envs registers the built-in worlds
 from envs.registry import all_phases, get_world
 from envs.tasks import Suite, TaskInstance, get_suite
 from evolution.pipeline import Evolver
 from evolution.sandbox.runner import Sandbox, SandboxError
-from experiments.conditions import Condition, build_condition, check_condition, model_name
+from experiments.conditions import Condition, another_policy, build_condition, check_condition, model_name
 from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import (
@@ -72,8 +75,9 @@ THROTTLE_KEYS = (
 # Keys outside a job's plan: how it reports progress, where replayed responses come from (a replayed run
 # holds exactly the records of the recorded one), the preset's label (the same job reached from another
 # preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings),
-# limits (when to stop: a job stopped by a limit continues under a raised one).
-UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics", "limits")
+# limits (when to stop: a job stopped by a limit continues under a raised one), episode_workers (how many
+# episodes run side by side: the records are the same).
+UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics", "limits", "episode_workers")
 
 
 def import_world_module(cfg: DictConfig) -> None:
@@ -102,6 +106,8 @@ def _check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
     if int(cfg.seed) < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {cfg.seed}")
+    if cfg.episode_workers is not None and int(cfg.episode_workers) < 1:
+        raise ConfigError(f"episode_workers must be >= 1 or null (llm.max_concurrency), got {cfg.episode_workers}")
     if int(cfg.limits.max_consecutive_llm_failures) < 1:
         raise ConfigError(
             f"limits.max_consecutive_llm_failures must be >= 1, got {cfg.limits.max_consecutive_llm_failures}"
@@ -455,12 +461,16 @@ class _Phase:
     tagged: bool  # records say which phase they belong to (jobs with a train phase)
 
 
+Player = tuple[gym.Env[str, str], Policy]  # an env and a policy that play one episode at a time
+
+
 def _play(
-    cfg: DictConfig, phase: _Phase, env: gym.Env[str, str], condition: Condition, index: int, out_dir: Path
+    cfg: DictConfig, phase: _Phase, player: Player, condition: Condition, index: int, out_dir: Path
 ) -> tuple[EpisodeRecord, dict[str, Any]]:
     inst = phase.instances[index]
+    env, policy = player
     try:
-        record, timing = run_episode(env, condition.policy, inst, condition.tools())
+        record, timing = run_episode(env, policy, inst, condition.tools())
     except (AuthError, ReplayMissError) as exc:  # a config problem: stop, keeping every record already written
         kept = sum(1 for r in phase.records if not r.get("llm_failure"))
         raise ConfigError(f"{exc} ({kept} complete episode records kept in {out_dir})") from None
@@ -468,6 +478,40 @@ def _play(
     if phase.tagged:
         record.protocol_phase = phase.name
     return record, {"episode": index, "task": inst.id, **timing}
+
+
+def _episodes(
+    cfg: DictConfig, phase: _Phase, players: list[Player], condition: Condition, out_dir: Path, indices: list[int]
+) -> Generator[tuple[int, EpisodeRecord, dict[str, Any]], None, None]:
+    """(index, record, timing) of each episode of ``indices``, in that order.
+
+    With several players and episodes that do not depend on each other (not an evolving phase),
+    they run side by side in threads, each player playing one at a time; later episodes run while
+    an earlier one is awaited, and the caller still sees plan order. Stopping the iteration (the
+    breaker, a limit) cancels the episodes not started and waits for the running ones.
+    """
+    if len(players) == 1 or phase.evolving or len(indices) < 2:
+        for i in indices:
+            yield (i, *_play(cfg, phase, players[0], condition, i, out_dir))
+        return
+    free: queue.SimpleQueue[Player] = queue.SimpleQueue()
+    for player in players:
+        free.put(player)
+
+    def work(i: int) -> tuple[EpisodeRecord, dict[str, Any]]:
+        player = free.get()
+        try:
+            return _play(cfg, phase, player, condition, i, out_dir)
+        finally:
+            free.put(player)
+
+    pool = ThreadPoolExecutor(len(players), thread_name_prefix="episode")
+    try:
+        futures = [pool.submit(work, i) for i in indices]
+        for i, future in zip(indices, futures, strict=True):
+            yield (i, *future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _stored(record: EpisodeRecord) -> dict[str, Any]:
@@ -479,7 +523,7 @@ def _stored(record: EpisodeRecord) -> dict[str, Any]:
 def _run_phase(
     cfg: DictConfig,
     phase: _Phase,
-    env: gym.Env[str, str],
+    players: list[Player],
     condition: Condition,
     out_dir: Path,
     desc: str,
@@ -499,23 +543,35 @@ def _run_phase(
     if retry:
         assert not phase.evolving
         timings = [json.loads(line) for line in complete_lines(timings_path)]
-        for i in tqdm(retry, desc=f"{desc} [retry]", disable=not cfg.progress, leave=False, file=sys.stderr):
-            record, timing = _play(cfg, phase, env, condition, i, out_dir)
-            # Kept at once (a kill between retries loses none): the old record to superseded_<file>
-            # first, then both files replaced atomically.
-            supersede(path, [done[i]])
-            done[i] = _stored(record)
-            if i < len(timings):
-                timings[i] = timing
-            rewrite_records(path, done)
-            rewrite_records(timings_path, timings)
-            breaker.update(done[i])
-            check_spend()
-    with RecordWriter(path) as writer, RecordWriter(timings_path) as timing_writer:
-        for index in tqdm(
-            range(len(done), len(phase.instances)), desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
+        with closing(_episodes(cfg, phase, players, condition, out_dir, retry)) as replays:
+            bar = tqdm(
+                replays,
+                total=len(retry),
+                desc=f"{desc} [retry]",
+                disable=not cfg.progress,
+                leave=False,
+                file=sys.stderr,
+            )
+            for i, record, timing in bar:
+                # Kept at once (a kill between retries loses none): the old record to superseded_<file>
+                # first, then both files replaced atomically.
+                supersede(path, [done[i]])
+                done[i] = _stored(record)
+                if i < len(timings):
+                    timings[i] = timing
+                rewrite_records(path, done)
+                rewrite_records(timings_path, timings)
+                breaker.update(done[i])
+                check_spend()
+    todo = list(range(len(done), len(phase.instances)))
+    with (
+        RecordWriter(path) as writer,
+        RecordWriter(timings_path) as timing_writer,
+        closing(_episodes(cfg, phase, players, condition, out_dir, todo)) as played,
+    ):
+        for index, record, timing in tqdm(
+            played, total=len(todo), desc=desc, disable=not cfg.progress, leave=False, file=sys.stderr
         ):
-            record, timing = _play(cfg, phase, env, condition, index, out_dir)
             writer.write(record.to_json())
             stored = _stored(record)
             timing_writer.write(timing)
@@ -526,6 +582,15 @@ def _run_phase(
                 breaker.update_evolution(condition.evolver)
             breaker.update(stored)
             check_spend()
+
+
+def _episode_workers(cfg: DictConfig) -> int:
+    """How many episodes a job plays side by side (``episode_workers``; see experiments/config.py)."""
+    if cfg.condition.kind != "llm":
+        return 1  # scripted baselines are instant, and some carry state from one episode to the next
+    if cfg.episode_workers is not None:
+        return int(cfg.episode_workers)
+    return int(cfg.llm.get("max_concurrency") or 1) if cfg.llm.provider in ("openai", "anthropic") else 1
 
 
 def _budget(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None) -> Budget:
@@ -592,6 +657,7 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
     write_json_atomic(out_dir / "plan.json", {"plan_hash": plan.hash, **plan.task_ids})
     condition: Condition | None = None
     env: gym.Env[str, str] | None = None
+    players: list[Player] = []
     try:
         try:
             env = _make_env(cfg, plan.options)
@@ -599,6 +665,9 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
         except ValueError as exc:  # bad world options, unknown scripted policy
             raise ConfigError(str(exc)) from None
         evolver = condition.evolver
+        players.append((env, condition.policy))
+        for _ in range(_episode_workers(cfg) - 1):
+            players.append((_make_env(cfg, plan.options), another_policy(cfg, plan.suite, plan.options, condition)))
         budget = _budget(cfg, out_dir, sweep_dir)
 
         def spent() -> dict[str, Any]:
@@ -626,7 +695,7 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
         phases.append(_Phase("test", plan.planned, records, "episodes.jsonl", evolving, len(plan.train), tagged))
         for phase in phases:
             desc = f"{plan.label} [{phase.name}]" if plan.train else plan.label
-            _run_phase(cfg, phase, env, condition, out_dir, desc, check_spend)
+            _run_phase(cfg, phase, players, condition, out_dir, desc, check_spend)
         evolution = _evolution_summary(evolver, out_dir, condition.sandbox, len(train_records))
         result = _result(cfg, records, condition.backend, evolution, t0, plan.resolved, plan.hash, env)
         roles = {"agent": [r.get("llm", {}).get("usage", {}) for r in [*train_records, *records]]}
@@ -665,6 +734,8 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
     except SandboxError as exc:
         raise ConfigError(f"sandbox: {exc}") from None
     finally:
+        for extra_env, _ in players[1:]:
+            extra_env.close()
         if env is not None:
             env.close()
         if condition is not None:
