@@ -14,8 +14,10 @@ Sweeps: ``python -m experiments.run -m protocol=rigorous,arise_v1 condition=orac
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import platform
@@ -488,7 +490,7 @@ def _episodes(
     With several players and episodes that do not depend on each other (not an evolving phase),
     they run side by side in threads, each player playing one at a time; later episodes run while
     an earlier one is awaited, and the caller still sees plan order. Stopping the iteration (the
-    breaker, a limit) cancels the episodes not started and waits for the running ones.
+    breaker, a limit) waits for the running ones; nothing else starts.
     """
     if len(players) == 1 or phase.evolving or len(indices) < 2:
         for i in indices:
@@ -505,11 +507,19 @@ def _episodes(
         finally:
             free.put(player)
 
+    # A window of as many episodes as players: a limit or the breaker, seen in plan order, stops the
+    # job with at most len(players) - 1 episodes beyond it played (and not recorded).
     pool = ThreadPoolExecutor(len(players), thread_name_prefix="episode")
+    upcoming = iter(indices)
+    window = collections.deque((i, pool.submit(work, i)) for i in itertools.islice(upcoming, len(players)))
     try:
-        futures = [pool.submit(work, i) for i in indices]
-        for i, future in zip(indices, futures, strict=True):
-            yield (i, *future.result())
+        while window:
+            i, future = window.popleft()
+            outcome = future.result()
+            yield (i, *outcome)
+            nxt = next(upcoming, None)
+            if nxt is not None:
+                window.append((nxt, pool.submit(work, nxt)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

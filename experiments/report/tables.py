@@ -310,6 +310,7 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
             "LLM calls",
             "failed calls",
             "LLM failures",
+            "cut off",
             "tokens in",
             "tokens out",
             "cost $",
@@ -319,7 +320,8 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
             "Simulated models answer in microseconds, so wall time is the harness' own (sandbox, worlds); "
             "calls, tokens and the cost the mimicked model would charge are what a real run would spend.",
             "failed calls: calls that never answered (every retry failed), summed over jobs; LLM failures: "
-            "episodes those ended (not results: left out of every success rate).",
+            "episodes those ended (not results: left out of every success rate); cut off: episodes whose final "
+            "answer stopped at the output-token limit (graded as it stands).",
         ],
     )
     for (setting, label, model), rjobs in sorted(
@@ -350,6 +352,7 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
                 mean_sd([float(c) for c in calls], "{:.0f}"),
                 str(sum(failed)),
                 str(sum(len(j.llm_failures) for j in rjobs)),
+                str(sum(int(j.result.get("cut_off") or 0) for j in rjobs)),
                 mean_sd([float(t) for t in tin], "{:.0f}"),
                 mean_sd([float(t) for t in tout], "{:.0f}"),
                 mean_sd(costs, "{:.2f}") if costs else "unknown",
@@ -368,6 +371,7 @@ def cost_table(jobs: list[Job]) -> ReportTable | None:
                 "cost_usd": float(np.mean(costs)) if costs else None,
                 "failed_calls": sum(failed),
                 "llm_failures": sum(len(j.llm_failures) for j in rjobs),
+                "cut_off": sum(int(j.result.get("cut_off") or 0) for j in rjobs),
             },
         )
     return table

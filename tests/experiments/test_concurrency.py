@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,22 @@ def test_how_many_side_by_side():
     assert _episode_workers(compose_run_config(["condition=oracle", "episode_workers=3"])) == 1  # scripted
     with pytest.raises(ConfigError, match="episode_workers must be >= 1"):
         run_job(compose_run_config(["condition=fixed_tools", "episode_workers=0"]), Path("/nonexistent"))
+
+
+def test_side_by_side_a_dead_endpoint_still_stops_early_and_resumes(tmp_path: Path):
+    from experiments.limits import JobStopped
+    from tests.agents.fault_server import FaultServer
+
+    with FaultServer(default="drop") as server:
+        job = ["condition=no_evolution", "llm=openai", f"llm.base_url={server.base_url}/v1", "llm.api_key_env=null",
+               "llm.model=m", "llm.max_attempts=1", "llm.shared_limit_dir=null", "seed=3", FAMS, "per_family=3",
+               "progress=false", "episode_workers=4", "limits.max_consecutive_llm_failures=3"]  # fmt: skip
+        with pytest.raises(JobStopped, match="stopped after 3 consecutive"):
+            run_job(compose_run_config(job), tmp_path)
+        assert 3 <= len(server.requests) <= 3 + 3  # at most a window of workers beyond the breaker
+        assert len((tmp_path / "episodes.jsonl").read_text().splitlines()) == 3
+        server.default = "ok"
+        result = run_job(compose_run_config(job), tmp_path)
+    assert result["llm_failures"] == 0
+    episodes = [json.loads(line)["episode"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert episodes == list(range(result["n_episodes"]))

@@ -22,7 +22,7 @@ def overrides(server: FaultServer, *extra: str) -> list[str]:
     return [
         "condition=no_evolution", "llm=openai", f"llm.base_url={server.base_url}/v1", "llm.api_key_env=null",
         "llm.model=m", "llm.max_attempts=1", "llm.timeout_s=5", "llm.shared_limit_dir=null", "seed=3", FAMS,
-        "per_family=3", "progress=false", *extra,
+        "per_family=3", "progress=false", "episode_workers=1", *extra,
     ]  # fmt: skip
 
 
@@ -210,3 +210,20 @@ def test_a_token_limit_with_unknown_usage_says_it_cannot_be_enforced(tmp_path: P
         ),
     ):
         run_job(compose_run_config(overrides(server, "limits.max_tokens=1000")), tmp_path)
+
+
+def test_a_dead_anthropic_endpoint_stops_the_job_and_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ARISE_TEST_ANTHROPIC_KEY", "sk-ant-test")
+    with FaultServer(default="provider_error_200") as server:  # overloaded_error sent as 200, every time
+        anthropic = ["condition=no_evolution", "llm=anthropic", f"llm.base_url={server.base_url}", "llm.model=m",
+                     "llm.api_key_env=ARISE_TEST_ANTHROPIC_KEY", "llm.max_attempts=2", "llm.backoff_base_s=0.01",
+                     "llm.shared_limit_dir=null", "seed=3", FAMS, "progress=false",
+                     "limits.max_consecutive_llm_failures=2", "episode_workers=1"]  # fmt: skip
+        with pytest.raises(JobStopped, match=r"2 consecutive episodes .*overloaded_error: Overloaded"):
+            run_job(compose_run_config(anthropic), tmp_path)
+        stopped = lines(tmp_path / "episodes.jsonl")
+        assert [len(r["llm"]["error_attempts"]) for r in stopped] == [2, 2] and len(server.requests) == 4
+        server.default = "ok"
+        result = run_job(compose_run_config(anthropic), tmp_path)
+    assert result["llm_failures"] == 0 and result["llm"] == "anthropic"
+    assert lines(tmp_path / "superseded_episodes.jsonl") == stopped
