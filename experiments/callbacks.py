@@ -83,6 +83,15 @@ class SweepProgress(Callback):
         if results:
             print("\n" + table(results))
             print(f"\nrecords and results: {sweep_dir}\nreport: python -m experiments.report {sweep_dir}")
+        unfinished = [r for r in results if r.get("llm_failures") or r.get("evolution_llm_failures")]
+        if unfinished:
+            # A sweep with jobs whose model failed is not finished either (exit 3, like such a job alone).
+            print(
+                f"\n{len(unfinished)} job(s) have LLM failures and are not finished: run the same command again "
+                "to retry them",
+                file=sys.stderr,
+            )
+            raise SystemExit(3)
 
 
 def _count_results(sweep_dir: Path) -> int:

@@ -227,3 +227,20 @@ def test_a_dead_anthropic_endpoint_stops_the_job_and_is_retried(tmp_path: Path, 
         result = run_job(compose_run_config(anthropic), tmp_path)
     assert result["llm_failures"] == 0 and result["llm"] == "anthropic"
     assert lines(tmp_path / "superseded_episodes.jsonl") == stopped
+
+
+def test_a_sweep_with_an_unfinished_job_exits_non_zero(tmp_path: Path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    with FaultServer(["ok", "http_500"], default="ok") as server:
+        args = [a for a in overrides(server) if not a.startswith(("seed=", "per_family="))]
+        proc = subprocess.run(
+            [sys.executable, "-m", "experiments.run", "-m", *args, "seed=3,4", "per_family=1",
+             f"hydra.sweep.dir={tmp_path}", "hydra/job_logging=none", "hydra/hydra_logging=none"],
+            cwd=repo, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "1 job(s) have LLM failures and are not finished" in proc.stderr
+    assert "| LLM failures |" in proc.stdout  # the summary table has the column
