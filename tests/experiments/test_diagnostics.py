@@ -244,7 +244,7 @@ def test_l4_summary_per_family_and_prediction_units() -> None:
                                  "r3": {"matched": None, "ut_soft": 0.0, "ut_hard": 0.0}}},
     }  # fmt: skip
     s = summarise_l4(records, {"a": ["r1", "r2"], "b": ["r1"], "c": ["r3"]}, diag)
-    assert s["arms"]["library"] == {"n": 4, "success_rate": 0.5}
+    assert s["arms"]["library"] == {"n": 4, "success_rate": 0.5, "llm_failures": 0}
     assert s["sr"] == pytest.approx((0.5 - 0.25) / (1.0 - 0.25))
     assert s["by_family"]["a"]["sr"] == 0.5 and s["by_family"]["b"]["sr"] is None  # ref does not beat aff on b
     assert s["by_family"]["c"]["sr"] == 1.0
@@ -265,7 +265,7 @@ def test_arise_job_ends_with_l1_to_l4(job: tuple[Path, dict[str, Any]]) -> None:
     for arm, recs in arms.items():
         assert [r["task"]["id"] for r in recs] == plan["instances"]
         assert {r["task"]["world_seed"] for r in recs} == {d["held_out_seed"]} and d["held_out_seed"] not in seen
-        assert d["l4"]["arms"][arm] == {"n": 6, "success_rate": sum(r["success"] for r in recs) / 6}
+        assert d["l4"]["arms"][arm] == {"n": 6, "success_rate": sum(r["success"] for r in recs) / 6, "llm_failures": 0}
     offered = {arm: set(recs[0]["tools_offered"]) for arm, recs in arms.items()}
     active = {n.split(" v")[0] for n in result["evolution"]["library"]}
     assert offered["library"] - offered["affordances"] == active  # the frozen library, nothing else

@@ -343,15 +343,19 @@ def test_taxonomy_counts_failures_only_with_every_category():
     for r in recs:
         r["task"] = get_suite("acmecorp", "rigorous").instance(42, "test", "logs.severity_count").to_json()
     counts = taxonomy(recs)
-    assert list(counts) == list(CATEGORIES)
+    assert list(counts) == [*CATEGORIES, "llm_failure"]
     assert counts == {
         "incorrect_invocation": 0,
         "not_called": 1,
         "missing_tool": 1,
         "wrong_reasoning": 1,
         "grader_strictness": 0,
+        "llm_failure": 0,
     }
-    assert taxonomy([]) == dict.fromkeys(CATEGORIES, 0)
+    assert taxonomy([]) == dict.fromkeys([*CATEGORIES, "llm_failure"], 0)
+    dead = {**recs[0], "llm_failure": "LLMError: openai: connection failed"}
+    assert taxonomy([dead])["llm_failure"] == 1  # its own class, never one of the agent's
+    assert classify(dead).category == "llm_failure" and classify(dead).rule == "L"
 
 
 # -- real records ---------------------------------------------------------------------------
@@ -376,7 +380,7 @@ def test_every_failure_of_real_jobs_gets_a_category(tmp_path: Path):
         assert all(v.category in CATEGORIES and v.reason for v in verdicts)
         counts = taxonomy(records)
         assert sum(counts.values()) == len(failures)
-        assert counts == {c: sum(v.category == c for v in verdicts) for c in CATEGORIES}
+        assert counts == {c: sum(v.category == c for v in verdicts) for c in [*CATEGORIES, "llm_failure"]}
         by_condition[condition] = verdicts
     # No tools at all: nothing can be called wrongly or left uncalled.
     assert {v.category for v in by_condition["no_evolution"]} <= {"missing_tool", "grader_strictness"}

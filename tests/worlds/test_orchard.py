@@ -112,7 +112,8 @@ def test_a_joblib_multirun_and_the_report_include_orchard(tmp_path: Path):
     report = (sweep / "report" / "report.md").read_text()
     assert f"{len(CONDITIONS)} jobs, {len(CONDITIONS) * n_families} episodes" in report and "worlds orchard" in report
     assert "Success by phase, orchard / rigorous" in report
-    assert "| condition | model | seeds | tasks | inventory | sales | overall | tools evolved |" in report
+    header = "| condition | model | seeds | tasks | inventory | sales | overall | LLM failures | tools evolved |"
+    assert header in report
     for condition in CONDITIONS:
         row = next(line for line in report.splitlines() if line.startswith(f"| {condition} | "))
         assert f" | 1 | {n_families} | " in row, row
