@@ -6,8 +6,8 @@ import json
 from collections.abc import Generator
 from typing import Any
 
-from envs.acmecorp.arise_v1.analyses import Entry, Metrics
-from envs.acmecorp.arise_v1.prompts import config_texts
+from envs.acmecorp.arise_v1.analyses import Entry, Metrics, resolve
+from envs.acmecorp.arise_v1.prompts import config_texts, file_of
 from envs.acmecorp.arise_v1.world import (
     METRICS_URL,
 )
@@ -58,6 +58,12 @@ def tool_all_metrics() -> Generator[Call, str, Metrics]:
 def tool_conf(text: str) -> Generator[Call, str, dict[str, dict[str, Any]]]:
     out = yield from call_tool_json("parse_acmeconf", config_text=text)
     return dict(out["services"])
+
+
+def tool_replicas(world: World, service: str) -> Generator[Call, str, str]:
+    """The resolved replicas of ``service``, parsed from its config file (config task 1, incident task 3)."""
+    blocks = yield from tool_conf(file_of(world, service))
+    return str(resolve(blocks[service]["replicas"]))
 
 
 def tool_all_conf(world: World) -> Generator[Call, str, dict[str, dict[str, Any]]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from envs.acmecorp.arise_v1.analyses import _VAR, dep_graph, find_cycles, names_or, resolve, service_block, unknown_deps
 from envs.acmecorp.arise_v1.checks import CHECKS
-from envs.acmecorp.arise_v1.oracle_calls import call_tool_json, tool_all_conf, tool_conf
+from envs.acmecorp.arise_v1.oracle_calls import call_tool_json, tool_all_conf, tool_conf, tool_replicas
 from envs.acmecorp.arise_v1.prompts import (
     VAR_NOTE,
     all_config_blocks,
@@ -67,8 +67,7 @@ def _all_conf_q(ask: str) -> Question:
     params=_first,
 )  # fmt: skip
 def _config_01(world: World, params: dict[str, Any]) -> Solver:
-    blocks = yield from tool_conf(file_of(world, params["service"]))
-    return str(resolve(blocks[params["service"]]["replicas"]))
+    return (yield from tool_replicas(world, params["service"]))
 
 
 @CONFIG_TASKS.task(

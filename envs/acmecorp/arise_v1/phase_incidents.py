@@ -26,6 +26,7 @@ from envs.acmecorp.arise_v1.oracle_calls import (
     tool_entries,
     tool_errors,
     tool_metrics_of,
+    tool_replicas,
 )
 from envs.acmecorp.arise_v1.prompts import (
     INCIDENT_METRICS_HINT,
@@ -98,8 +99,7 @@ def _auth_or_first(world: World) -> dict[str, Any]:
     params=_auth_or_first,
 )  # fmt: skip
 def _incidents_03(world: World, params: dict[str, Any]) -> Solver:
-    blocks = yield from tool_conf(file_of(world, params["service"]))
-    return str(resolve(blocks[params["service"]]["replicas"]))
+    return (yield from tool_replicas(world, params["service"]))
 
 
 @INCIDENT_TASKS.task(
