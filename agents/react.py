@@ -99,24 +99,26 @@ class ReActAgent(Policy):
             "tools": [t["name"] for t in self.tools],
         }
 
+    def next_request(self) -> ChatRequest:
+        """The request of the next model turn (after ``reset``: the episode's first)."""
+        return ChatRequest(
+            model=self.model,
+            messages=list(self.messages),
+            tools=self.tools,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+            sample_index=len(self.responses),
+            meta={**self.meta, "turn": len(self.responses)},
+        )
+
     def act(self, observation: str) -> str:
         if self.awaiting is not None:  # the observation answers the call we made last step
             self.messages.append(tool_message(self.awaiting.id, observation))
             self.awaiting = None
         if not self.pending:
             try:
-                response = self.backend.complete(
-                    ChatRequest(
-                        model=self.model,
-                        messages=list(self.messages),
-                        tools=self.tools,
-                        temperature=self.temperature,
-                        max_tokens=self.max_tokens,
-                        seed=self.seed,
-                        sample_index=len(self.responses),
-                        meta={**self.meta, "turn": len(self.responses)},
-                    )
-                )
+                response = self.backend.complete(self.next_request())
             except (AuthError, ReplayMissError):
                 raise  # a configuration problem: the job stops (records are kept)
             except LLMError as exc:  # recorded; the episode ends without an answer

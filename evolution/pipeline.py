@@ -442,6 +442,7 @@ class Evolver:
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             seed=self.seed,
+            role="tool_author",
             meta={
                 "role": "tool_author",
                 "step": step,

@@ -18,8 +18,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from agents.llm import ChatBackend, make_backend
+from agents.llm import ChatBackend, ChatRequest, make_backend
+from agents.llm.openai_client import OpenAIChat
 from agents.llm.replay import ReplayBackend
+from agents.llm.server_check import ServerCheckError, ServerFacts, check_server
 from agents.policy import Policy
 from agents.react import DEFAULT_SYSTEM_PROMPT, ReActAgent
 from agents.scripted import make_scripted
@@ -164,6 +166,27 @@ def make_llm(cfg: DictConfig, out_dir: Path) -> ChatBackend:
     elif cfg.replay.job_cache and cfg.llm.provider != "sim":
         backend = ReplayBackend(backend, out_dir / "llm_cache", mode="record")
     return backend
+
+
+def check_llm_server(cfg: DictConfig, backend: ChatBackend, first_request: ChatRequest | None) -> ServerFacts | None:
+    """The job-start check of an OpenAI-compatible server (agents.llm.server_check); None for others.
+
+    May switch the backend to JSON actions (``llm.tool_probe: fallback``); a server that cannot run
+    the job as configured is a ConfigError raised before any episode."""
+    inner = backend.inner if isinstance(backend, ReplayBackend) else backend
+    if not isinstance(inner, OpenAIChat):
+        return None
+    try:
+        return check_server(
+            backend,
+            inner,
+            tool_probe=cfg.llm.get("tool_probe"),
+            first_request=first_request,
+            facts_dir=backend.cache_dir if isinstance(backend, ReplayBackend) else None,
+            replay_only=isinstance(backend, ReplayBackend) and backend.mode == "replay-only",
+        )
+    except ServerCheckError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def model_name(backend: ChatBackend | None) -> str:

@@ -156,6 +156,8 @@ class JobResult:
     usage: dict[str, dict[str, Any]] | None = None
     cut_off: int | None = None  # LLM conditions: episodes whose final answer stopped at the token limit
     replay: dict[str, Any] | None = None  # the replay cache's mode and hit counts
+    # OpenAI-compatible servers: what the job-start check found (agents.llm.server_check.ServerFacts).
+    llm_server: dict[str, Any] | None = None
     # Conditions with model-written code (arise, code_agent):
     sandbox: str | None = None  # the isolation that ran it
     # Conditions with an evolved library (arise); None for the others:
@@ -207,7 +209,7 @@ class JobResult:
 
 # Keys result.json has only for the conditions they concern (the layout of every landed version).
 _ABSENT_WHEN_NONE = (
-    "cut_off", "usage", "evolution_llm_failures",
+    "cut_off", "usage", "evolution_llm_failures", "llm_server",
     "replay", "evolution", "tools_promoted", "candidates", "rejections", "evolution_llm_calls",
     "evolution_tokens_in", "evolution_tokens_out", "evolution_cost_usd", "diagnostics",
 )  # fmt: skip

@@ -43,16 +43,24 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.llm import AuthError, ChatBackend, ReplayMissError, UsageMeter
+from agents.llm import AuthError, ChatBackend, ChatRequest, ReplayMissError, UsageMeter
 from agents.llm.replay import ReplayBackend
 from agents.policy import Policy
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import registry  # importing envs registers the built-in worlds
 from envs.registry import all_phases, get_world
 from envs.tasks import Suite, TaskInstance, get_suite
+from envs.toolenv import ToolUseEnv
 from evolution.pipeline import Evolver
 from evolution.sandbox.runner import Sandbox, SandboxError
-from experiments.conditions import Condition, another_policy, build_condition, check_condition, model_name
+from experiments.conditions import (
+    Condition,
+    another_policy,
+    build_condition,
+    check_condition,
+    check_llm_server,
+    model_name,
+)
 from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import (
@@ -623,6 +631,26 @@ def _budget(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None) -> Budget:
         raise ConfigError(str(exc)) from None
 
 
+def _first_request(cfg: DictConfig, plan: JobPlan, condition: Condition) -> ChatRequest | None:
+    """The request the job's first episode opens with (its size is checked against the context window)."""
+    instances = plan.train or plan.planned
+    next_request = getattr(condition.policy, "next_request", None)
+    if not instances or not callable(next_request):
+        return None
+    first = instances[0]
+    env = _make_env(cfg, plan.options)  # a fresh env: the job's own are untouched
+    try:
+        obs, info = env.reset(options={"instance": first, "tools": condition.tools()})
+        unwrapped = env.unwrapped
+        assert isinstance(unwrapped, ToolUseEnv)
+        condition.policy.reset(unwrapped, obs, info)
+        request = next_request()
+        assert isinstance(request, ChatRequest)
+        return request
+    finally:
+        env.close()
+
+
 def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> dict[str, Any]:
     """Run the job described by ``cfg`` into ``out_dir``; returns result.json's content (``JobResult.to_json()``).
 
@@ -675,6 +703,11 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
         except ValueError as exc:  # bad world options, unknown scripted policy
             raise ConfigError(str(exc)) from None
         evolver = condition.evolver
+        server_facts = None
+        if condition.backend is not None:  # before any episode: the server can run this job as configured
+            server_facts = check_llm_server(cfg, condition.backend, _first_request(cfg, plan, condition))
+            for warning in server_facts.warnings if server_facts else []:
+                print(f"warning: {plan.label}: {warning}", file=sys.stderr, flush=True)
         players.append((env, condition.policy))
         for _ in range(_episode_workers(cfg) - 1):
             players.append((_make_env(cfg, plan.options), another_policy(cfg, plan.suite, plan.options, condition)))
@@ -737,6 +770,10 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
             if isinstance(condition.backend, ReplayBackend):  # the cache served the L4 episodes too
                 result.replay = {**(result.replay or {}), **condition.backend.stats()}
             result.wall_s = round(time.perf_counter() - t0, 3)
+        if server_facts is not None:
+            result.llm_server = server_facts.to_json()
+            if server_facts.probe_usage.calls:
+                roles["probe"] = [server_facts.probe_usage.to_dict()]
         if cfg.condition.kind == "llm":
             result.usage = usage_by_role(roles)
     except (AuthError, ReplayMissError) as exc:  # raised by the evolver's calls

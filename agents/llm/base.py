@@ -40,10 +40,16 @@ class HttpBackend(ABC):
         max_concurrency: int = 4,
         prices: PriceTable | None = None,
         shared_limit_dir: str | Path | None = None,
+        model_label: str | None = None,
+        context_window: int | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"{self.name}: base_url must start with http:// or https://, got {base_url!r}")
         self.model = model
+        # What identifies the weights in replay keys when ``model`` does not (a user's label, or the id
+        # the server reports: agents.llm.server_check); None = ``model`` says it.
+        self.weights = model_label
+        self.context_window = context_window  # tokens; None = unknown (the server may report it)
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
@@ -61,6 +67,14 @@ class HttpBackend(ABC):
 
     def resolve_model(self, request: ChatRequest) -> str:
         return request.model or self.model
+
+    def role_options(self, role: str) -> dict[str, Any]:
+        """Provider options sent with a request of ``role`` (none unless the adapter supports them)."""
+        return {}
+
+    @property
+    def client(self) -> httpx.Client:
+        return self._client
 
     # -- subclass hooks ------------------------------------------------------------------
     @abstractmethod

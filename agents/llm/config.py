@@ -34,6 +34,12 @@ class HttpLLMConfig:
     # Directory of flock-ed slot files so max_concurrency holds across processes; null = per process.
     shared_limit_dir: str | None = None
     prices: dict[str, Any] = field(default_factory=dict)  # model -> {input, output} USD per 1M tokens
+    # Names the weights in replay keys, for servers that answer whatever `model` says (llama.cpp);
+    # null = the id the server reports in /v1/models when it differs from `model` (agents.llm.server_check).
+    model_label: str | None = None
+    # The model's context window in tokens, checked against the job's first request before any call;
+    # null = what the server reports (vLLM max_model_len, llama.cpp n_ctx), else unchecked.
+    context_window: int | None = None
 
 
 @dataclass
@@ -43,6 +49,13 @@ class OpenAIConfig(HttpLLMConfig):
     api_key_env: str | None = "OPENAI_API_KEY"
     native_tools: bool = True  # false: tools described in the prompt, JSON actions
     send_meta: bool | None = None  # null = false; true: pass the task context (the sim behind agents.serve_sim)
+    # Checks at job start that native tool calls come back and tool results reach the model:
+    # off (null) | warn | fallback (switch to JSON actions) | stop. See agents/llm/server_check.py.
+    tool_probe: str | None = None
+    fold_system_prompt: bool | None = None  # null = false; true: system prompt into the first user message
+    # Per role (agent, tool_author): {tool_choice, response_format, stop} passed to the server;
+    # response_format: actions = the JSON schema of one action (JSON-action mode). null = none.
+    request_options: dict[str, Any] | None = None
 
 
 @dataclass

@@ -41,6 +41,7 @@ from agents.llm.openai_client import OpenAIChat
 from agents.llm.pricing import PriceTable
 from agents.llm.replay import ReplayBackend
 from agents.llm.retry import RetryPolicy
+from agents.llm.server_check import TOOL_PROBE_ACTIONS
 from agents.llm.types import ChatBackend
 
 Builder = Callable[[Any, httpx.Client | None], ChatBackend]
@@ -57,8 +58,19 @@ def _http_kwargs(cfg: HttpLLMConfig, client: httpx.Client | None) -> dict[str, A
         seed=int(cfg.retry_seed),
         max_retry_after_s=float(cfg.max_retry_after_s),
     )
+    if cfg.context_window is not None and (
+        isinstance(cfg.context_window, bool) or not isinstance(cfg.context_window, int) or cfg.context_window < 1
+    ):
+        raise ValueError(
+            f"llm provider {cfg.provider!r}: context_window must be a positive number of tokens or null, "
+            f"got {cfg.context_window!r}"
+        )
+    if cfg.model_label is not None and not (isinstance(cfg.model_label, str) and cfg.model_label.strip()):
+        raise ValueError(f"llm provider {cfg.provider!r}: model_label must be a non-empty string or null")
     return {
         "model": str(cfg.model),
+        "model_label": cfg.model_label,
+        "context_window": cfg.context_window,
         "base_url": str(cfg.base_url),
         "api_key_env": cfg.api_key_env,
         "client": client,
@@ -94,7 +106,18 @@ def _shared_limit_dir(cfg: HttpLLMConfig) -> str | None:
 
 
 def _openai(cfg: OpenAIConfig, client: httpx.Client | None) -> ChatBackend:
-    return OpenAIChat(native_tools=bool(cfg.native_tools), send_meta=bool(cfg.send_meta), **_http_kwargs(cfg, client))
+    if cfg.tool_probe not in TOOL_PROBE_ACTIONS:
+        raise ValueError(
+            f"llm provider 'openai': tool_probe must be one of {', '.join(map(str, TOOL_PROBE_ACTIONS))}, "
+            f"got {cfg.tool_probe!r}"
+        )
+    return OpenAIChat(
+        native_tools=bool(cfg.native_tools),
+        send_meta=bool(cfg.send_meta),
+        fold_system_prompt=bool(cfg.fold_system_prompt),
+        request_options=cfg.request_options,
+        **_http_kwargs(cfg, client),
+    )
 
 
 def _anthropic(cfg: AnthropicConfig, client: httpx.Client | None) -> ChatBackend:

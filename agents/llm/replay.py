@@ -16,8 +16,10 @@ same request. Modes:
 * ``off``: always the inner backend, the cache is neither read nor written.
 
 Replayed responses equal the recorded ones field for field (usage and latency as recorded).
-A ``ContextLengthError`` is cached too (it is a deterministic verdict on the request) and
-raised again on replay.
+A ``ContextLengthError`` is cached too and raised again in replay-only mode; in record mode the
+server is asked again (the verdict belongs to the server as it was: a restart with a larger
+context answers). ``options`` (the role's tool_choice/response_format/stop) and ``weights``
+(what the server reports it serves, or the user's ``model_label``) are part of the key when set.
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ class ReplayBackend:
             "sampling": request.sampling(),
             "sample_index": request.sample_index,
         }
+        role_options = getattr(self.inner, "role_options", None)
+        options = role_options(request.role) if callable(role_options) else {}
+        if options:  # tool_choice, response_format, stop: they change the answer
+            fields["options"] = options
+        weights = getattr(self.inner, "weights", None)
+        if weights:  # the server answers with other weights than `model` names (llama.cpp ignores it)
+            fields["weights"] = weights
         if getattr(self.inner, "uses_meta", False):  # the simulated model answers from meta too
             fields["meta"] = request.meta
         return fields
@@ -100,9 +109,13 @@ class ReplayBackend:
         key = self.key(request)
         try:
             cached = self._load(key)
-        except ContextLengthError:  # a cached verdict is a hit too
-            self._count("hits")
-            raise
+        except ContextLengthError:
+            if self.mode == "replay-only":  # a cached verdict is a hit too
+                self._count("hits")
+                raise
+            # Recording: the verdict belongs to the server as it was (a restart with a larger context
+            # answers); asking again costs nothing when it still refuses.
+            cached = None
         if cached is not None:
             self._count("hits")
             return cached

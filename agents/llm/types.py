@@ -34,6 +34,9 @@ class ChatRequest:
     seed: int | None = None
     sample_index: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    # Who asks: "agent" (the episode's model) or "tool_author" (the evolution pipeline). Backends pass
+    # the provider options configured for that role (``request_options``); it never reaches a payload.
+    role: str = "agent"
 
     def sampling(self) -> dict[str, Any]:
         """Sampling parameters (the ones that change the answer), ``None`` values included."""
