@@ -225,6 +225,14 @@ def test_errors_found_before_streaming_are_json_errors_with_their_status(server:
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/json"
 
 
+def test_a_failure_inside_the_sim_is_a_500_not_a_dropped_connection(monkeypatch: pytest.MonkeyPatch):
+    with SimServer() as srv:
+        monkeypatch.setattr(srv.backends["sim-perfect"], "complete", lambda request: 1 / 0)
+        with pytest.raises(openai.InternalServerError, match="ZeroDivisionError") as exc:
+            _client(srv).chat.completions.create(model="sim-perfect", messages=[USER])
+        assert exc.value.type == "server_error"
+
+
 # -- validation ---------------------------------------------------------------------
 
 USER = {"role": "user", "content": "hi"}
@@ -425,4 +433,5 @@ def test_64_concurrent_official_clients_sync_and_async_without_retries():
             errors = [r for r in sync if isinstance(r, BaseException)]
             assert not errors, f"sync: {len(errors)} of {CONCURRENT} failed: {errors[:3]!r}"
             assert [_answer(r) for r in got] == [_answer(r) for r in sync]
+            assert all(_answer(r)["tool_calls"] or _answer(r)["content"] for r in got)  # streams too
             assert any(_answer(r)["tool_calls"] for r in got) and any(_answer(r)["content"] for r in got)
