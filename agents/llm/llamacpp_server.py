@@ -21,7 +21,6 @@ import argparse
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -142,4 +141,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
