@@ -192,3 +192,35 @@ def test_a_context_length_verdict_is_cached_and_replayed(tmp_path):
     other_meta = ChatRequest(model="", messages=request.messages, meta={"turn": 1})  # the sim answers from meta
     with pytest.raises(ReplayMissError):
         replayer.complete(other_meta)
+
+
+def test_keys_of_landed_caches_are_unchanged_when_no_new_option_is_set(tmp_path):
+    """Options and served weights enter the key only when set: caches recorded before they existed hit."""
+    call = {"id": "c", "type": "function", "function": {"name": "read_doc", "arguments": "{}"}}
+    req = ChatRequest(
+        model="",
+        messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": None, "tool_calls": [call]}],
+        tools=TOOLS,
+        temperature=0.0,
+    )
+    native = OpenAIChat(model="m", base_url="http://h/v1", api_key_env=None)
+    json_actions = OpenAIChat(model="m", base_url="http://h/v1", api_key_env=None, native_tools=False)
+    # the keys the landed version (7f8af4d) computes for this request
+    assert (
+        ReplayBackend(native, tmp_path).key(req) == "bb7dc981a088657d181921b3119f8fedd81262af7028265fd55a1dab803b2ccc"
+    )
+    assert ReplayBackend(json_actions, tmp_path).key(req) == (
+        "1224b125fc3d0a8d808c026c157c11ce2643632eaf71dbea6f5fcfaa8cd78474"
+    )
+    base = ReplayBackend(native, tmp_path).key(req)
+    native.weights = "gemma-3-270m-it-q4_k_m"  # what a llama.cpp server reports it serves
+    assert ReplayBackend(native, tmp_path).key(req) != base
+    native.weights = None
+    forced = OpenAIChat(
+        model="m", base_url="http://h/v1", api_key_env=None, request_options={"agent": {"tool_choice": "required"}}
+    )
+    assert ReplayBackend(forced, tmp_path).key(req) != base
+    # ... for the role it is set for only
+    assert ReplayBackend(forced, tmp_path).key(dataclasses.replace(req, role="tool_author")) == base
+    folded = OpenAIChat(model="m", base_url="http://h/v1", api_key_env=None, fold_system_prompt=True)
+    assert ReplayBackend(folded, tmp_path).key(req) != base
