@@ -98,6 +98,8 @@ class EvolutionStats:
     repair_rounds: int = 0
     parse_failures: int = 0
     sandbox_calls: int = 0
+    # The tool author's largest prompt in tokens, as the model reported it (context budgets: README).
+    largest_request_tokens: int | None = None
     usage: UsageMeter = field(default_factory=UsageMeter)  # the tool author's LLM calls
 
     def to_json(self) -> dict[str, Any]:
@@ -467,6 +469,8 @@ class Evolver:
             return None
         self.consecutive_llm_failures = 0
         self.stats.usage.add(response.usage, retries=len(response.retries))
+        if response.usage.tokens_in is not None:
+            self.stats.largest_request_tokens = max(self.stats.largest_request_tokens or 0, response.usage.tokens_in)
         return response.text
 
 

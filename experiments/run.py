@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import itertools
 import json
+import logging
 import os
 import platform
 import queue
@@ -797,6 +798,7 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request drowned the job's output
     out_dir = Path(hydra_cfg.runtime.output_dir)
     sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
