@@ -168,9 +168,12 @@ def make_llm(cfg: DictConfig, out_dir: Path) -> ChatBackend:
     return backend
 
 
-def check_llm_server(cfg: DictConfig, backend: ChatBackend, first_request: ChatRequest | None) -> ServerFacts | None:
+def check_llm_server(
+    cfg: DictConfig, backend: ChatBackend, first_request: Callable[[], ChatRequest | None]
+) -> ServerFacts | None:
     """The job-start check of an OpenAI-compatible server (agents.llm.server_check); None for others.
 
+    ``first_request`` builds the job's first request (only for such servers: it resets an env).
     May switch the backend to JSON actions (``llm.tool_probe: fallback``); a server that cannot run
     the job as configured is a ConfigError raised before any episode."""
     inner = backend.inner if isinstance(backend, ReplayBackend) else backend
@@ -181,7 +184,7 @@ def check_llm_server(cfg: DictConfig, backend: ChatBackend, first_request: ChatR
             backend,
             inner,
             tool_probe=cfg.llm.get("tool_probe"),
-            first_request=first_request,
+            first_request=first_request(),
             facts_dir=backend.cache_dir if isinstance(backend, ReplayBackend) else None,
             replay_only=isinstance(backend, ReplayBackend) and backend.mode == "replay-only",
         )

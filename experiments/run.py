@@ -706,7 +706,8 @@ def run_job(cfg: DictConfig, out_dir: Path, sweep_dir: Path | None = None) -> di
         evolver = condition.evolver
         server_facts = None
         if condition.backend is not None:  # before any episode: the server can run this job as configured
-            server_facts = check_llm_server(cfg, condition.backend, _first_request(cfg, plan, condition))
+            job_condition = condition
+            server_facts = check_llm_server(cfg, condition.backend, lambda: _first_request(cfg, plan, job_condition))
             for warning in server_facts.warnings if server_facts else []:
                 print(f"warning: {plan.label}: {warning}", file=sys.stderr, flush=True)
         players.append((env, condition.policy))
