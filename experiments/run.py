@@ -54,6 +54,7 @@ from envs.tasks import Suite, TaskInstance, get_suite
 from envs.toolenv import ToolUseEnv
 from evolution.pipeline import Evolver
 from evolution.sandbox.runner import Sandbox, SandboxError
+from experiments.arms import planned_config
 from experiments.conditions import (
     Condition,
     another_policy,
@@ -77,18 +78,6 @@ from experiments.episodes import (
 )
 from experiments.limits import Breaker, Budget, JobStopped
 from experiments.records import EpisodeRecord, JobResult, RecordError
-
-# llm keys that only throttle or schedule requests; a job resumed with other values is the same job.
-THROTTLE_KEYS = (
-    "max_concurrency", "shared_limit_dir", "timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "jitter",
-    "retry_seed", "max_retry_after_s",
-)  # fmt: skip
-# Keys outside a job's plan: how it reports progress, where replayed responses come from (a replayed run
-# holds exactly the records of the recorded one), the preset's label (the same job reached from another
-# preset is the same job), diagnostics (they only read the finished job; result.json hashes their settings),
-# limits (when to stop: a job stopped by a limit continues under a raised one), episode_workers (how many
-# episodes run side by side: the records are the same).
-UNPLANNED_KEYS = ("progress", "replay", "experiment", "diagnostics", "limits", "episode_workers")
 
 
 def import_world_module(cfg: DictConfig) -> None:
@@ -419,16 +408,7 @@ def plan_job(cfg: DictConfig) -> JobPlan:
     train = _instances(cfg, suite, "train", options) if evolves_on_train else []
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(resolved, dict)
-    planned_cfg = {str(k): v for k, v in resolved.items() if k not in UNPLANNED_KEYS}
-    # Where a world's code is imported from names no part of the plan (built-in jobs keep their hashes).
-    planned_cfg["world"] = {k: v for k, v in planned_cfg["world"].items() if k != "module"}
-    if isinstance(planned_cfg.get("llm"), dict):  # how calls are throttled does not change what they return
-        planned_cfg["llm"] = {
-            k: v
-            for k, v in planned_cfg["llm"].items()
-            # an unset optional key is the client's default (jobs recorded before the key existed resume)
-            if k not in THROTTLE_KEYS and (v is not None or k == "api_key_env")
-        }
+    planned_cfg = planned_config({str(k): v for k, v in resolved.items()})
     task_ids = {"tasks": [p.id for p in planned]}
     if train:
         task_ids["train_tasks"] = [p.id for p in train]

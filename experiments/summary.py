@@ -12,6 +12,7 @@ from typing import Any
 
 from envs.cli import run_main
 from envs.registry import all_phases
+from experiments.arms import arm_labels
 from experiments.records import JobResult
 
 
@@ -61,10 +62,11 @@ def load_results(root: Path) -> list[dict[str, Any]]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """Markdown table: one row per (world, protocol, condition), averaged over seeds."""
+    """Markdown table: one row per arm (world, protocol, condition and every other config value that differs
+    between jobs, experiments.arms), seeds pooled. Phase columns are means over jobs; episodes is a count."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for r in results:
-        groups.setdefault((r["world"], r["protocol"], r["condition"], _model(r)), []).append(r)
+    for r, arm in zip(results, arm_labels(results)):  # a row per arm: jobs that differ only in the seed
+        groups.setdefault((r["world"], r["protocol"], arm, _model(r)), []).append(r)
     seen = {p for r in results for p in r["by_phase"]}
     phases = [p for p in all_phases() if p in seen] + sorted(seen - set(all_phases()))
     head = [
@@ -83,7 +85,7 @@ def table(results: list[dict[str, Any]]) -> str:
     ]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     order = {"oracle": 0}
-    for key in sorted(groups, key=lambda k: (k[0], k[1] != "rigorous", order.get(k[2], 1), k[2])):
+    for key in sorted(groups, key=lambda k: (k[0], k[1] != "rigorous", order.get(k[2], 1), k[2], k[3])):
         rs = groups[key]
         n = sum(r["n_episodes"] for r in rs)
         cells = []

@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from experiments.arms import arm_labels
 from experiments.records import JobResult
 from experiments.summary import find_results
 
@@ -26,7 +27,9 @@ class Job:
     records: list[dict[str, Any]]  # the episodes that are results (in plan order)
     # Episodes whose model failed: not results, so no table scores them; the tables count them.
     llm_failures: list[dict[str, Any]] = field(default_factory=list)
-    show_preset: bool = False  # set by load_jobs when the sweep has several evolution presets to tell apart
+    # The row name: the condition, with every config value that tells it from other jobs of the same
+    # world/protocol/condition/model (experiments.arms); set by load_jobs.
+    arm: str = ""
 
     @functools.cached_property
     def has_library(self) -> bool:
@@ -58,8 +61,8 @@ class Job:
 
     @property
     def label(self) -> str:
-        """The row name: the condition, with the evolution preset when the sweep has several."""
-        return f"{self.condition}[{self.evolution}]" if self.show_preset else self.condition
+        """The row name: the job's arm (the condition, and what else tells it from its neighbours)."""
+        return self.arm or self.condition
 
     @property
     def llm(self) -> bool:
@@ -100,12 +103,9 @@ def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
                 file=sys.stderr,
             )
         jobs.append(Job(path, result, records, failures))
-    jobs.sort(key=lambda j: (j.world, j.protocol, j.condition, j.seed, str(j.path)))
-    presets = group_by([j for j in jobs if j.evolution], lambda j: (j.world, j.protocol, j.condition, j.model))
-    for group in presets.values():
-        if len({j.evolution for j in group}) > 1:
-            for j in group:
-                j.show_preset = True
+    for job, arm in zip(jobs, arm_labels([j.result for j in jobs])):
+        job.arm = arm
+    jobs.sort(key=lambda j: (j.world, j.protocol, j.condition, j.arm, j.seed, str(j.path)))
     return jobs
 
 

@@ -78,8 +78,9 @@ def comparison_tables(jobs: list[Job]) -> list[ReportTable]:
         by_label = group_by(setting, lambda j: j.label)
         labels = sorted(by_label, key=row_order)
         variants = [lbl for lbl in labels if "[" in lbl]
-        if variants and "arise[default]" in by_label:
-            base = "arise[default]"
+        default_pipeline = [v for v in variants if "evolution.name=default" in v]
+        if len(default_pipeline) == 1:  # a sweep of evolution presets: each against the default pipeline
+            base = default_pipeline[0]
             others = [v for v in variants if v != base]
         elif BASELINE in by_label:
             base = BASELINE
