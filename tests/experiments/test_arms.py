@@ -81,3 +81,10 @@ def test_the_readme_sweep_renders_two_rows_not_one_pooled_row(tmp_path: Path):
     assert "arise [evolution.max_repairs=2]" in rows[1] and "| 1,2 |" in rows[1]
     jobs = load_jobs([tmp_path], progress=False)
     assert sorted({j.label for j in jobs}) == ["arise [evolution.max_repairs=0]", "arise [evolution.max_repairs=2]"]
+
+
+def test_a_scripted_policy_is_one_arm_whatever_the_llm_config_says():
+    oracle = [result("oracle", 1), result("oracle", 2, llm__native_tools=False, llm__base_url="http://b/v1")]
+    for r in oracle:
+        r["llm"] = None
+    assert arm_labels(oracle) == ["oracle", "oracle"]
