@@ -16,7 +16,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 
@@ -32,6 +32,33 @@ def sweep_size(config: DictConfig) -> int | None:
             by_key[override.get_key_element()] = n
         return math.prod(by_key.values())
     except Exception:  # an exotic sweeper or override syntax: no total, the bar still counts
+        return None
+
+
+def sweep_job_dirs(config: DictConfig) -> set[str] | None:
+    """Subdirectory names of this sweep's jobs (``hydra.job.override_dirname`` of each combination the basic
+    sweeper launches), so jobs of other sweeps in the same directory are neither counted nor summarised.
+    None when that cannot be told (another subdir pattern, an exotic sweeper): then every job counts."""
+    try:
+        from hydra._internal.config_loader_impl import get_overrides_dirname
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")  # type: ignore[union-attr]
+        if subdir != "${hydra.job.override_dirname}":
+            return None
+        params = config.hydra.sweeper.get("params") or {}
+        parser = OverridesParser.create()
+        by_key = {
+            o.get_key_element(): o
+            for o in parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task))
+        }
+        dirname = config.hydra.job.config.override_dirname
+        names = set()
+        for job in BasicSweeper.split_arguments(list(by_key.values()), None)[0]:
+            overrides = parser.parse_overrides(job)
+            names.add(get_overrides_dirname(overrides, list(dirname.exclude_keys), dirname.item_sep, dirname.kv_sep))
+        return names
+    except Exception:  # Hydra internals may change: fall back to every job in the directory
         return None
 
 
@@ -54,7 +81,8 @@ class SweepProgress(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         total = sweep_size(config)
-        done = _count_results(sweep_dir)
+        jobs = sweep_job_dirs(config)
+        done = _count_results(sweep_dir, jobs)
         print(
             f"sweep: {total if total is not None else '?'} jobs into {sweep_dir}"
             + (f" ({done} complete from an earlier run: skipped)" if done else ""),
@@ -64,8 +92,8 @@ class SweepProgress(Callback):
 
         def watch() -> None:
             while not self._stop.wait(self.poll_s):
-                bar.update(_count_results(sweep_dir) - bar.n)
-            bar.update(_count_results(sweep_dir) - bar.n)
+                bar.update(_count_results(sweep_dir, jobs) - bar.n)
+            bar.update(_count_results(sweep_dir, jobs) - bar.n)
             bar.close()
 
         self._stop.clear()
@@ -76,10 +104,12 @@ class SweepProgress(Callback):
         if self._thread is not None:
             self._stop.set()
             self._thread.join(timeout=5)
-        from experiments.summary import load_results, table
+        from experiments.summary import find_results, table
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        results = load_results(sweep_dir)
+        jobs = sweep_job_dirs(config)
+        # This sweep's jobs only: other sweeps may share the directory (python -m experiments.summary shows all).
+        results = [r for path, r in find_results(sweep_dir) if jobs is None or path.name in jobs]
         if results:
             print("\n" + table(results))
             print(f"\nrecords and results: {sweep_dir}\nreport: python -m experiments.report {sweep_dir}")
@@ -94,6 +124,6 @@ class SweepProgress(Callback):
             raise SystemExit(3)
 
 
-def _count_results(sweep_dir: Path) -> int:
+def _count_results(sweep_dir: Path, jobs: set[str] | None) -> int:
     # One level down: jobs live in <sweep dir>/<override dirname>/ (a nested sweep is not ours).
-    return sum(1 for _ in sweep_dir.glob("*/result.json"))
+    return sum(1 for p in sweep_dir.glob("*/result.json") if jobs is None or p.parent.name in jobs)

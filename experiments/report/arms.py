@@ -11,7 +11,7 @@ LLM_ORDER = ("arise", "code_agent", "fixed_tools", "no_evolution")
 
 
 def row_order(label: str) -> tuple[int, str]:
-    base = label.split("[")[0]
+    base = label.split("[")[0].split(" (")[0].strip()
     if base == "oracle":
         return (0, label)
     if base in LLM_ORDER:

@@ -208,24 +208,36 @@ def tools_vs_success_figure(jobs: list[Job], figs: Figures) -> None:
     groups = sorted(group_by(lib, lambda j: (j.world, j.protocol, j.label)).items())
     fig, ax = plt.subplots(figsize=(6.5, 4))
     colors = palette([" ".join(k) for k, _ in groups])
-    xs_all, ys_all = [], []
+    rhos = []
     for key, rjobs in groups:
         xs = [len(j.result.get("evolution", {}).get("library", [])) for j in rjobs]
         ys = [100 * j.result["success_rate"] for j in rjobs]
-        xs_all += xs
-        ys_all += ys
+        # Within one setting and arm only: across settings the slope is the setting, not the tools.
+        rho = _spearman(xs, ys)
+        rhos.append(
+            f"{key[0]}/{key[1]} {key[2]}: "
+            + (
+                f"rho = {rho:.2f} over {len(xs)} jobs"
+                if rho is not None
+                else f"undefined ({len(xs)} jobs, too few distinct values)"
+            )
+        )
         ax.scatter(xs, ys, color=colors[" ".join(key)], label=f"{key[0]}/{key[1]} {key[2]}", alpha=0.8)
-    note = ""
-    if len(set(xs_all)) > 2 and len(set(ys_all)) > 1:
-        from scipy.stats import spearmanr
-
-        rho = spearmanr(xs_all, ys_all).statistic
-        note = f" (Spearman rho = {rho:.2f} over {len(xs_all)} jobs)"
     ax.set_xlabel("active tools at the end of the job")
     ax.set_ylabel("success %")
-    ax.set_title("Tools vs success" + note, fontsize=10)
+    ax.set_title("Tools vs success (one point per job)", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    note = " Spearman correlations within each world/protocol/arm (never pooled across them): " + "; ".join(rhos) + "."
     figs.save(fig, "tools_vs_success", "Tools vs success", "One point per job." + note)
+
+
+def _spearman(xs: list[int], ys: list[float]) -> float | None:
+    """Spearman's rho, or None when it is undefined (fewer than 3 jobs, or a constant variable)."""
+    if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(xs, ys).statistic)
 
 
 def taxonomy_figure(counts: dict[str, Counter[str]], figs: Figures) -> None:

@@ -304,9 +304,8 @@ def genesis_figure(jobs: Sequence[Job], figs: Figures) -> None:
             label=f"{name} ({len(rjobs)} jobs)",
         )
         counts = _pooled_funnel(rjobs)
-        ax2.plot(
-            range(len(STAGES)), [c / counts[0] if counts[0] else 0.0 for c in counts], marker="o", color=colors[name]
-        )
+        if counts[0]:  # without candidates the shares are undefined: nothing drawn (not a line at 0)
+            ax2.plot(range(len(STAGES)), [c / counts[0] for c in counts], marker="o", color=colors[name])
     ax.set_xticks(x, ["compliance", "exec", "Schema-F1", "UT-soft", "UT-hard", "SR"], fontsize=8)
     ax.set_ylabel("score")
     ax.axhline(0, color="black", linewidth=0.5)
@@ -320,8 +319,9 @@ def genesis_figure(jobs: Sequence[Job], figs: Figures) -> None:
         fig,
         "tool_genesis",
         "Tool-Genesis layers and funnel",
-        "Left: L1 (over candidates), L2 Schema-F1, L3 and L4 SR per setting. Right: the share of all "
-        "candidates that survive each layer, pooled over jobs.",
+        "Left: L1 (over candidates), L2 Schema-F1, L3 and L4 SR per setting (a missing bar: undefined, e.g. no "
+        "candidates). Right: the share of all candidates that survive each layer, pooled over jobs (settings "
+        "without candidates are not drawn).",
     )
 
 

@@ -239,7 +239,14 @@ def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Count
     """Table 5: failed episodes of LLM agents by error category (automatic classifier)."""
     counts: dict[str, Counter[str]] = {}
     examples: dict[str, list[str]] = defaultdict(list)
-    for label, ljobs in sorted(group_by([j for j in jobs if j.llm], lambda j: j.label).items()):
+    # One row per arm and setting: failure modes differ by world and protocol (never pooled across them).
+    settings: dict[str, dict[str, str]] = {}
+    for label, ljobs in sorted(
+        group_by([j for j in jobs if j.llm], lambda j: f"{j.label} ({j.world}/{j.protocol}, {j.model})").items()
+    ):
+        first = ljobs[0]
+        settings[label] = {"condition": first.label, "world": first.world, "protocol": first.protocol,
+                           "model": first.model}  # fmt: skip
         c: Counter[str] = Counter({k: 0 for k in (*CATEGORIES, LLM_FAILURE)})
         for j in ljobs:
             for r in [*j.records, *j.llm_failures]:
@@ -281,7 +288,7 @@ def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Count
                 str(c[LLM_FAILURE]),
             ],
             {
-                "condition": label,
+                **settings[label],
                 "source": "ours",
                 "failures": total,
                 **{k: c[k] for k in CATEGORIES},
@@ -406,18 +413,20 @@ def tool_quality_table(jobs: list[Job]) -> ReportTable | None:
             "condition",
             "model",
             "jobs",
-            "candidates",
-            "promoted",
-            "promotion rate",
-            "active at end",
-            "rejections",
-            *(f"{r} %" for r in reasons),
+            "candidates (per job)",
+            "promoted (per job)",
+            "promotion rate (pooled)",
+            "active at end (per job)",
+            "rejections (pooled)",
+            *(f"{r} % (pooled)" for r in reasons),
         ],
         notes=[
+            "per job: mean ± sd over the jobs of the row; pooled: summed over them (promotion rate = all "
+            "promoted / all candidates; undefined without candidates).",
             f"Published (ARISE, GPT-4o-mini): {pub.candidates} candidates, promotion rate "
             f"about {pub.promotion_rate:.0f}%, {pub.active_tools} active tools; rejections: "
             + ", ".join(f"{k} {v:.0f}%" for k, v in pub.rejections.items())
-            + "."
+            + ".",
         ],
     )
     for (setting, label, model), rjobs in sorted(
@@ -441,7 +450,7 @@ def tool_quality_table(jobs: list[Job]) -> ReportTable | None:
                 str(len(rjobs)),
                 mean_sd(cand),
                 mean_sd(prom),
-                f"{100 * rate:.0f}%" if rate is not None else "-",
+                f"{100 * rate:.0f}%" if rate is not None else "undefined (0 candidates)",
                 mean_sd(active),
                 str(n_rej),
                 *(f"{100 * rej[k] / n_rej:.0f}" if n_rej else "-" for k in reasons),

@@ -105,6 +105,10 @@ def test_sweep_writes_one_directory_per_job_and_skips_complete_jobs(reference: P
     assert "2 complete from an earlier run" in proc.stderr
     assert {job: (reference / job / "episodes.jsonl").stat().st_mtime_ns for job in JOBS} == before
     assert "| arise |" in proc.stdout and f"report: python -m experiments.report {reference}" in proc.stdout
+    # Another sweep into the same directory counts and summarises its own jobs only.
+    other = sweep(reference, "condition=no_evolution")
+    assert "sweep: 1 jobs" in other.stderr and "(1 complete from an earlier run: skipped)" in other.stderr
+    assert "| no_evolution |" in other.stdout and "| arise |" not in other.stdout
 
 
 def test_killed_sweep_resumes_to_the_same_results_without_redoing_episodes(reference: Path, tmp_path: Path):
