@@ -1,10 +1,12 @@
 """How many seeds does a comparison of two conditions need? ``python -m experiments.power <sweep_dir> --a X --b Y``.
 
 Reads every result.json under a sweep directory, pairs the task instances of conditions a and b by task id
-within each seed, estimates the power-analysis inputs from this pilot (success rates, between-seed sd,
-within-task correlation; see experiments.stats.pilot_estimates), tests the observed difference (paired
-sign-flip permutation test and McNemar) and simulates how many seeds of the same size reach the target power
-for the observed difference and for a difference of interest (--delta).
+within each seed, estimates the power-analysis inputs from this pilot (success rates, between-seed sd of the
+rates and of the difference, within-task correlation; see experiments.stats.pilot_estimates), tests the
+observed difference with seeds as random (t test and exact sign-flip over per-seed differences: what the
+report uses for seeds in general) and on these worlds only (task-level sign-flip permutation test and
+McNemar), and simulates how many seeds of the same size give the seed-level test the target power for the
+observed difference and for a difference of interest (--delta).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 
 from envs.cli import run_main
 from experiments.stats import (
-    bootstrap_ci,
     mcnemar,
     paired_permutation,
     pilot_estimates,
     required_size,
+    seed_comparison,
+    seed_interval,
 )
 from experiments.summary import find_results
 
@@ -32,8 +35,9 @@ example:
       --world acmecorp --protocol rigorous --delta 0.10
 
 The power simulation (experiments.stats.power_paired) draws, per seed, a shared offset ~ Normal(0, seed sd)
-on both conditions' success rates and, per task, a correlated pair of outcomes with the pilot's phi
-correlation; the test is the exact sign-flip (= exact McNemar) test on the pooled per-task differences.
+on both conditions' success rates and a seed x condition effect ~ Normal(0, diff sd) on their difference,
+and per task a correlated pair of outcomes with the pilot's phi correlation; the test is the seed-level t
+test over per-seed mean differences, so more tasks per seed cannot replace seeds when diff sd > 0.
 Scripted conditions (no LLM) are kept by --model; filter LLM runs with it when a sweep has several models.
 """
 
@@ -141,32 +145,50 @@ def report(args: argparse.Namespace) -> str:
     seeds = sorted(a_by_seed)
     a_all = [x for s in seeds for x in a_by_seed[s]]
     b_all = [x for s in seeds for x in b_by_seed[s]]
-    diff_by_seed = {s: [float(x) - float(y) for x, y in zip(a_by_seed[s], b_by_seed[s])] for s in seeds}
-    ci_a = bootstrap_ci(a_by_seed, seed=args.seed)
-    ci_b = bootstrap_ci(b_by_seed, seed=args.seed)
-    ci_d = bootstrap_ci(diff_by_seed, seed=args.seed)
+    float_a = {s: [float(x) for x in a_by_seed[s]] for s in seeds}
+    float_b = {s: [float(x) for x in b_by_seed[s]] for s in seeds}
+    ci_a = seed_interval(float_a, seed=args.seed)
+    ci_b = seed_interval(float_b, seed=args.seed)
+    cmp = seed_comparison(float_a, float_b, seed=args.seed)
     perm = paired_permutation(a_all, b_all, seed=args.seed)
     mc = mcnemar(a_all, b_all)
     tasks_per_seed = args.tasks_per_seed or max(1, round(statistics.median(len(v) for v in a_by_seed.values())))
 
     where = "/".join(_values(chosen, "world") + _values(chosen, "protocol"))
+    one = len(seeds) == 1
     lines = [
         f"pilot ({where}): {args.a} vs {args.b}, {pilot['n_tasks']} paired tasks over {len(seeds)} "
         f"seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
         + (f"; {unpaired} unpaired tasks ignored" if unpaired else ""),
-        f"  p({args.a}) = {ci_a.fmt()}    p({args.b}) = {ci_b.fmt()}    (95% two-level bootstrap CIs)",
-        f"  difference a - b = {ci_d.fmt()}",
+        f"  p({args.a}) = {ci_a.fmt()}    p({args.b}) = {ci_b.fmt()}    "
+        + (
+            "(95% bootstrap CIs over tasks: this seed's worlds only)"
+            if one
+            else f"(95% t intervals over {len(seeds)} seeds, seeds as random)"
+        ),
         f"  seed sd = {pilot['seed_sd']:.3f} (observed sd of per-seed rates {pilot['seed_sd_observed']:.3f}, "
         f"minus sampling noise)    within-task correlation rho (phi) = {pilot['rho']:.3f}",
-        *(["  (one seed: the between-seed sd cannot be estimated and is taken as 0)"] if len(seeds) == 1 else []),
-        "observed:",
+        f"  diff sd = {pilot['diff_sd']:.3f} (between-seed sd of the difference a - b; observed sd of per-seed "
+        f"differences {pilot['diff_sd_observed']:.3f}, minus sampling noise)",
+        *(["  (one seed: the between-seed sds cannot be estimated and are taken as 0)"] if one else []),
+        "observed, seeds as random (does a beat b on new seeds?):",
+        (
+            "  no seed-level test with one seed"
+            if one
+            else f"  difference a - b = {100 * cmp.mean_diff:+.1f} pts [{100 * cmp.low:+.1f}, {100 * cmp.high:+.1f}] "
+            f"(95% t interval over seeds), seed-level p = {cmp.p_value:.4g}, exact sign-flip over seeds p = "
+            f"{cmp.p_signflip:.4g} (cannot go below {cmp.min_p_signflip:.3g})"
+        ),
+        f"  generalises to: {cmp.scope(args.alpha)}",
+        "observed, these worlds only (tasks as the unit; not evidence about other seeds):",
         f"  paired permutation: mean diff = {perm.mean_diff:+.3f}, p = {perm.p_value:.4g} ({perm.method}), "
         f"d_z = {perm.effect_size:.3f}",
         f"  McNemar: b01 = {mc.b01} ({args.b} only), b10 = {mc.b10} ({args.a} only), p = {mc.p_value:.4g} "
         f"({mc.method})",
         "",
-        f"seeds needed for {_pct(args.target)} power (alpha = {args.alpha}, {tasks_per_seed} tasks per seed, "
-        f"seed sd = {pilot['seed_sd']:.3f}, rho = {pilot['rho']:.3f}, {args.n_sim} simulations):",
+        f"seeds needed for {_pct(args.target)} power of the seed-level t test (alpha = {args.alpha}, "
+        f"{tasks_per_seed} tasks per seed, seed sd = {pilot['seed_sd']:.3f}, diff sd = {pilot['diff_sd']:.3f}, "
+        f"rho = {pilot['rho']:.3f}, {args.n_sim} simulations):",
     ]
     rows: list[tuple[str, float]] = [("observed", pilot["diff"])]
     if args.delta is not None and abs(args.delta - pilot["diff"]) > 1e-12:
@@ -184,6 +206,7 @@ def report(args: argparse.Namespace) -> str:
             p_b,
             target=args.target,
             seed_sd=pilot["seed_sd"],
+            diff_sd=pilot["diff_sd"],
             rho=pilot["rho"],
             alpha=args.alpha,
             tasks_per_seed=tasks_per_seed,

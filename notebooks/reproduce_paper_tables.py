@@ -124,10 +124,12 @@ print("figures:", ", ".join(sorted(p.name for p in figures.glob("*.png"))))
 # %% [markdown]
 # ## Success by phase: the Table 2 analogue
 #
-# A task succeeds when its score is exactly 1. Each cell is the pooled success rate with a 95%
-# two-level bootstrap interval: seeds are resampled, then tasks within each seed. With two
-# seeds the seed level has little to resample, so take the intervals as rough. "tools evolved"
-# is the number of tools promoted per `arise` job (mean ± sd over seeds).
+# A task succeeds when its score is exactly 1. Each cell is the mean of the per-seed success
+# rates with a 95% t interval over seeds: seeds (worlds) are treated as random, so the interval
+# speaks for new seeds. With two seeds the t quantile has one degree of freedom (12.7), so the
+# intervals are very wide: two seeds say little about a third. A row with one seed (†) has a
+# bootstrap interval over its tasks, for that seed's worlds only. "tools evolved" is the number
+# of tools promoted per `arise` job (mean ± sd over seeds).
 
 # %%
 print((tables / "success_acmecorp_arise_v1.md").read_text(encoding="utf-8"))
@@ -227,11 +229,13 @@ print("report figure:", phase_png)
 # ## The statistics by hand, from `episodes.jsonl`
 #
 # Each record holds the task (with its id and phase) and `success`. An interval needs the
-# outcomes grouped by seed (`stats.bootstrap_ci`). A paired test needs the outcomes of the
-# same task instances under two conditions, paired by (seed, task id):
-# `stats.paired_permutation` and `stats.mcnemar` do the testing, and `stats.holm` corrects for
-# running two comparisons. The report uses 2,000 bootstrap resamples and the same tests, so
-# these numbers agree with its tables up to resampling noise.
+# outcomes grouped by seed (`stats.seed_interval`: t interval over per-seed rates). A paired
+# comparison needs the outcomes of the same task instances under two conditions, paired by
+# (seed, task id), and answers one of two questions. Seeds in general: `stats.seed_comparison`
+# (t test and interval over the per-seed differences, and the exact sign-flip over seeds, which
+# cannot go below 2/2^S). These worlds only: `stats.paired_permutation` and `stats.mcnemar` on
+# the pooled tasks. `stats.holm` corrects for running two comparisons. The report uses the same
+# functions, so these numbers agree with its tables.
 
 
 # %%
@@ -242,33 +246,39 @@ def load_records(condition, seed):
 
 records = {(c, s): load_records(c, s) for c in CONDITIONS for s in SEEDS}
 
-ci = stats.bootstrap_ci({s: [float(r["success"]) for r in records[("arise", s)]] for s in SEEDS}, n_boot=2000, seed=0)
-print(f"arise overall success: {ci.fmt()} ({ci.n_seeds} seeds, {ci.n_tasks} tasks)")
+ci = stats.seed_interval({s: [float(r["success"]) for r in records[("arise", s)]] for s in SEEDS})
+print(f"arise overall success: {ci.fmt()} ({ci.n_seeds} seeds, {ci.n_tasks} tasks; t interval over seeds)")
 
 
 def paired(a, b):
-    """Success of condition a and condition b on the task instances both ran."""
-    xs, ys = [], []
+    """Success of condition a and condition b on the task instances both ran, by seed."""
+    xs, ys = {}, {}
     for s in SEEDS:
         other = {r["task"]["id"]: float(r["success"]) for r in records[(b, s)]}
         for r in records[(a, s)]:
             if r["task"]["id"] in other:
-                xs.append(float(r["success"]))
-                ys.append(other[r["task"]["id"]])
+                xs.setdefault(s, []).append(float(r["success"]))
+                ys.setdefault(s, []).append(other[r["task"]["id"]])
     return xs, ys
 
 
 tests = {}
 for condition in ("arise", "fixed_tools"):
     xs, ys = paired(condition, "no_evolution")
-    perm = stats.paired_permutation(xs, ys, seed=0)
-    mc = stats.mcnemar([x == 1 for x in xs], [y == 1 for y in ys])
-    tests[condition] = (perm, mc)
-p_holm = stats.holm([perm.p_value for perm, _ in tests.values()])
-for (condition, (perm, mc)), ph in zip(tests.items(), p_holm):
+    flat_x, flat_y = [x for s in xs for x in xs[s]], [y for s in ys for y in ys[s]]
+    seeds = stats.seed_comparison(xs, ys)
+    perm = stats.paired_permutation(flat_x, flat_y, seed=0)
+    mc = stats.mcnemar([x == 1 for x in flat_x], [y == 1 for y in flat_y])
+    tests[condition] = (seeds, perm, mc)
+p_seeds = stats.holm([seeds.p_value for seeds, _, _ in tests.values()])
+p_tasks = stats.holm([perm.p_value for _, perm, _ in tests.values()])
+for (condition, (seeds, perm, mc)), ps, pt in zip(tests.items(), p_seeds, p_tasks):
     print(
-        f"{condition} vs no_evolution: {perm.n} paired tasks, diff {100 * perm.mean_diff:+.1f} pts, "
-        f"d_z {perm.effect_size:.2f}, p perm {perm.p_value:.4f} ({perm.method}), p Holm {ph:.4f}; "
+        f"{condition} vs no_evolution, {seeds.n_seeds} seeds, {perm.n} paired tasks:\n"
+        f"  seeds in general: diff {100 * seeds.mean_diff:+.1f} pts [{100 * seeds.low:+.1f}, {100 * seeds.high:+.1f}], "
+        f"p Holm {ps:.4f}, sign-flip over seeds p {seeds.p_signflip:.2f} (min {seeds.min_p_signflip:.2f}); "
+        f"{seeds.scope()}\n"
+        f"  these worlds only: d_z {perm.effect_size:.2f}, p perm Holm {pt:.4f}; "
         f"McNemar: {mc.b10} won / {mc.b01} lost, p {mc.p_value:.4f} ({mc.method})"
     )
 

@@ -4,8 +4,10 @@ Reads every job under the directories (``result.json`` + ``episodes.jsonl``) and
 ``<first dir>/report`` unless ``--out`` says otherwise:
 
 * ``report.md`` - every table and figure below, with n (seeds, tasks) stated;
-* ``tables/*.{md,tex,csv}`` - success by phase with two-level bootstrap CIs (the analogue of the
-  ARISE paper's Tables 2-4) and paired tests against the baseline (permutation, Holm, McNemar),
+* ``tables/*.{md,tex,csv}`` - success by phase with t intervals over seeds (the analogue of the
+  ARISE paper's Tables 2-4) and paired comparisons against the baseline: seed-level (t test and
+  exact sign-flip over per-seed differences, Holm; seeds in general) and task-level (permutation,
+  Holm, McNemar; these worlds only), each row saying which question it answers,
   the side-by-side with the published numbers (simulated rows marked), the error taxonomy of
   failures (Table 5), cost and time (Table 6), tool quality, pass^k, the protocol comparison with
   the null-policy scores, and ablations against the default pipeline when the sweep has them;

@@ -42,7 +42,9 @@ def success_interval(jobs: list[Job], phase: str | None = None, seed: int = 0) -
     groups = {s: v for s, v in groups.items() if v}
     if not groups:
         return None
-    return stats.bootstrap_ci(groups, n_boot=N_BOOT, seed=seed)
+    # Seeds as random (t interval over per-seed rates); a single seed falls back to the tasks-only
+    # bootstrap, which covers that seed's worlds only (method "tasks", marked in the tables).
+    return stats.seed_interval(groups, n_boot=N_BOOT, seed=seed)
 
 
 def paired_outcomes(a: list[Job], b: list[Job]) -> tuple[list[float], list[float]]:
@@ -55,4 +57,18 @@ def paired_outcomes(a: list[Job], b: list[Job]) -> tuple[list[float], list[float
             if key in bmap:
                 xs.append(float(r["success"]))
                 ys.append(bmap[key])
+    return xs, ys
+
+
+def paired_by_seed(a: list[Job], b: list[Job]) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
+    """The same pairs as :func:`paired_outcomes`, grouped by seed (for the seed-level comparison)."""
+    bmap = {(j.seed, r["task"]["id"]): float(r["success"]) for j in b for r in j.records}
+    xs: dict[int, list[float]] = {}
+    ys: dict[int, list[float]] = {}
+    for j in sorted(a, key=lambda j: j.seed):
+        for r in j.records:
+            key = (j.seed, r["task"]["id"])
+            if key in bmap:
+                xs.setdefault(j.seed, []).append(float(r["success"]))
+                ys.setdefault(j.seed, []).append(bmap[key])
     return xs, ys

@@ -22,6 +22,7 @@ from experiments.report.figures import (
 from experiments.report.jobs import load_jobs
 from experiments.report.table import ReportTable
 from experiments.report.tables import (
+    COMPARISON_INTRO,
     comparison_tables,
     cost_table,
     pass_k_table,
@@ -59,7 +60,7 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
 
     steps = [
         ("success", lambda: add("Success by phase (Tables 2-4)", "", list(success_tables(jobs)))),
-        ("comparisons", lambda: add("Paired comparisons", "", list(comparison_tables(jobs)))),
+        ("comparisons", lambda: add("Paired comparisons", COMPARISON_INTRO, list(comparison_tables(jobs)))),
         ("published", lambda: add("Side by side with the published numbers", "", list(published_tables(jobs)))),
         ("taxonomy", tax),
         ("cost", lambda: add("Cost and time (Table 6)", "", [cost_table(jobs)])),
@@ -101,9 +102,12 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
             "",
         ]
     lines += [
-        "Intervals are 95% two-level bootstrap CIs (resampling seeds, then tasks within seeds; "
-        f"{N_BOOT} resamples). Tables are also in `tables/` as Markdown, LaTeX and CSV; figures in `figures/` "
-        "as PNG and PDF.",
+        "Success intervals are 95% t intervals over seeds: seeds (worlds) are treated as random, so an interval "
+        "speaks for new seeds, and with few seeds it is wide (2 degrees of freedom with 3 seeds). An interval "
+        "marked † comes from a single seed: a bootstrap over its tasks "
+        f"({N_BOOT} resamples) that speaks for that seed's worlds only. Comparisons give both the seed-level "
+        "test (seeds in general) and the task-level tests (these worlds only) and say which question each row "
+        "can answer. Tables are also in `tables/` as Markdown, LaTeX and CSV; figures in `figures/` as PNG and PDF.",
         "",
     ]
     for title, intro, tables in sections:

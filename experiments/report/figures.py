@@ -85,7 +85,8 @@ def phase_bar_figures(jobs: list[Job], figs: Figures) -> None:
             fig,
             f"phases_{world}_{protocol}",
             f"Success by phase, {world} / {protocol}",
-            "Bars: pooled success; whiskers: 95% two-level bootstrap CI (seeds, then tasks).",
+            "Bars: mean of per-seed success; whiskers: 95% t interval over seeds (seeds as random; with one "
+            "seed, a bootstrap over its tasks, for that seed's worlds only).",
         )
 
 

@@ -28,6 +28,7 @@ _TEX_ESCAPES = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "†": r"\dag{}",
 }
 
 
@@ -109,14 +110,19 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+ONE_SEED_MARK = "†"  # an interval over one seed's tasks: it speaks for that seed's worlds only
+
+
 @dataclass
 class Cell:
-    """A success interval as a table cell ("-" when there is none)."""
+    """A success interval as a table cell ("-" when there is none; † when it covers one seed's worlds only)."""
 
     interval: stats.Interval | None
 
     def __str__(self) -> str:
-        return "-" if self.interval is None else self.interval.fmt()
+        if self.interval is None:
+            return "-"
+        return self.interval.fmt() + (f" {ONE_SEED_MARK}" if self.interval.method == "tasks" else "")
 
 
 def mean_sd(values: list[float], fmt: str = "{:.1f}") -> str:

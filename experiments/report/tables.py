@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from experiments import published, stats
-from experiments.report.arms import paired_outcomes, phases_of, row_order, success_interval
+from experiments.report.arms import paired_by_seed, paired_outcomes, phases_of, row_order, success_interval
 from experiments.report.jobs import Job, group_by
-from experiments.report.table import Cell, ReportTable, mean_sd
+from experiments.report.table import ONE_SEED_MARK, Cell, ReportTable, mean_sd
 from experiments.taxonomy import CATEGORIES, LABELS, LLM_FAILURE, classify
 
 BASELINE = "no_evolution"
@@ -24,8 +24,9 @@ def success_tables(jobs: list[Job]) -> list[ReportTable]:
         phases = phases_of(setting)
         table = ReportTable(
             name=f"success_{world}_{protocol}",
-            title=f"Success by phase, {world} / {protocol} (95% two-level bootstrap CI over seeds and tasks)",
+            title=f"Success by phase, {world} / {protocol} (95% CI over seeds)",
             headers=["condition", "model", "seeds", "tasks", *phases, "overall", "LLM failures", "tools evolved"],
+            notes=[SUCCESS_CI_NOTE],
         )
         rows = group_by(setting, lambda j: (j.label, j.model))
         for (label, model), rjobs in sorted(rows.items(), key=lambda kv: (row_order(kv[0][0]), kv[0][1])):
@@ -66,11 +67,45 @@ def success_tables(jobs: list[Job]) -> list[ReportTable]:
     return tables
 
 
+SUCCESS_CI_NOTE = (
+    "Success is the mean of the per-seed rates; the interval is a t interval over seeds (seeds as random: "
+    "it speaks for new seeds' worlds, and with 3 seeds its t quantile has 2 degrees of freedom, so it is wide). "
+    f"{ONE_SEED_MARK}: one seed - the spread over seeds is unknown, and the interval (bootstrap over its tasks) "
+    "speaks for that seed's worlds only."
+)
+
+COMPARISON_INTRO = (
+    "Each row answers one of two questions, and says which. *Seeds in general*: would the condition beat the "
+    "baseline on new seeds' worlds? The seed-level test (one paired difference per seed) answers it; with "
+    "fewer than 6 seeds it leans on the per-seed differences being roughly normal, which so few seeds cannot "
+    "check, and no distribution-free test can reach p < 0.05. *These worlds*: do the two differ on these very "
+    "task instances? The task-level tests answer it, and only it; a small task-level p with 3 seeds is a claim "
+    "about three worlds."
+)
+
+COMPARISON_NOTE = (
+    "Paired by task instance (same seed, same task id). Two questions. Seeds as random - does the condition "
+    "help on seeds (worlds) in general? Per seed, the mean paired difference over its tasks; diff is their mean "
+    "over seeds with a 95% t interval, p seeds the two-sided t test on them (S - 1 df; interval and test are "
+    "never more precise than the tasks' own sampling noise allows), Holm-corrected across this table's rows "
+    "(* : p seeds Holm < 0.05); sign-flip is the exact sign-flip test over seeds, which assumes no distribution "
+    "but cannot go below 2/2^S (0.25 with 3 seeds, 0.0625 with 5, 0.031 with 6). Tasks as the unit - do the "
+    "conditions differ on these very worlds and task instances? p tasks: sign-flip permutation test on per-task "
+    "differences, Holm-corrected; McNemar: exact binomial on discordant pairs below 25, else chi-square with "
+    "continuity correction. The task-level tests are not evidence about other seeds: when the effect varies by "
+    "seed they reject a true null far more often than alpha (in simulation, 11-32% at alpha 0.05 with 3-10 "
+    "seeds, depending on how much the effect varies). 'generalises to' says which question the row can answer."
+)
+
+
 def comparison_tables(jobs: list[Job]) -> list[ReportTable]:
-    """Paired tests of every LLM condition against the baseline of its setting, Holm-corrected.
+    """Paired comparisons of every LLM condition against the baseline of its setting, seed- and task-level.
 
     The baseline is ``no_evolution`` when the setting has it; in a sweep of evolution presets
-    (ablations) it is the default pipeline, so each ablation is tested against it.
+    (ablations) it is the default pipeline, so each ablation is tested against it. Each row has the
+    seed-level comparison (seeds as random: t test and interval over per-seed differences, exact
+    sign-flip over seeds; Holm across rows) and the task-level tests (these worlds only), and says what
+    it generalises to (:func:`experiments.stats.seed_scope`).
     """
     tables = []
     settings = group_by([j for j in jobs if j.llm], lambda j: (j.world, j.protocol, j.model))
@@ -92,34 +127,51 @@ def comparison_tables(jobs: list[Job]) -> list[ReportTable]:
             xs, ys = paired_outcomes(by_label[other], by_label[base])
             if not xs:
                 continue
+            a_seed, b_seed = paired_by_seed(by_label[other], by_label[base])
+            cmp = stats.seed_comparison(a_seed, b_seed, seed=0)
             perm = stats.paired_permutation(xs, ys, seed=0)
             mc = stats.mcnemar([bool(x) for x in xs], [bool(y) for y in ys])
-            tests.append((other, len(xs), perm, mc))
+            tests.append((other, len(xs), cmp, perm, mc))
         if not tests:
             continue
-        adjusted = stats.holm([t[2].p_value for t in tests])
+        task_holm = stats.holm([t[3].p_value for t in tests])
+        seeded = [i for i, t in enumerate(tests) if t[2].n_seeds > 1]
+        seed_holm: dict[int, float] = dict(zip(seeded, stats.holm([tests[i][2].p_value for i in seeded])))
         table = ReportTable(
             name=f"compare_{world}_{protocol}_{_slug(model)}",
             title=f"Paired comparisons against {base}, {world} / {protocol} / {model}",
-            headers=["condition", f"vs {base}", "paired tasks", "diff (pts)", "d_z", "p perm", "p Holm", "McNemar p"],
-            notes=[
-                "Paired by task instance (same seed, same task id). p perm: two-sided sign-flip permutation test "
-                "on per-task success differences; p Holm: Holm-corrected across the rows of this table; d_z: mean "
-                "difference / sd of differences; McNemar: exact binomial on discordant pairs below 25, else "
-                "chi-square with continuity correction."
+            headers=[
+                "condition",
+                f"vs {base}",
+                "seeds",
+                "paired tasks",
+                "diff (pts) [95% CI over seeds]",
+                "p seeds",
+                "p seeds Holm",
+                "sign-flip over seeds",
+                "p tasks Holm (these worlds)",
+                "McNemar p (these worlds)",
+                "generalises to",
             ],
+            notes=[COMPARISON_NOTE],
         )
-        for (other, n, perm, mc), p_holm in zip(tests, adjusted):
+        for i, (other, n, cmp, perm, mc) in enumerate(tests):
+            has_seeds = cmp.n_seeds > 1
+            p_holm = seed_holm.get(i)
             table.add(
                 [
                     other,
                     base,
+                    str(cmp.n_seeds),
                     str(n),
-                    f"{100 * perm.mean_diff:+.1f}",
-                    f"{perm.effect_size:.2f}",
-                    _p(perm.p_value),
-                    _p(p_holm) + (" *" if p_holm < 0.05 else ""),
+                    f"{100 * cmp.mean_diff:+.1f}"
+                    + (f" [{100 * cmp.low:+.1f}, {100 * cmp.high:+.1f}]" if has_seeds else " (1 seed: no CI)"),
+                    _p(cmp.p_value) if has_seeds else "-",
+                    "-" if p_holm is None else _p(p_holm) + (" *" if p_holm < 0.05 else ""),
+                    f"{_p(cmp.p_signflip)} (min {cmp.min_p_signflip:.3g})" if has_seeds else "-",
+                    _p(task_holm[i]),
                     _p(mc.p_value),
+                    cmp.scope(),
                 ],
                 {
                     "world": world,
@@ -128,10 +180,20 @@ def comparison_tables(jobs: list[Job]) -> list[ReportTable]:
                     "condition": other,
                     "baseline": base,
                     "n": n,
-                    "mean_diff": perm.mean_diff,
+                    "seeds": cmp.n_seeds,
+                    "mean_diff": cmp.mean_diff,
+                    "diff_low": cmp.low if has_seeds else None,
+                    "diff_high": cmp.high if has_seeds else None,
+                    "p_seeds": cmp.p_value if has_seeds else None,
+                    "p_seeds_holm": p_holm,
+                    "p_seeds_signflip": cmp.p_signflip if has_seeds else None,
+                    "min_p_seeds_signflip": cmp.min_p_signflip,
+                    "too_few_seeds": cmp.too_few_seeds(),
+                    "generalises_to": cmp.scope(),
+                    "pooled_mean_diff": perm.mean_diff,
                     "effect_size": perm.effect_size,
-                    "p_perm": perm.p_value,
-                    "p_holm": p_holm,
+                    "p_tasks": perm.p_value,
+                    "p_tasks_holm": task_holm[i],
                     "p_mcnemar": mc.p_value,
                     "mcnemar_method": mc.method,
                     "b01": mc.b01,
@@ -179,7 +241,8 @@ def published_tables(jobs: list[Job]) -> list[ReportTable]:
             notes=[
                 f"Ours: {pub.world} / {pub.protocol}; 'simulated' rows come from the offline simulated model "
                 f"({pub.profile}) standing in for {pub.model} - they test the pipeline, not the model. "
-                "Ours are mean [95% CI]; published are mean ± sd over seeds where the paper gives it."
+                "Ours are the mean of per-seed rates [95% t interval over seeds; † one seed: over its tasks, "
+                "for that seed's worlds only]; published are mean ± sd over seeds where the paper gives it."
             ],
         )
         by_cond = group_by(matching, lambda j: j.condition)

@@ -110,9 +110,38 @@ def test_published_side_by_side_marks_simulated_rows(built: Path):
 def test_comparisons_are_paired_and_holm_never_lowers_p(built: Path):
     rows = list(csv.DictReader((built / "tables" / "compare_acmecorp_arise_v1_sim-4o-mini-like__sim.csv").open()))
     assert [r["condition"] for r in rows] == ["arise"] and rows[0]["baseline"] == "no_evolution"
-    assert int(rows[0]["n"]) == 120  # both seeds' instances, paired by task id
-    assert float(rows[0]["p_holm"]) >= float(rows[0]["p_perm"])
+    assert int(rows[0]["n"]) == 120 and int(rows[0]["seeds"]) == 2  # both seeds' instances, paired by task id
+    assert float(rows[0]["p_tasks_holm"]) >= float(rows[0]["p_tasks"])
+    assert float(rows[0]["p_seeds_holm"]) >= float(rows[0]["p_seeds"])
     assert int(rows[0]["b01"]) + int(rows[0]["b10"]) <= 120
+    # Seed level: the mean of the two per-seed differences (60 tasks each, so also the pooled one) and its
+    # t interval; 2 seeds are too few for a sign-flip over seeds to reach 0.05, and the row says so.
+    assert float(rows[0]["mean_diff"]) == pytest.approx(float(rows[0]["pooled_mean_diff"]), abs=1e-6)
+    assert float(rows[0]["diff_low"]) <= float(rows[0]["mean_diff"]) <= float(rows[0]["diff_high"])
+    assert float(rows[0]["p_seeds_signflip"]) >= float(rows[0]["min_p_seeds_signflip"]) == 0.5
+    assert rows[0]["too_few_seeds"] == "True" and "2 < 6 seeds: too few" in rows[0]["generalises_to"]
+    md = (built / "tables" / "compare_acmecorp_arise_v1_sim-4o-mini-like__sim.md").read_text()
+    assert "generalises to" in md and "p tasks Holm (these worlds)" in md and "too few to check" in md
+    text = (built / "report.md").read_text()
+    assert "*Seeds in general*" in text and "a small task-level p with 3 seeds is a claim about three worlds" in text
+
+
+def test_success_intervals_are_over_seeds_and_single_seeds_are_marked(built: Path):
+    text = (built / "report.md").read_text()
+    assert "t intervals over seeds" in text and "one seed - the spread over seeds is unknown" in text
+    seen = set()
+    for name in ("success_acmecorp_arise_v1", "success_acmecorp_rigorous"):
+        for line in (built / "tables" / f"{name}.md").read_text().splitlines()[2:]:
+            cells = line.strip("| ").split(" | ")
+            seeds = int(cells[2])
+            seen.add(seeds)
+            if seeds > 1:  # t intervals over seeds
+                assert not any(c.endswith("†") for c in cells), cells
+            else:  # seed 42 alone (the protocol jobs): intervals over its tasks, marked as such
+                intervals = [c for c in cells[4:] if "[" in c]
+                assert intervals and all(c.endswith("†") for c in intervals), cells
+    assert seen == {1, 2}
+    assert "\\dag{}" in (built / "tables" / "success_acmecorp_rigorous.tex").read_text()
 
 
 def _failures(sweep: Path, condition: str) -> int:

@@ -25,6 +25,10 @@ from experiments.stats import (
     pilot_estimates,
     power_paired,
     required_size,
+    seed_comparison,
+    seed_interval,
+    seed_scope,
+    seeds_for_signflip,
     spearman_ci,
 )
 
@@ -99,6 +103,83 @@ def test_bootstrap_deterministic_and_degenerate() -> None:
     assert bootstrap_ci(groups, seed=5) != bootstrap_ci(groups, seed=6)
     same = bootstrap_ci([[0.1] * 7, [0.1] * 3])
     assert same.low == same.mean == same.high == pytest.approx(0.1)
+
+
+# ---------------------------------------------------------------------------------------------- seeds as random
+# (calibration by simulation: tests/experiments/test_stats_calibration.py)
+
+
+def test_seed_interval_is_the_t_interval_over_seed_means() -> None:
+    groups = {7: [1, 0, 0, 1], 8: [1, 1, 1, 0, 0, 0], 9: [0, 0], 10: [1, 1, 0]}
+    means = np.array([0.5, 0.5, 0.0, 2 / 3])
+    iv = seed_interval(groups, bounds=None)
+    low, high = sps.t.interval(0.95, 3, loc=means.mean(), scale=sps.sem(means))
+    assert (iv.mean, iv.n_seeds, iv.n_tasks, iv.method) == (pytest.approx(means.mean()), 4, 15, "seeds")
+    assert iv.mean != pytest.approx(7 / 15)  # each seed weighs the same, not each task
+    assert (iv.low, iv.high) == (pytest.approx(low), pytest.approx(high))
+    clipped = seed_interval(groups)
+    assert low < 0 and clipped.low == 0.0 and clipped.high == pytest.approx(high)
+    assert seed_interval(groups, level=0.5).high < high
+    # One seed: no spread over seeds to estimate; the tasks-only bootstrap, labelled as such.
+    one = seed_interval({3: [1, 0, 1, 1, 0]}, n_boot=500, seed=2)
+    assert one == bootstrap_ci([[1, 0, 1, 1, 0]], n_boot=500, seed=2) and one.method == "tasks"
+    with pytest.raises(ValueError, match="seed_interval: no groups"):
+        seed_interval({})
+    with pytest.raises(ValueError, match="level"):
+        seed_interval(groups, level=1.0)
+
+
+def test_seed_comparison_is_the_t_test_over_seed_differences() -> None:
+    a = {1: [1, 1, 0, 1], 2: [1, 0, 0], 3: [1, 1, 1, 1, 0], 4: [0, 1]}
+    b = {1: [0, 1, 0, 0], 2: [0, 0, 1], 3: [1, 0, 0, 1, 0], 4: [0, 0]}
+    d = np.array([0.5, 0.0, 0.4, 0.5])
+    res = seed_comparison(a, b, bounds=None)
+    assert res.seed_diffs == pytest.approx(tuple(d)) and res.mean_diff == pytest.approx(d.mean())
+    # The t test over seeds, unless the tasks' own noise (seeds as fixed) says the mean is less precise.
+    floor = sum(np.var(np.subtract(a[s], b[s]), ddof=1) / len(a[s]) for s in a) / 16
+    p_t, p_z = sps.ttest_1samp(d, 0.0).pvalue, 2 * sps.norm.sf(d.mean() / np.sqrt(floor))
+    assert p_z > p_t and res.p_value == pytest.approx(p_z)
+    half = max(sps.t.ppf(0.975, 3) * sps.sem(d), 1.959964 * np.sqrt(floor))
+    assert (res.low, res.high) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    spread = seed_comparison({0: [1, 0, 0, 0], 1: [1, 1, 1, 1], 2: [0, 0, 0, 0]}, {s: [0] * 4 for s in range(3)})
+    assert spread.p_value == pytest.approx(sps.ttest_1samp([0.25, 1.0, 0.0], 0.0).pvalue)  # t over seeds binds
+    low, high = sps.t.interval(0.95, 2, loc=1.25 / 3, scale=sps.sem([0.25, 1.0, 0.0]))
+    assert high > 1 and (spread.low, spread.high) == (pytest.approx(low), 1.0)  # clipped to the range of a - b
+    assert res.sd_seeds == pytest.approx(d.std(ddof=1)) and (res.n_seeds, res.n_tasks) == (4, 14)
+    # Exact sign-flip over the 3 non-zero seed differences: only all-positive and all-negative reach |sum| 1.4.
+    assert res.p_signflip == pytest.approx(2 / 8) and res.min_p_signflip == pytest.approx(2 / 16)
+    assert res.too_few_seeds() and res.scope() == seed_scope(4)
+    # Seeds that agree exactly: the t interval would have width 0; the tasks' noise sets it instead.
+    same = seed_comparison({0: [1, 0], 1: [1, 0], 2: [0, 1]}, {0: [0, 0], 1: [0, 0], 2: [0, 0]}, bounds=None)
+    assert same.sd_seeds == 0 and same.high - same.low == pytest.approx(2 * 1.959964 * np.sqrt(0.5 / 2 / 3))
+    assert same.p_value == pytest.approx(2 * sps.norm.sf(0.5 / np.sqrt(0.5 / 2 / 3))) and same.p_signflip == 0.25
+    # Nothing varies at all: the sign-flip p-value, not 0.
+    assert seed_comparison({0: [1, 1], 1: [1, 1]}, {0: [0, 0], 1: [0, 0]}).p_value == 0.5
+    assert seed_comparison({0: [1], 1: [0]}, {0: [1], 1: [0]}).p_value == 1.0
+    # One seed: nothing over seeds.
+    one = seed_comparison({5: [1, 1, 0]}, {5: [0, 0, 0]})
+    assert np.isnan(one.p_value) and np.isnan(one.low) and one.p_signflip == 1.0 and one.n_seeds == 1
+    assert one.mean_diff == pytest.approx(2 / 3) and one.scope().startswith("these worlds only")
+    with pytest.raises(ValueError, match="same seeds"):
+        seed_comparison(a, {1: b[1]})
+    with pytest.raises(ValueError, match="seed 2"):
+        seed_comparison(a, {**b, 2: [0, 0]})
+    with pytest.raises(ValueError, match="no seeds"):
+        seed_comparison({}, {})
+
+
+def test_seeds_needed_for_a_sign_flip_and_the_scope_text() -> None:
+    for alpha in (0.25, 0.1, 0.05, 0.01, 0.001):
+        need = seeds_for_signflip(alpha)
+        assert 2 / 2**need <= alpha < 2 / 2 ** (need - 1)
+    assert seeds_for_signflip(0.05) == 6
+    assert seed_scope(1).startswith("these worlds only")
+    assert (
+        seed_scope(3)
+        == "seeds, if per-seed differences are normal (3 < 6 seeds: too few to check; sign-flip p >= 0.25)"
+    )
+    assert "0.0625" in seed_scope(5) and seed_scope(6) == seed_scope(20) == "seeds in general"
+    assert seed_scope(5, alpha=0.1) == "seeds in general"
 
 
 # ---------------------------------------------------------------------------------------------- paired tests
@@ -246,20 +327,60 @@ def test_pass_k_validation_and_curve() -> None:
 
 
 def test_power_under_null_is_at_most_alpha() -> None:
-    assert power_paired(0.4, 0.4, n_seeds=5, n_tasks=60, n_sim=4000) <= 0.08
-    assert power_paired(0.4, 0.4, n_seeds=5, n_tasks=60, seed_sd=0.15, rho=0.5, n_sim=4000) <= 0.08
+    for test in ("seeds", "tasks"):
+        assert power_paired(0.4, 0.4, n_seeds=5, n_tasks=60, n_sim=4000, test=test) <= 0.08
+        assert power_paired(0.4, 0.4, n_seeds=5, n_tasks=60, seed_sd=0.15, rho=0.5, n_sim=4000, test=test) <= 0.08
+
+
+@pytest.mark.parametrize("n_seeds", [3, 10])
+def test_power_seed_level_keeps_alpha_when_the_effect_varies_by_seed(n_seeds: int) -> None:
+    # A null whose difference varies by seed (diff_sd 0.15): the seed-level test keeps its level, the
+    # task-level test does not. 4000 simulations: binomial SE of a 5% rate 0.34 points; bars at 3 SE. (The
+    # seed-level test is a little conservative here, 3.9% with 3 seeds: its tasks-only floor binds when
+    # the seeds' spread is close to their tasks' noise.)
+    se = np.sqrt(0.05 * 0.95 / 4000)
+    kw = {"n_seeds": n_seeds, "n_tasks": 41, "seed_sd": 0.1, "diff_sd": 0.15, "n_sim": 4000, "seed": 19}
+    assert 0.02 <= power_paired(0.4, 0.4, **kw) <= 0.05 + 3 * se  # type: ignore[arg-type]
+    assert power_paired(0.4, 0.4, test="tasks", **kw) > 0.05 + 3 * se  # type: ignore[arg-type]
+
+
+def test_power_seed_level_matches_the_noncentral_t() -> None:
+    # Many tasks per seed: per-seed differences are close to Normal(0.1, diff_sd^2 + within / n), so the
+    # power of the t test is the noncentral t's. 4000 simulations: SE <= 0.8 points; tolerance 3 SE.
+    p_a, p_b, n_seeds, n_tasks, diff_sd = 0.5, 0.4, 5, 400, 0.1
+    within = p_a * (1 - p_b) + p_b * (1 - p_a) - (p_a - p_b) ** 2  # variance of one paired difference, rho = 0
+    sd = np.sqrt(diff_sd**2 + within / n_tasks)
+    crit = sps.t.ppf(0.975, n_seeds - 1)
+    nc = (p_a - p_b) / (sd / np.sqrt(n_seeds))
+    analytic = float(sps.nct.sf(crit, n_seeds - 1, nc) + sps.nct.cdf(-crit, n_seeds - 1, nc))
+    sim = power_paired(p_a, p_b, n_seeds=n_seeds, n_tasks=n_tasks, diff_sd=diff_sd, n_sim=4000, seed=19)
+    assert 0.2 < analytic < 0.8
+    assert sim == pytest.approx(analytic, abs=0.025)
+    # More tasks cannot replace seeds when the effect varies by seed; more seeds can.
+    more_tasks = power_paired(p_a, p_b, n_seeds=n_seeds, n_tasks=4 * n_tasks, diff_sd=diff_sd, n_sim=4000, seed=19)
+    more_seeds = power_paired(p_a, p_b, n_seeds=4 * n_seeds, n_tasks=n_tasks, diff_sd=diff_sd, n_sim=4000, seed=19)
+    assert more_tasks < sim + 0.05 < more_seeds
+    assert power_paired(p_a, p_b, n_seeds=1, n_tasks=n_tasks) == 0.0  # no seed-level test with one seed
+    with pytest.raises(ValueError, match="test must be"):
+        power_paired(p_a, p_b, n_seeds=3, n_tasks=10, test="bogus")
+    with pytest.raises(ValueError, match="diff_sd"):
+        power_paired(p_a, p_b, n_seeds=3, n_tasks=10, diff_sd=-1.0)
 
 
 def test_power_increases_with_seeds_and_correlation() -> None:
-    powers = [power_paired(0.5, 0.4, n_seeds=n, n_tasks=30, seed_sd=0.05) for n in (2, 6, 15)]
+    powers = [power_paired(0.5, 0.4, n_seeds=n, n_tasks=30, seed_sd=0.05, test="tasks") for n in (2, 6, 15)]
     assert powers[0] < powers[1] < powers[2]
+    seeds = [power_paired(0.5, 0.4, n_seeds=n, n_tasks=30, seed_sd=0.05) for n in (2, 6, 15)]
+    assert seeds[0] < seeds[1] < seeds[2] and all(s < t for s, t in zip(seeds, powers))
     # Positive within-task correlation leaves fewer discordant pairs: the paired test gains power.
-    assert power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, rho=0.6) > powers[1] + 0.1
-    assert power_paired(0.5, 0.5, n_seeds=6, n_tasks=30, rho=1.0) == 0.0  # identical outcomes: never discordant
+    assert power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, rho=0.6, test="tasks") > powers[1] + 0.1
+    assert power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, rho=0.6) > seeds[1] + 0.1
+    for test in ("seeds", "tasks"):  # identical outcomes: never discordant
+        assert power_paired(0.5, 0.5, n_seeds=6, n_tasks=30, rho=1.0, test=test) == 0.0
     # Huge seed effects push both conditions' rates of most seeds to 0 or 1 together: few discordant pairs.
-    assert power_paired(0.6, 0.3, n_seeds=3, n_tasks=30) > 0.95
-    assert power_paired(0.6, 0.3, n_seeds=3, n_tasks=30, seed_sd=10.0) < 0.3
-    again = [power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, seed_sd=0.1, seed=3) for _ in range(2)]
+    assert power_paired(0.6, 0.3, n_seeds=3, n_tasks=30, test="tasks") > 0.95
+    assert power_paired(0.6, 0.3, n_seeds=3, n_tasks=30, seed_sd=10.0, test="tasks") < 0.3
+    again = [power_paired(0.5, 0.4, n_seeds=6, n_tasks=30, seed_sd=0.1, diff_sd=0.05, seed=3) for _ in range(2)]
     assert again[0] == again[1]
 
 
@@ -285,7 +406,7 @@ def _exact_power(p_a: float, p_b: float, n: int, alpha: float = 0.05) -> float:
 
 @pytest.mark.parametrize(("p_a", "p_b", "n_seeds", "n_tasks"), [(0.5, 0.35, 4, 34), (0.3, 0.2, 5, 60)])
 def test_power_matches_analytic_for_independent_pairs(p_a: float, p_b: float, n_seeds: int, n_tasks: int) -> None:
-    sim = power_paired(p_a, p_b, n_seeds=n_seeds, n_tasks=n_tasks, n_sim=4000, seed=1)
+    sim = power_paired(p_a, p_b, n_seeds=n_seeds, n_tasks=n_tasks, n_sim=4000, seed=1, test="tasks")
     n = n_seeds * n_tasks
     assert 0.5 < sim < 0.9
     assert sim == pytest.approx(_exact_power(p_a, p_b, n), abs=0.025)  # ~3 Monte Carlo standard errors
@@ -294,13 +415,19 @@ def test_power_matches_analytic_for_independent_pairs(p_a: float, p_b: float, n_
 
 
 def test_required_size() -> None:
-    big = required_size(0.8, 0.2, tasks_per_seed=30)
+    big = required_size(0.8, 0.2, tasks_per_seed=30, test="tasks")
     assert big.reached and big.n_seeds == 1 and big.n_tasks_total == 30 and big.power >= 0.8
+    # The seed-level test needs two seeds at least, and with 2 the t quantile (12.7) is prohibitive.
+    big_seeds = required_size(0.8, 0.2, tasks_per_seed=30)
+    assert big_seeds.reached and big_seeds.n_seeds == 3 and big_seeds.power >= 0.8
     mid = required_size(0.5, 0.4, tasks_per_seed=30, seed_sd=0.05, rho=0.2)
     assert mid.reached and mid.power >= 0.8 and 3 < mid.n_seeds < 50
     # One seed fewer falls short (the search returns the smallest size, up to simulation noise).
     fewer = power_paired(0.5, 0.4, n_seeds=mid.n_seeds - 1, n_tasks=30, seed_sd=0.05, rho=0.2)
     assert fewer < 0.8
+    # An effect that varies by seed needs more seeds for the same power.
+    varying = required_size(0.5, 0.4, tasks_per_seed=30, seed_sd=0.05, diff_sd=0.1, rho=0.2)
+    assert varying.reached and varying.n_seeds > mid.n_seeds
     tiny = required_size(0.5, 0.48, tasks_per_seed=30, max_seeds=40)
     assert not tiny.reached and tiny.n_seeds == 40 and tiny.power < 0.8
 
@@ -317,6 +444,12 @@ def test_pilot_estimates() -> None:
     assert est["seed_sd_observed"] == pytest.approx(0.25)
     sampling = np.mean([0.6 * 0.4, 0.2 * 0.8, 0.4 * 0.6, 0.1 * 0.9]) / 9
     assert est["seed_sd"] == pytest.approx(np.sqrt(0.0625 - sampling))
+    # Per-seed differences 0.2 and 0.1 (var 0.005); sampling variance of each: var(d, ddof 1) / 10.
+    d0 = np.array([0] * 4 + [1] * 2 + [0] * 4, dtype=float)  # seed 0: a wins on tasks 4-5, else tied
+    d1 = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, -1], dtype=float)
+    assert (d0.mean(), d1.mean()) == (pytest.approx(0.2), pytest.approx(0.1))
+    assert est["diff_sd_observed"] == pytest.approx(np.sqrt(0.005))
+    assert est["diff_sd"] == pytest.approx(np.sqrt(max(0.0, 0.005 - (d0.var(ddof=1) + d1.var(ddof=1)) / 20)))
     with pytest.raises(ValueError, match="same seeds"):
         pilot_estimates(a, {0: b[0]})
     with pytest.raises(ValueError, match="seed 1"):
@@ -368,9 +501,15 @@ def test_power_cli_report(sweep: Path, capsys: pytest.CaptureFixture[str]) -> No
     observed = re.search(r"observed\s+\+30\.0 pts\s+60\.0%\s+30\.0%\s+(\d+)\s+(\d+)", out)
     delta = re.search(r"--delta\s+\+10\.0 pts\s+40\.0%\s+30\.0%\s+(\d+)\s+(\d+)", out)
     assert observed and delta, out
-    assert int(observed[1]) == 1 and int(observed[2]) == 30
+    # Power of the seed-level t test: at least 2 seeds; with 2 its 1-df quantile (12.7) rules out 2 here.
+    assert int(observed[1]) == 3 and int(observed[2]) == 90
     assert int(delta[1]) > int(observed[1]) and int(delta[2]) == 30 * int(delta[1])
-    assert "seeds needed for 80.0% power" in out
+    assert "seeds needed for 80.0% power of the seed-level t test" in out
+    # Both seeds differ by exactly +30 points: the t interval would have width 0; the tasks' noise sets it.
+    assert "difference a - b = +30.0 pts [+18.2, +41.8] (95% t interval over seeds)" in out
+    assert "seed-level p = 6.174e-07" in out and "sign-flip over seeds p = 0.5 (cannot go below 0.5)" in out
+    assert "generalises to: seeds, if per-seed differences are normal (2 < 6 seeds: too few" in out
+    assert "diff sd = 0.000" in out and "these worlds only (tasks as the unit" in out
 
 
 def test_power_cli_errors(
