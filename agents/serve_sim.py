@@ -270,17 +270,21 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+def _empty_array(field: str) -> RequestError:
+    return RequestError(
+        f"Invalid '{field}': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        field,
+        "empty_array",
+    )
+
+
 def _messages(value: Any) -> list[dict[str, Any]]:
     if value is None:
         raise _missing("messages")
     if not isinstance(value, list):
         raise _wrong_type("messages", "an array of message objects", value)
     if not value:
-        raise RequestError(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            "messages",
-            "empty_array",
-        )
+        raise _empty_array("messages")
     messages = []
     for i, m in enumerate(value):
         where = f"messages[{i}]"
@@ -319,11 +323,7 @@ def _tools(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise _wrong_type("tools", "an array of tool objects", value)
     if not value:
-        raise RequestError(
-            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            "tools",
-            "empty_array",
-        )
+        raise _empty_array("tools")
     functions = []
     for i, tool in enumerate(value):
         where = f"tools[{i}]"

@@ -124,7 +124,8 @@ class ReplayBackend:
             raise ReplayMissError(
                 f"replay-only: no cached response for model {self.key_fields(request)['model']!r} "
                 f"({self.inner.name}), request {_summary(request)}, key {key[:16]}... in {self.cache_dir}; "
-                f"record it first with mode=record (the key covers messages, tools, sampling, sample_index, "
+                f"record it first with mode=record (the key covers messages, tools, sampling, sample_index, the role's "
+                f"request_options and the served weights when set, "
                 f"base_url and adapter version)"
             )
         self._count("backend_requests")
