@@ -36,9 +36,11 @@ def sweep_size(config: DictConfig) -> int | None:
 
 
 def sweep_job_dirs(config: DictConfig) -> set[str] | None:
-    """Subdirectory names of this sweep's jobs (``hydra.job.override_dirname`` of each combination the basic
-    sweeper launches), so jobs of other sweeps in the same directory are neither counted nor summarised.
-    None when that cannot be told (another subdir pattern, an exotic sweeper): then every job counts."""
+    """Paths of this sweep's jobs relative to the sweep directory (``hydra.job.override_dirname`` of each
+    combination the basic sweeper launches), so jobs of other sweeps in the same directory are neither
+    counted nor summarised. A value with ``/`` (a URL) nests the job's directory, so these are relative
+    paths, normalised as the file system sees them. None when that cannot be told (another subdir
+    pattern, an exotic sweeper): then every job counts."""
     try:
         from hydra._internal.config_loader_impl import get_overrides_dirname
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -56,7 +58,8 @@ def sweep_job_dirs(config: DictConfig) -> set[str] | None:
         names = set()
         for job in BasicSweeper.split_arguments(list(by_key.values()), None)[0]:
             overrides = parser.parse_overrides(job)
-            names.add(get_overrides_dirname(overrides, list(dirname.exclude_keys), dirname.item_sep, dirname.kv_sep))
+            name = get_overrides_dirname(overrides, list(dirname.exclude_keys), dirname.item_sep, dirname.kv_sep)
+            names.add(Path(name).as_posix())
         return names
     except Exception:  # Hydra internals may change: fall back to every job in the directory
         return None
@@ -109,7 +112,7 @@ class SweepProgress(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = sweep_job_dirs(config)
         # This sweep's jobs only: other sweeps may share the directory (python -m experiments.summary shows all).
-        results = [r for path, r in find_results(sweep_dir) if jobs is None or path.name in jobs]
+        results = [r for path, r in find_results(sweep_dir) if _is_ours(path, sweep_dir, jobs)]
         if results:
             print("\n" + table(results))
             print(f"\nrecords and results: {sweep_dir}\nreport: python -m experiments.report {sweep_dir}")
@@ -124,6 +127,12 @@ class SweepProgress(Callback):
             raise SystemExit(3)
 
 
+def _is_ours(job_dir: Path, sweep_dir: Path, jobs: set[str] | None) -> bool:
+    return jobs is None or job_dir.relative_to(sweep_dir).as_posix() in jobs
+
+
 def _count_results(sweep_dir: Path, jobs: set[str] | None) -> int:
-    # One level down: jobs live in <sweep dir>/<override dirname>/ (a nested sweep is not ours).
-    return sum(1 for p in sweep_dir.glob("*/result.json") if jobs is None or p.parent.name in jobs)
+    if jobs is not None:
+        return sum(1 for name in jobs if (sweep_dir / name / "result.json").exists())
+    # Unknown job names: one level down, where the default subdir pattern puts jobs.
+    return sum(1 for p in sweep_dir.glob("*/result.json"))
