@@ -145,7 +145,10 @@ class Library:
         return self.get(name, version)
 
     def revise(self, name: str, version: int, code: str, tests: str, episode: int, **details: Any) -> None:
-        """Replace the code and tests of a version still in ``testing`` (a repair round)."""
+        """Replace the code and tests of a version still in ``testing`` (a repair round).
+
+        The event keeps the replaced code and tests (``previous_code``, ``previous_tests``), so each
+        repair can be shown as a diff; events of libraries written before they were kept lack them."""
         tool = self.get(name, version)
         if tool.status != "testing":
             raise LibraryError(f"{name} v{version} is {tool.status}; only testing versions are revised")
@@ -153,7 +156,8 @@ class Library:
             self.db.execute(
                 "UPDATE tools SET code = ?, tests = ? WHERE name = ? AND version = ?", (code, tests, name, version)
             )
-            self._event(episode, "revised", name=name, version=version, **details)
+            self._event(episode, "revised", name=name, version=version, previous_code=tool.code,
+                        previous_tests=tool.tests, **details)  # fmt: skip
 
     def get(self, name: str, version: int | None = None) -> ToolVersion:
         """A version of ``name`` (default: its active one)."""

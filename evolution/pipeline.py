@@ -344,6 +344,8 @@ class Evolver:
                 b for lang, b in fenced_blocks(without_lone_surrogates(adv_text or "")) if lang in ("python", "py", "")
             ]
             adversarial = "\n".join(blocks)
+            # The suite itself (not only its verdicts) is kept, so a reader sees what the candidate faced.
+            self.library.log(episode, "adversarial", name=cand.name, version=cand.version, tests=adversarial)
             if not blocks:
                 self.library.log(episode, "parse", step="adversarial", gap=gap.name, problems=["no python block"])
         code, tests = draft.code, draft.tests

@@ -107,6 +107,11 @@ def test_every_repaired_version_is_checked_again_and_only_a_passing_one_is_promo
     assert ev.stats.repair_rounds == 2 and audit_promotions(ev.library) == []
     repair_prompt = backend.requests[-1].messages[-1]["content"]
     assert "static policy" in repair_prompt and "import of 'os'" in repair_prompt  # the verdict is shown
+    # The log keeps what each repair replaced (for diffs) and the adversarial suite the candidate faced.
+    revised = ev.library.events("revised")
+    assert [(e["round"], e["previous_code"]) for e in revised] == [(1, BUGGY), (2, HOSTILE)]
+    (adversarial,) = ev.library.events("adversarial")
+    assert adversarial["name"] == "count_files" and adversarial["tests"] == ADVERSARIAL
 
 
 def test_repairs_exhausted_reject_with_the_last_reason(sandbox: Sandbox):
