@@ -106,6 +106,17 @@ class Library:
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
 
+    @classmethod
+    def read_only(cls, path: str | Path) -> Library:
+        """An existing library file opened for reading (viewers): nothing is created, migrated or written."""
+        if not Path(path).is_file():
+            raise LibraryError(f"no library file at {path}")
+        lib = cls.__new__(cls)
+        lib.path = str(path)
+        lib.db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        lib.db.row_factory = sqlite3.Row
+        return lib
+
     def close(self) -> None:
         self.db.close()
 

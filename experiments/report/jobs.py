@@ -81,8 +81,11 @@ class Job:
         return f"{self.profile} (sim)" if self.simulated else self.profile
 
 
-def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
-    """Every job below ``dirs`` (each once), with its episode records, in a fixed order."""
+def load_jobs(dirs: Iterable[Path], progress: bool = True, with_records: bool = True) -> list[Job]:
+    """Every job below ``dirs`` (each once), with its episode records, in a fixed order.
+
+    ``with_records=False`` reads only the results (``records`` stay empty): a cheap scan for readers
+    that stream each job's ``episodes.jsonl`` themselves (the viewer), with the same jobs, order and arms."""
     found = find_results(*dirs)
     jobs = []
     for path, result in tqdm(
@@ -91,12 +94,12 @@ def load_jobs(dirs: Iterable[Path], progress: bool = True) -> list[Job]:
         episodes = path / "episodes.jsonl"
         records: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
-        if episodes.exists():
+        if with_records and episodes.exists():
             for line in episodes.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     record = json.loads(line)
                     (failures if record.get("llm_failure") else records).append(record)
-        if len(records) != result.get("n_episodes"):
+        if with_records and len(records) != result.get("n_episodes"):
             print(
                 f"warning: {path}: {len(records)} records for n_episodes={result.get('n_episodes')}; "
                 "the job is incomplete or was edited (using result.json's task outcomes)",

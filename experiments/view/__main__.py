@@ -1,0 +1,5 @@
+import sys
+
+from experiments.view.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""PNGs of a built site for the README: the runs index, an episode page and an evolution timeline.
+
+The episode shown is the first failed episode of an evolving job that called a tool the library
+promoted (the story the viewer is for), else the first failed episode, else the first one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from experiments.view.browser import file_url, screenshot
+
+
+def _first(pattern: str, root: Path) -> Path | None:
+    found = sorted(root.glob(pattern))
+    return found[0] if found else None
+
+
+def _pick_episode(site: Path) -> Path | None:
+    """An instructive episode page: failed, from a job with an evolution page, with calls to library tools."""
+    candidates: list[tuple[int, Path]] = []
+    for data in sorted((site / "data").glob("*.js")):
+        if data.name == "runs.js":
+            continue
+        slug = data.stem
+        text = data.read_text(encoding="utf-8")
+        payload = json.loads(text[text.index(",") + 1 : text.rindex(")")])
+        cols = payload["columns"]
+        evolving = (site / "evolution" / f"{slug}.html").exists()
+        for row in payload["rows"]:
+            r = dict(zip(cols, row))
+            rank = (0 if evolving else 2) + (0 if not r["success"] else 4) + (0 if r["category"] else 1)
+            candidates.append((rank, site / "episodes" / slug / f"{r['key']}.html"))
+    candidates.sort(key=lambda c: c[0])
+    return candidates[0][1] if candidates else None
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def take_screenshots(site: Path, out: Path) -> list[Path]:
+    """Screenshots of ``site`` into ``out`` (viewer-index.png, viewer-episode.png, viewer-evolution.png)."""
+    shots = [("viewer-index", site / "index.html", "")]
+    episode = _pick_episode(site)
+    if episode is not None:
+        shots.append(("viewer-episode", episode, ""))
+    evolution = _first("evolution/*.html", site)
+    if evolution is not None:
+        shots.append(("viewer-evolution", evolution, ""))
+    return [screenshot(file_url(page, frag), out / f"{_slug(name)}.png") for name, page, frag in shots]
