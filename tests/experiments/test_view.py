@@ -193,7 +193,13 @@ def test_episode_page_tells_the_whole_story(pages: dict[str, Page]):
     )
     assert [(k, a, t) for k, a, t, _ in keys] == [("errors", "4", "4"), ("warns", "8", "9")]
     assert "wrong value" in keys[1][3] and "ok" in keys[0][3]
-    assert "not offered" in dom and "mystery" in dom and "unknown tool" in dom  # called but not offered, its error
+    tools = dom[dom.index('<table class="tools">') :].split("</table>")[0]
+    cells = re.findall(
+        r"<tr><td><code>(\w+)</code></td><td>(.*?)</td><td>[^<]*</td><td>(\d+)</td><td>(\d+)</td></tr>", tools
+    )
+    assert cells == [("read_file", "yes", "0", "0"), ("log_count", "yes", "1", "0"),
+                     ("mystery", '<span class="bad">not offered</span>', "1", "1")]  # fmt: skip
+    assert "unknown tool" in dom  # the failed call's error, in its step
     assert "characters not shown" in dom  # long observations are cut, saying so
     assert "cost_usd" in dom and "0.004" in dom  # usage
     assert "guessed" in dom and "action: log_count" in dom  # the simulated model's reasons
