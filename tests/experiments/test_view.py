@@ -267,3 +267,24 @@ def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--port", "70000"])
     assert "--port must be between 0 and 65535" in capsys.readouterr().err
+
+
+@needs_browser
+def test_report_links_into_the_viewer(sweep: Path, site: Path):
+    import matplotlib
+
+    from experiments.report.build import build_report
+
+    matplotlib.use("Agg")
+    report = build_report([sweep], sweep / "report", progress=False)
+    md = report.read_text()
+    links = re.findall(r"\]\((\.\./view/[^)#]+)(?:#([^)]*))?\)", md)
+    targets = {(Path(href).parent.name, Path(href).stem) for href, _ in links}
+    # the taxonomy's examples link to their episodes, the jobs table to each job's (filtered) episodes
+    assert ("arise-s7-hash-arise", "0") in targets and ("jobs", slug("arise")) in targets
+    assert all((report.parent / href).resolve().is_file() for href, _ in links)
+    category = next(frag for href, frag in links if frag and frag.startswith("category=") and "no_evol" in href)
+    count = re.search(rf"\[[^\]]+: (\d+)\]\(\.\./view/jobs/{re.escape(slug('no_evolution'))}\.html#{category}\)", md)
+    assert count
+    dom = dump_dom(file_url(site / paths.job_page(slug("no_evolution")), category)).dom
+    assert count_text(dom) == f"{count.group(1)} of {len(BASELINE)} episodes"  # the episodes behind the count
