@@ -51,6 +51,7 @@ def test_report_has_every_section_table_and_figure(built: Path):
         "## Tool quality",
         "## Reliability (pass^k)",
         "## Protocols and null policies",
+        "## Episodes behind the tables (viewer)",
         "## Figures",
     ):
         assert heading in text, heading

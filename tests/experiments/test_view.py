@@ -271,20 +271,35 @@ def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @needs_browser
 def test_report_links_into_the_viewer(sweep: Path, site: Path):
-    import matplotlib
+    from experiments.report.jobs import load_jobs
+    from experiments.report.tables import taxonomy_table
+    from experiments.report.viewer import ViewerLinks
 
-    from experiments.report.build import build_report
-
-    matplotlib.use("Agg")
-    report = build_report([sweep], sweep / "report", progress=False)
-    md = report.read_text()
-    links = re.findall(r"\]\((\.\./view/[^)#]+)(?:#([^)]*))?\)", md)
-    targets = {(Path(href).parent.name, Path(href).stem) for href, _ in links}
+    report_dir = sweep / "report"  # build_report's default place, next to the viewer's
+    links = ViewerLinks(report_dir, site)
+    jobs = load_jobs([sweep], progress=False)
+    table, _ = taxonomy_table(jobs, links.episode)
+    assert table is not None
+    md = "\n".join([*table.notes, *links.section(jobs)])
+    found = re.findall(r"\]\((\.\./view/[^)#]+)(?:#([^)]*))?\)", md)
+    targets = {(Path(href).parent.name, Path(href).stem) for href, _ in found}
     # the taxonomy's examples link to their episodes, the jobs table to each job's (filtered) episodes
     assert ("arise-s7-hash-arise", "0") in targets and ("jobs", slug("arise")) in targets
-    assert all((report.parent / href).resolve().is_file() for href, _ in links)
-    category = next(frag for href, frag in links if frag and frag.startswith("category=") and "no_evol" in href)
+    assert all((report_dir / href).resolve().is_file() for href, _ in found)
+    category = next(frag for href, frag in found if frag and frag.startswith("category=") and "no_evol" in href)
     count = re.search(rf"\[[^\]]+: (\d+)\]\(\.\./view/jobs/{re.escape(slug('no_evolution'))}\.html#{category}\)", md)
     assert count
     dom = dump_dom(file_url(site / paths.job_page(slug("no_evolution")), category)).dom
     assert count_text(dom) == f"{count.group(1)} of {len(BASELINE)} episodes"  # the episodes behind the count
+
+
+@needs_browser
+def test_large_tables_draw_in_pages_and_the_bench_synthesises_real_records(sweep: Path, tmp_path: Path):
+    from experiments.view.bench import synthesise
+
+    big = synthesise([sweep], tmp_path / "sweep", n_jobs=6, per_job=100)
+    stats = build_site([big], tmp_path / "view", taxonomy=False, progress=False)
+    assert (stats.jobs, stats.episodes) == (6, 600)
+    dom = dump_dom(file_url(tmp_path / "view" / "episodes.html")).dom
+    assert count_text(dom) == "600 of 600 episodes"  # every row counted and searchable ...
+    assert len(row_links(dom)) == 500 and "show 100 more (500 of 600 shown)" in dom  # ... the first 500 drawn
