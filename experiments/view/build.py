@@ -181,7 +181,7 @@ def build_site(dirs: list[Path], out: Path, *, taxonomy: bool = True, progress: 
         site.stats.compare_pages += 1
     site.write("compare/index.html", _compare_index(compared, by_task))
     site.write(paths.job_data("runs"), _data_script("runs", RUN_COLUMNS, runs, {}))
-    site.write("index.html", _index_page(len(runs), sum(r[7] for r in runs)))
+    site.write("index.html", _index_page(len(runs), site.stats.episodes))
     site.write("episodes.html", _all_episodes_page())
     site.stats.bytes += sum((out / "assets" / n).stat().st_size for n in ("app.js", "style.css"))
     return site.stats

@@ -96,7 +96,8 @@ def _event_html(e: dict[str, Any], hist: LibraryHistory, codes: dict[tuple[str, 
         shown = f"<details><summary>synthesized code</summary>{clip(code, where)}</details>" if code else ""
         return head + f"{tool} ({origin}{parent}){shown}"
     if kind == "adversarial":
-        return head + f"adversarial tests for {tool}" + clip(str(e.get("tests") or "(none parsed)"), where)
+        suite = clip(str(e.get("tests") or "(none parsed)"), where)
+        return head + f"<details><summary>adversarial tests for {tool}</summary>{suite}</details>"
     if kind == "check":
         verdict = badge(bool(e.get("ok")), "passed", f"failed: {esc(e.get('reason'))}")
         tests = e.get("tests") or [0, 0]

@@ -13,11 +13,6 @@ from pathlib import Path
 from experiments.view.browser import file_url, screenshot
 
 
-def _first(pattern: str, root: Path) -> Path | None:
-    found = sorted(root.glob(pattern))
-    return found[0] if found else None
-
-
 def _pick_episode(site: Path) -> Path | None:
     """An instructive episode page: failed, from a job with an evolution page, with calls to library tools."""
     candidates: list[tuple[int, Path]] = []
@@ -47,7 +42,9 @@ def take_screenshots(site: Path, out: Path) -> list[Path]:
     episode = _pick_episode(site)
     if episode is not None:
         shots.append(("viewer-episode", episode, ""))
-    evolution = _first("evolution/*.html", site)
+    # the timeline with the most repair diffs (libraries of earlier versions kept none)
+    timelines = sorted(site.glob("evolution/*.html"))
+    evolution = max(timelines, key=lambda p: p.read_text(encoding="utf-8").count('class="diff"'), default=None)
     if evolution is not None:
         shots.append(("viewer-evolution", evolution, ""))
-    return [screenshot(file_url(page, frag), out / f"{_slug(name)}.png") for name, page, frag in shots]
+    return [screenshot(file_url(page, frag), out / f"{_slug(name)}.png", height=1600) for name, page, frag in shots]
