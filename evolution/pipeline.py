@@ -281,7 +281,8 @@ class Evolver:
         if parsed.value is None:
             self.stats.parse_failures += 1
             return
-        self.library.log(episode, "gaps", gaps=[g.name for g in parsed.value])
+        self.library.log(episode, "gaps", gaps=[g.name for g in parsed.value],
+                         descriptions={g.name: g.description for g in parsed.value})  # fmt: skip
         world_seed = int(failures[-1]["task"]["world_seed"])
         done: set[str] = set()
         for gap in parsed.value[: self.s.max_gaps]:

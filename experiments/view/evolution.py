@@ -78,8 +78,15 @@ def _version_anchor(name: str, version: Any) -> str:
     return f"tool-{name}-v{version}"
 
 
-def _event_html(e: dict[str, Any], hist: LibraryHistory, codes: dict[tuple[str, int], str],
-                episode_link: Any, where: str) -> str:  # fmt: skip
+@dataclass(frozen=True)
+class _Codes:
+    """Each version's code as synthesized (before any repair) and as it ended."""
+
+    first: dict[tuple[str, int], str]
+    final: dict[tuple[str, int], str]
+
+
+def _event_html(e: dict[str, Any], hist: LibraryHistory, codes: _Codes, episode_link: Any, where: str) -> str:
     kind = e["kind"]
     name, version = e.get("name"), e.get("version")
     tool = link(f"#{_version_anchor(name, version)}", f"{name} v{version}") if name and version else esc(name or "")
@@ -88,11 +95,19 @@ def _event_html(e: dict[str, Any], hist: LibraryHistory, codes: dict[tuple[str, 
         failures = ", ".join(episode_link(t, e["episode"]) for t in e.get("failures") or [])
         return head + f"{esc(e.get('reason'))}<div>failures: {failures or '-'}</div>"
     if kind == "gaps":
-        return head + "gaps named: " + ", ".join(f"<code>{esc(g)}</code>" for g in e.get("gaps") or [])
+        described = e.get("descriptions") or {}  # logged since the viewer; absent from older libraries
+        return (
+            head
+            + "gaps named: "
+            + ", ".join(
+                f"<code>{esc(g)}</code>" + (f" ({esc(described[g])})" if g in described else "")
+                for g in e.get("gaps") or []
+            )
+        )
     if kind == "candidate":
         origin = esc(e.get("origin"))
         parent = f", patching v{esc(e['parent'])}" if e.get("parent") else ""
-        code = codes.get((str(name), int(version or 0)))
+        code = codes.first.get((str(name), int(version or 0)))
         shown = f"<details><summary>synthesized code</summary>{clip(code, where)}</details>" if code else ""
         return head + f"{tool} ({origin}{parent}){shown}"
     if kind == "adversarial":
@@ -116,7 +131,7 @@ def _event_html(e: dict[str, Any], hist: LibraryHistory, codes: dict[tuple[str, 
                 head
                 + f"{tool} repair round {esc(e.get('round'))} (this library did not keep the replaced code: no diff)"
             )
-        stages = hist.stages(str(name), int(version or 0), codes.get((str(name), -int(version or 0)), ""))
+        stages = hist.stages(str(name), int(version or 0), codes.final.get((str(name), int(version or 0)), ""))
         rnd = int(e.get("round") or 1)
         new = stages[rnd] if rnd < len(stages) else ""
         return head + f"{tool} repair round {rnd}" + _diff(str(e["previous_code"]), new, f"{name} v{version}")
@@ -156,10 +171,10 @@ def render(hist: LibraryHistory, slug: str, label: str, job_path: str, episodes:
         ref = refs[-1]
         return link(up + paths.episode_page(slug, ref.key), f"episode {ref.key}", "bad" if not ref.success else "ok")
 
-    codes: dict[tuple[str, int], str] = {}
-    for v in hist.versions:
-        codes[(v.name, v.version)] = hist.stages(v.name, v.version, v.code)[0]
-        codes[(v.name, -v.version)] = v.code  # the final code (negative key: kept apart from the first)
+    codes = _Codes(
+        first={(v.name, v.version): hist.stages(v.name, v.version, v.code)[0] for v in hist.versions},
+        final={(v.name, v.version): v.code for v in hist.versions},
+    )
     sections: list[tuple[str, list[str]]] = [("Before the first evolution", [])]
     for e in hist.events:
         if e["kind"] == "trigger":

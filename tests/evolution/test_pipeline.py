@@ -110,6 +110,8 @@ def test_every_repaired_version_is_checked_again_and_only_a_passing_one_is_promo
     # The log keeps what each repair replaced (for diffs) and the adversarial suite the candidate faced.
     revised = ev.library.events("revised")
     assert [(e["round"], e["previous_code"]) for e in revised] == [(1, BUGGY), (2, HOSTILE)]
+    (gaps,) = ev.library.events("gaps")
+    assert gaps["gaps"] == ["count_files"] and gaps["descriptions"] == {"count_files": "count files"}
     (adversarial,) = ev.library.events("adversarial")
     assert adversarial["name"] == "count_files" and adversarial["tests"] == ADVERSARIAL
 

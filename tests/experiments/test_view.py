@@ -86,7 +86,7 @@ def _write_job(root: Path, condition: str, outcomes: list[tuple[bool, list[str]]
         with Library(job / "library.sqlite") as lib:
             lib.log(1, "trigger", reason="2 failures since the last evolution", failures=[records[0]["task"]["id"],
                     records[1]["task"]["id"]], index=0)  # fmt: skip
-            lib.log(1, "gaps", gaps=["log_count", "bad_tool"])
+            lib.log(1, "gaps", gaps=["log_count", "bad_tool"], descriptions={"log_count": "counts log lines"})
             lib.add_candidate("log_count", CODE_V0, {"description": "Count log lines."}, "def test_a(): pass\n",
                               "synthesis", episode=1)  # fmt: skip
             lib.log(1, "adversarial", name="log_count", version=1, tests=ADVERSARIAL)
@@ -215,6 +215,7 @@ def test_evolution_timeline_and_library_at_an_episode(pages: dict[str, Page], si
         '<span class="del">-    return 0</span>' in dom and '<span class="add">+    return len(service)</span>' in dom
     )
     assert "assert log_count(&#x27;&#x27;) == 0" in dom or "assert log_count('') == 0" in dom  # adversarial suite
+    assert "<code>log_count</code> (counts log lines), <code>bad_tool</code>" in dom  # the gaps, described if logged
     assert "rejected: static_policy" in dom and "failed: sandbox_tests" in dom and "promoted" in dom
     assert 'id="tool-log_count-v1"' in dom and 'id="tool-bad_tool-v1"' in dom
     usage = dom[dom.index("Promoted tools in use") :]
