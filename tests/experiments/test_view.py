@@ -304,3 +304,18 @@ def test_large_tables_draw_in_pages_and_the_bench_synthesises_real_records(sweep
     dom = dump_dom(file_url(tmp_path / "view" / "episodes.html")).dom
     assert count_text(dom) == "600 of 600 episodes"  # every row counted and searchable ...
     assert len(row_links(dom)) == 500 and "show 100 more (500 of 600 shown)" in dom  # ... the first 500 drawn
+
+
+def test_the_smallest_records_of_early_versions_build(tmp_path: Path):
+    """A record with only what every landed version wrote (task id, score, success) gets its pages."""
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "episodes.jsonl").write_text(json.dumps({"task": {"id": "t/0"}, "score": 0.0, "success": False}) + "\n")
+    result = JobResult(world="acmecorp", protocol="rigorous", condition="x", seed=1, split="test", n_episodes=1,
+                       success_rate=0.0, mean_score=0.0, by_phase={}, by_family={}, by_difficulty={},
+                       tasks=[{"id": "t/0", "success": False, "score": 0.0}], config={}, config_hash="h")  # fmt: skip
+    (job / "result.json").write_text(json.dumps(result.to_json()))
+    stats = build_site([tmp_path], tmp_path / "view", progress=False)
+    assert (stats.jobs, stats.episodes, stats.evolution_pages) == (1, 1, 0)
+    page = (tmp_path / "view" / paths.episode_page("x-s1-h", "t_0")).read_text()
+    assert "No LLM usage: a scripted policy." in page and "<h2>Steps (0)</h2>" in page
