@@ -1,7 +1,7 @@
 """PNGs of a built site for the README: the runs index, an episode page and an evolution timeline.
 
-The episode shown is the first failed episode of an evolving job that called a tool the library
-promoted (the story the viewer is for), else the first failed episode, else the first one.
+The episode shown is the first failed and classified episode of an evolving job with a short story
+(1-8 tool calls), relaxing those wishes in reverse order when no episode meets them all.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ def _pick_episode(site: Path) -> Path | None:
         evolving = (site / "evolution" / f"{slug}.html").exists()
         for row in payload["rows"]:
             r = dict(zip(cols, row))
-            rank = (0 if evolving else 2) + (0 if not r["success"] else 4) + (0 if r["category"] else 1)
+            # a failed, classified episode of an evolving job, short enough (1-8 calls) to fit one screen
+            rank = (8 if r["success"] else 0) + (0 if evolving else 4) + (0 if r["category"] else 2)
+            rank += 0 if 1 <= r["n_calls"] <= 8 else 1
             candidates.append((rank, site / "episodes" / slug / f"{r['key']}.html"))
     candidates.sort(key=lambda c: c[0])
     return candidates[0][1] if candidates else None
