@@ -94,7 +94,8 @@ def measure(world: str, profile: str, seeds: list[int], variants: list[str], out
                     by_phase.setdefault(rec["task"]["phase"], []).append(bool(rec["success"]))
                 done += 1
                 print(f"[{done}/{n_jobs}] {variant} seed {seed}: success {result['success_rate']:.1%} "
-                      f"({result['wall_s']:.0f} s; {time.perf_counter() - t0:.0f} s elapsed)", file=sys.stderr, flush=True)  # fmt: skip
+                      f"({result['wall_s']:.0f} s; {time.perf_counter() - t0:.0f} s elapsed)",
+                      file=sys.stderr, flush=True)  # fmt: skip
                 if "tools_promoted" not in result:
                     continue
                 row["candidates"] += result["candidates"]

@@ -55,6 +55,7 @@ from envs.toolenv import ToolUseEnv
 from evolution.pipeline import Evolver
 from evolution.sandbox.runner import Sandbox, SandboxError
 from experiments.arms import planned_config
+from experiments.command_line import UsageError, check_override_keys, parse_command_line
 from experiments.conditions import (
     Condition,
     another_policy,
@@ -63,7 +64,7 @@ from experiments.conditions import (
     check_llm_server,
     model_name,
 )
-from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
+from experiments.config import ConfigError, ToolSource, check_keys, register_configs
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import (
     RecordWriter,
@@ -77,6 +78,7 @@ from experiments.episodes import (
     write_json_atomic,
 )
 from experiments.limits import Breaker, Budget, JobStopped
+from experiments.plan import print_plan
 from experiments.records import EpisodeRecord, JobResult, RecordError
 
 
@@ -824,27 +826,6 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(3)  # not finished (a sweep goes on with its other jobs; its summary shows them)
 
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
-def _check_override_keys(argv: list[str]) -> None:
-    """Name the accepted keys when a ``key=value`` override misspells a key (Hydra names only the
-    key); ``+key=value`` additions are checked after composition (``check_keys``)."""
-    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "+", "~"))]
-    choices = {k: v for k, v in (a.split("=", 1) for a in overrides) if "." not in k}
-    defaults = OmegaConf.load(CONF_DIR / "config.yaml").defaults
-    llm_choice = choices.get("llm") or next(d["llm"] for d in defaults if OmegaConf.is_dict(d) and "llm" in d)
-    llm_file = CONF_DIR / "llm" / f"{llm_choice}.yaml"
-    provider = OmegaConf.to_container(OmegaConf.load(llm_file)).get("provider") if llm_file.exists() else None  # type: ignore[union-attr]
-    for override in overrides:
-        key = override.split("=", 1)[0]
-        if key.startswith("hydra") or "/" in key or "@" in key or (CONF_DIR / key).is_dir():
-            continue  # Hydra's own settings and config group choices
-        problem = unknown_key(key.split("."), provider)
-        if problem:
-            raise SystemExit(f"error: {problem}")
-
-
 def _check_output_dirs(argv: list[str]) -> None:
     """One clear line when the output directory cannot be written (Hydra fails with a traceback
     before the job starts). Tries ``hydra.run.dir`` / ``hydra.sweep.dir`` when given literally,
@@ -865,7 +846,20 @@ def _check_output_dirs(argv: list[str]) -> None:
             ) from None
 
 
+def _command_line() -> None:
+    """Read the command line before Hydra does (experiments/command_line.py): flags anywhere, override
+    keys checked, ``--plan`` answered here; Hydra then gets ``-m``, its flags and the overrides in order."""
+    try:
+        command = parse_command_line(sys.argv[1:])
+        check_override_keys(command.overrides)
+    except UsageError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if command.plan:
+        raise SystemExit(print_plan(command.overrides, command.multirun))
+    _check_output_dirs(command.overrides)
+    sys.argv[1:] = command.hydra_argv()
+
+
 if __name__ == "__main__":
-    _check_override_keys(sys.argv[1:])
-    _check_output_dirs(sys.argv[1:])
+    _command_line()
     main()

@@ -55,7 +55,8 @@ def measure(world: str, seeds: list[int], out: Path) -> ProfileTable:
                     by_phase.setdefault(rec["task"]["phase"], []).append(bool(rec["success"]))
                 done += 1
                 print(f"[{done}/{n_jobs}] {profile} {condition} seed {seed}: success {result['success_rate']:.1%} "
-                      f"({result['wall_s']:.0f} s; {time.perf_counter() - t0:.0f} s elapsed)", file=sys.stderr, flush=True)  # fmt: skip
+                      f"({result['wall_s']:.0f} s; {time.perf_counter() - t0:.0f} s elapsed)",
+                      file=sys.stderr, flush=True)  # fmt: skip
             pooled = [s for v in by_phase.values() for s in v]
             table[(profile, condition)] = {
                 "overall": sum(pooled) / len(pooled),
