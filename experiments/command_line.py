@@ -114,7 +114,8 @@ def _llm_provider(overrides: list[str]) -> str | None:
     llm_file = CONF_DIR / "llm" / f"{choice}.yaml"
     if not llm_file.exists():
         return None  # Hydra names the unknown preset
-    provider = OmegaConf.load(llm_file).get("provider")
+    preset = OmegaConf.to_container(OmegaConf.load(llm_file))
+    provider = preset.get("provider") if isinstance(preset, dict) else None
     return None if provider is None else str(provider)
 
 

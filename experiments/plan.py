@@ -64,7 +64,7 @@ def _status(out_dir: Path, plan_hash: str, n_planned: int) -> str:
 
 def _job_config(master: DictConfig) -> DictConfig:
     """The job's config as the task function receives it (without the ``hydra`` node)."""
-    cfg = OmegaConf.masked_copy(master, [k for k in master if k != "hydra"])
+    cfg = OmegaConf.masked_copy(master, [str(k) for k in master if k != "hydra"])
     assert isinstance(cfg, DictConfig)
     return cfg
 
