@@ -29,6 +29,7 @@ import gymnasium as gym
 
 import envs  # noqa: F401  (registers the environments)
 from envs.acmecorp.world import build_world
+from envs.cli import sigterm_unwinds
 from experiments.targets import Scoreboard, Target
 
 MIX: list[tuple[str, dict[str, Any]]] = [
@@ -184,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-episodes", type=int, default=1000, help="episodes in the memory benchmark")
     args = ap.parse_args(argv)
     board = Scoreboard()
-    if args.only_memory:
-        _print_memory(args.memory_episodes, board)
-    elif args.only_concurrency:
-        _print_concurrency(board)
-    else:
-        _print_main(args, board)
+    with sigterm_unwinds():  # the jobs' temporary directories and sandboxes are removed on a kill too
+        if args.only_memory:
+            _print_memory(args.memory_episodes, board)
+        elif args.only_concurrency:
+            _print_concurrency(board)
+        else:
+            _print_main(args, board)
     print(board.summary())
     return 0
 
