@@ -49,6 +49,7 @@ from agents.llm.replay import ReplayBackend
 from agents.policy import Policy
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import registry  # importing envs registers the built-in worlds
+from envs.cli import sigterm_unwinds
 from envs.registry import all_phases, get_world
 from envs.tasks import Suite, TaskInstance, get_suite
 from envs.toolenv import ToolUseEnv
@@ -862,4 +863,5 @@ def _command_line() -> None:
 
 if __name__ == "__main__":
     _command_line()
-    main()
+    with sigterm_unwinds():  # a killed job still closes its sandboxes (their scratch directories) and envs
+        main()

@@ -161,3 +161,28 @@ def test_sim_check_removes_its_temporary_directory_on_sigterm(tmp_path: Path):
             proc.wait()
     assert list(tmp_path.glob("sim_check-*")) == []  # the run directories went with it
     assert status == 128 + signal.SIGTERM
+
+
+def test_a_job_killed_with_sigterm_removes_its_sandbox_scratch(tmp_path: Path):
+    """Without bubblewrap the sandbox's scratch is a host directory under TMPDIR (bwrap's is a tmpfs)."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = tmp_path / "job"
+    args = ["condition=code_agent", "sandbox.isolation=rlimits-only", f"hydra.run.dir={out}", "progress=false"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.run", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "episodes.jsonl").exists():  # the sandbox is up and episodes are under way
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        assert list(tmp_path.glob("arise-sandbox-*"))
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert list(tmp_path.glob("arise-sandbox-*")) == []
+    assert status == 128 + signal.SIGTERM
