@@ -852,7 +852,8 @@ def _command_line() -> None:
     keys checked, ``--plan`` answered here; Hydra then gets ``-m``, its flags and the overrides in order."""
     try:
         command = parse_command_line(sys.argv[1:])
-        check_override_keys(command.overrides)
+        if not {"-sc", "--shell-completion"} & set(command.flags):  # its "overrides" are install=bash etc.
+            check_override_keys(command.overrides)
     except UsageError as exc:
         raise SystemExit(f"error: {exc}") from None
     if command.plan:
