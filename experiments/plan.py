@@ -82,7 +82,7 @@ def plan_command(overrides: list[str], multirun: bool) -> list[PlannedJob]:
     Raises ConfigError (a job's config check), or Hydra's own exceptions for configs that do not compose.
     """
     # Imported here: run.py imports this module's caller, and planning needs its plan_job.
-    from experiments.run import import_world_module, plan_job
+    from experiments.run import InstanceCache, import_world_module, plan_job
 
     register_configs()
     setup_globals()  # Hydra's resolvers (${now:...}) as in a real run
@@ -99,12 +99,13 @@ def plan_command(overrides: list[str], multirun: bool) -> list[PlannedJob]:
         else:
             job_overrides = [list(overrides)]
         jobs: list[PlannedJob] = []
+        instances: InstanceCache = {}  # jobs of the same seed and setting share their task instances
         for own in job_overrides:
             cfg = loader.load_sweep_config(master, own) if multirun else master
             out_dir = _out_dir(cfg, multirun)
             job_cfg = _job_config(cfg)
             import_world_module(job_cfg)
-            plan = plan_job(job_cfg)
+            plan = plan_job(job_cfg, instances)
             jobs.append(
                 PlannedJob(
                     overrides=own if multirun else list(overrides),

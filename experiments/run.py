@@ -381,7 +381,23 @@ class JobPlan:
     label: str  # world/protocol/condition/seed, for progress bars and messages
 
 
-def _instances(cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any]) -> list[TaskInstance]:
+InstanceCache = dict[str, list[TaskInstance]]
+
+
+def _instances(
+    cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any], cache: InstanceCache | None = None
+) -> list[TaskInstance]:
+    """The task instances of ``split``; ``cache`` (optional) keeps them by everything they depend on, for a
+    planner of many jobs that share seeds (an ablation sweep plans 8 arms per seed)."""
+    if cache is not None:
+        key = json.dumps(
+            [cfg.world.name, cfg.protocol.name, int(cfg.seed), split, int(cfg.n_worlds), int(cfg.per_family),
+             list(cfg.families), options],
+            sort_keys=True, default=str,
+        )  # fmt: skip
+        if key not in cache:
+            cache[key] = _instances(cfg, suite, split, options)
+        return cache[key]
     return suite.instances(
         int(cfg.seed),
         split,
@@ -392,8 +408,8 @@ def _instances(cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any
     )
 
 
-def plan_job(cfg: DictConfig) -> JobPlan:
-    """The job's plan; a config that names no runnable job is a ConfigError."""
+def plan_job(cfg: DictConfig, cache: InstanceCache | None = None) -> JobPlan:
+    """The job's plan; a config that names no runnable job is a ConfigError. ``cache``: see ``_instances``."""
     check_keys(cfg)
     import_world_module(cfg)
     _check(cfg)
@@ -402,13 +418,13 @@ def plan_job(cfg: DictConfig) -> JobPlan:
     options = {str(k): v for k, v in raw_options.items()}
     try:
         suite = get_suite(cfg.world.name, cfg.protocol.name)
-        planned = _instances(cfg, suite, str(cfg.split), options)
+        planned = _instances(cfg, suite, str(cfg.split), options, cache)
     except KeyError as exc:  # unknown protocol/family: KeyError quotes its message
         raise ConfigError(str(exc.args[0]) if exc.args else str(exc)) from None
     except ValueError as exc:  # bad world options, NoInstance
         raise ConfigError(str(exc)) from None
     evolves_on_train = cfg.condition.tools == ToolSource.library and cfg.evolution.protocol == "train_test"
-    train = _instances(cfg, suite, "train", options) if evolves_on_train else []
+    train = _instances(cfg, suite, "train", options, cache) if evolves_on_train else []
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(resolved, dict)
     planned_cfg = planned_config({str(k): v for k, v in resolved.items()})
