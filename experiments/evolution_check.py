@@ -101,7 +101,7 @@ def measure(world: str, profile: str, seeds: list[int], variants: list[str], out
                 row["candidates"] += result["candidates"]
                 row["promoted"] += result["tools_promoted"]
                 row["rejections"].update(result["rejections"])
-                row["evolution_cost_usd"] += result["evolution_cost_usd"] or 0.0
+                row["evolution_cost_usd"] += result.get("evolution_cost_usd") or 0.0  # absent: no author call
                 with Library(run_dir / "library.sqlite") as lib:
                     row["audit"] += [f"seed {seed}: {b}" for b in audit_promotions(lib)]
                     failing, checked, _ = differential_failures(lib, world, seed, sandbox)

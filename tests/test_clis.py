@@ -142,6 +142,23 @@ def test_sim_check_prints_a_line_per_job(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert all(" s elapsed)" in line for line in lines)
 
 
+def test_evolution_check_prints_a_line_per_job(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
+    from experiments import evolution_check
+    from experiments.config import compose_run_config
+
+    def small(overrides: list[str]):  # the real jobs, two episodes each, without the end-of-job diagnostics
+        families = "families=[logs.severity_count,metrics.window_value]"
+        return compose_run_config([*overrides, families, "diagnostics.enabled=false"])
+
+    monkeypatch.setattr(evolution_check, "compose_run_config", small)
+    table = evolution_check.measure("acmecorp", "sim-4o-mini-like", [1, 2], ["no_evolution", "arise"], tmp_path)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "[1/4] no_evolution seed 1", "[2/4] no_evolution seed 2", "[3/4] arise seed 1", "[4/4] arise seed 2",
+    ]  # fmt: skip
+    assert set(table) == {"no_evolution", "arise"}
+
+
 def test_sim_check_removes_its_temporary_directory_on_sigterm(tmp_path: Path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen(
