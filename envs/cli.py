@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn
 
 
@@ -15,3 +18,19 @@ def run_main(main: Callable[[], int]) -> NoReturn:
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(0) from None
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Within the block, SIGTERM raises SystemExit(143) instead of ending the process on the spot, so
+    ``with`` blocks unwind: temporary directories are removed and sandboxes shut down (a ``kill`` or a
+    batch system's time limit otherwise leaves them behind). Main thread only, as signal handlers are."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -166,11 +166,12 @@ class WorldHttp:
         return httpx.Client(transport=self.transport, **kwargs)
 
     # -- loopback -------------------------------------------------------------
-    def serve(self, host: str) -> str:
-        """Serve virtual ``host`` on 127.0.0.1:<ephemeral>; returns its base URL."""
+    def serve(self, host: str, port: int = 0) -> str:
+        """Serve virtual ``host`` on 127.0.0.1:``port`` (0: an ephemeral port); returns its base URL.
+        A port already in use raises OSError."""
         if host not in self.hosts:
             raise KeyError(f"unknown virtual host {host!r}; known: {sorted(self.hosts)}")
-        srv = _LoopbackServer(self, host)
+        srv = _LoopbackServer(self, host, port)
         self._servers.append(srv)
         return srv.base_url
 
@@ -181,7 +182,7 @@ class WorldHttp:
 
 
 class _LoopbackServer:
-    def __init__(self, http: WorldHttp, host: str) -> None:
+    def __init__(self, http: WorldHttp, host: str, port: int = 0) -> None:
         world_http = http
 
         class _Handler(BaseHTTPRequestHandler):
@@ -212,7 +213,7 @@ class _LoopbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"loopback-{host}", daemon=True)

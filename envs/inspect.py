@@ -14,6 +14,8 @@ from envs.cli import run_main
 from envs.tasks import Suite, available, get_suite
 from envs.world import World
 
+USAGE = "usage: python -m envs.inspect [world=NAME] [protocol=NAME] [seed=N] [option=value ...]"
+
 
 def _value(text: str) -> object:
     for cast in (int, float):
@@ -36,13 +38,18 @@ def world_from_args(args: list[str]) -> tuple[Suite, World]:
         k, v = a.split("=", 1)
         kv[k] = v
     suite = get_suite(kv.pop("world", "acmecorp"), kv.pop("protocol", "rigorous"))
-    seed = int(kv.pop("seed", "42"))
+    seed_text = kv.pop("seed", "42")
+    if not seed_text.isdecimal():
+        raise ValueError(f"seed must be a non-negative integer, got seed={seed_text!r}")
+    seed = int(seed_text)
     return suite, suite.build_world(seed, {**suite.default_options, **{k: _value(v) for k, v in kv.items()}})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        print()
         print(__doc__)
         print("available (world, protocol):", ", ".join(f"{w}/{p}" for w, p in available()))
         return 0

@@ -29,6 +29,8 @@ import gymnasium as gym
 
 import envs  # noqa: F401  (registers the environments)
 from envs.acmecorp.world import build_world
+from envs.cli import sigterm_unwinds
+from experiments.targets import Scoreboard, Target
 
 MIX: list[tuple[str, dict[str, Any]]] = [
     ("read_file", {"path": "logs/acme.log.1", "offset": 1000, "limit": 100}),
@@ -159,8 +161,21 @@ def bench_memory(n: int = 1000, world: str = "acmecorp") -> list[tuple[int, floa
     return points
 
 
+# The targets each figure is printed against (README "Benchmarks").
+WORLDGEN = Target(1.0, "s", at_least=False, spec=".3f")
+STEPS = Target(5000, "steps/s")
+SANDBOX_TRIVIAL = Target(500, "calls/s")
+SANDBOX_READ_FILE = Target(400, "calls/s")
+SIM_JOB = Target(20, "s", at_least=False, spec=".1f")
+ARISE_JOB = Target(60, "s", at_least=False, spec=".1f")
+SPEEDUP = Target(6, "x", spec=".1f")
+MEMORY_GROWTH = Target(10, "KB/episode", at_least=False, spec="+.1f")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m experiments.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--worlds", type=int, default=10, help="number of worlds to generate")
     ap.add_argument("--steps", type=int, default=20_000, help="env steps per step benchmark")
     ap.add_argument("--sandbox-calls", type=int, default=600, help="calls per round in the sandbox benchmark")
@@ -169,31 +184,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-concurrency", action="store_true", help="run the episodes-side-by-side benchmark only")
     ap.add_argument("--memory-episodes", type=int, default=1000, help="episodes in the memory benchmark")
     args = ap.parse_args(argv)
-    if args.only_memory:
-        _print_memory(args.memory_episodes)
-        return 0
-    if args.only_concurrency:
-        _print_concurrency()
-        return 0
+    board = Scoreboard()
+    with sigterm_unwinds():  # the jobs' temporary directories and sandboxes are removed on a kill too
+        if args.only_memory:
+            _print_memory(args.memory_episodes, board)
+        elif args.only_concurrency:
+            _print_concurrency(board)
+        else:
+            _print_main(args, board)
+    print(board.summary())
+    return 0
 
+
+def _print_main(args: argparse.Namespace, board: Scoreboard) -> None:
     from envs.datacorp.world import build_world as build_datacorp
 
     for name, build in [] if args.only_sandbox else (("AcmeCorp", build_world), ("DataCorp", build_datacorp)):
         times = bench_worldgen(range(1000, 1000 + args.worlds), build)
         print(
-            f"world generation ({name} rigorous, default size, {args.worlds} seeds): "
-            f"median {statistics.median(times):.3f} s, max {max(times):.3f} s  (target <= 1 s)"
+            f"world generation ({name} rigorous, default size, {args.worlds} seeds): median "
+            f"{statistics.median(times):.3f} s, max {board.check(f'{name} generation', WORLDGEN, max(times))}"
         )
     for name in [] if args.only_sandbox else ["mix"]:
         rate = bench_steps(MIX, args.steps)
-        print(f"affordance steps, realistic {name}: {rate:,.0f} steps/s  (target >= 5,000/s)")
+        print(f"affordance steps, realistic {name}: {board.check('affordance steps', STEPS, rate)}")
     for name in () if args.only_sandbox else ("read_file", "list_files", "read_doc", "http_get"):
         only = [m for m in MIX if m[0] == name][:1]
         print(f"  {name:<10} alone: {bench_steps(only, args.steps // 4):,.0f} steps/s")
     sb = bench_sandbox(args.sandbox_calls)
     print(
-        f"sandboxed tool calls ({sb['isolation']}, median of 5 rounds): {sb['plain']:,.0f} calls/s trivial "
-        f"(target >= 500/s), {sb['read_file']:,.0f} calls/s with one forwarded read_file (target >= 400/s)"
+        f"sandboxed tool calls ({sb['isolation']}, median of 5 rounds): trivial "
+        f"{board.check('sandbox trivial calls', SANDBOX_TRIVIAL, sb['plain'])}, with one forwarded read_file "
+        f"{board.check('sandbox read_file calls', SANDBOX_READ_FILE, sb['read_file'])}"
     )
     print(
         f"  a {sb['big_size'] / 1000:.0f} KB bundled reference tool: {sb['big']:,.0f} calls/s; "
@@ -205,23 +227,22 @@ def main(argv: list[str] | None = None) -> int:
         f"trivial, {base['read_file']:,.0f} with read_file"
     )
     if args.only_sandbox:
-        return 0
+        return
     for protocol in ("rigorous", "arise_v1"):
         n, wall, _ = bench_sim_job(protocol)
-        print(
-            f"no_evolution job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in {wall:.1f} s  (target <= 20 s)"
-        )
+        verdict = board.check(f"no_evolution job {protocol}", SIM_JOB, wall)
+        print(f"no_evolution job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in {verdict}")
     for protocol in ("rigorous", "arise_v1"):
         n, wall, r = bench_sim_job(protocol, "arise")
         print(
-            f"arise job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in {wall:.1f} s  (target <= 60 s; "
+            f"arise job, sim-4o-mini-like, AcmeCorp {protocol}: {n} episodes in "
+            f"{board.check(f'arise job {protocol}', ARISE_JOB, wall)}; "
             f"{len(r['evolution']['evolutions'])} evolutions, {r['candidates']} candidates, "
-            f"{r['tools_promoted']} promoted, sandbox {r['sandbox']})"
+            f"{r['tools_promoted']} promoted, sandbox {r['sandbox']}"
         )
-    _print_memory(args.memory_episodes)
-    _print_concurrency()
+    _print_memory(args.memory_episodes, board)
+    _print_concurrency(board)
     print("DCQL interpreter: python -m experiments.bench_dcql")
-    return 0
 
 
 def bench_concurrency(workers: int, latency_s: float = 0.2) -> tuple[int, int, float]:
@@ -247,23 +268,24 @@ def bench_concurrency(workers: int, latency_s: float = 0.2) -> tuple[int, int, f
         return result["n_episodes"], result["llm_calls"], time.perf_counter() - t0
 
 
-def _print_concurrency() -> None:
+def _print_concurrency(board: Scoreboard) -> None:
     n, calls, seq = bench_concurrency(1)
     _, _, par = bench_concurrency(8)
     print(
         f"episodes side by side, fixed_tools over the sim's HTTP server with 200 ms latency, {n} episodes, "
-        f"{calls} calls: sequential {seq:.1f} s, 8 workers {par:.1f} s, speedup {seq / par:.1f}x  (target >= 6x)"
+        f"{calls} calls: sequential {seq:.1f} s, 8 workers {par:.1f} s, speedup "
+        f"{board.check('episodes side by side', SPEEDUP, seq / par)}"
     )
 
 
-def _print_memory(n: int) -> None:
+def _print_memory(n: int, board: Scoreboard) -> None:
     for world in ("acmecorp", "datacorp"):
         points = bench_memory(n, world)
         (e100, m100), (e_end, m_end) = points[1], points[-1]
         growth = (m_end - m100) / max(1, e_end - e100) * 1024
         print(
             f"memory, oracle on {world} (one seed, worlds cached), {e_end} episodes: RSS {m100:.0f} MB after "
-            f"{e100}, {m_end:.0f} MB after {e_end} ({growth:+.1f} KB/episode; target <= 10 KB/episode)"
+            f"{e100}, {m_end:.0f} MB after {e_end}: growth {board.check(f'memory {world}', MEMORY_GROWTH, growth)}"
         )
 
 

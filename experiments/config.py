@@ -182,14 +182,17 @@ class RunConfig:
 
 
 def register_configs() -> None:
+    """Store the schemas outside the config groups, so that only the presets under ``conf/`` are choices on
+    the command line (``condition=schema_condition`` is no condition). A preset extends its schema with
+    ``defaults: [/schema_<group>@_here_]`` (``/schema_llm_<provider>@_here_`` for the llm group)."""
     cs = ConfigStore.instance()
-    cs.store(name="base_run", node=RunConfig)
-    cs.store(group="world", name="base_world", node=WorldConfig)
-    cs.store(group="protocol", name="base_protocol", node=ProtocolConfig)
-    cs.store(group="condition", name="base_condition", node=ConditionConfig)
-    cs.store(group="evolution", name="base_evolution", node=EvolutionConfig)
+    cs.store(name="schema_run", node=RunConfig)
+    cs.store(name="schema_world", node=WorldConfig)
+    cs.store(name="schema_protocol", node=ProtocolConfig)
+    cs.store(name="schema_condition", node=ConditionConfig)
+    cs.store(name="schema_evolution", node=EvolutionConfig)
     for provider, schema in PROVIDER_CONFIGS.items():
-        cs.store(group="llm", name=f"base_{provider}", node=schema)
+        cs.store(name=f"schema_llm_{provider}", node=schema)
 
 
 def compose_run_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:

@@ -25,10 +25,12 @@ import functools
 import json
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envs.cli import sigterm_unwinds
 from envs.reference_cases import Case, edge_cases, nominal_cases
 from envs.registry import WORLDS, get_world
 from envs.tasks import get_suite
@@ -74,7 +76,9 @@ def differential_failures(library: Library, world: str, seed: int, sandbox: Sand
 
 
 def measure(world: str, profile: str, seeds: list[int], variants: list[str], out: Path) -> dict[str, dict[str, Any]]:
+    """One row per variant, pooled over ``seeds``; a line per finished job on stderr (the whole check takes minutes)."""
     table: dict[str, dict[str, Any]] = {}
+    n_jobs, done, t0 = len(variants) * len(seeds), 0, time.perf_counter()
     with Sandbox() as sandbox:
         for variant in variants:
             by_phase: dict[str, list[bool]] = {}
@@ -88,12 +92,16 @@ def measure(world: str, profile: str, seeds: list[int], variants: list[str], out
                 for line in (run_dir / "episodes.jsonl").read_text(encoding="utf-8").splitlines():
                     rec = json.loads(line)
                     by_phase.setdefault(rec["task"]["phase"], []).append(bool(rec["success"]))
+                done += 1
+                print(f"[{done}/{n_jobs}] {variant} seed {seed}: success {result['success_rate']:.1%} "
+                      f"({result['wall_s']:.0f} s; {time.perf_counter() - t0:.0f} s elapsed)",
+                      file=sys.stderr, flush=True)  # fmt: skip
                 if "tools_promoted" not in result:
                     continue
                 row["candidates"] += result["candidates"]
                 row["promoted"] += result["tools_promoted"]
                 row["rejections"].update(result["rejections"])
-                row["evolution_cost_usd"] += result["evolution_cost_usd"] or 0.0
+                row["evolution_cost_usd"] += result.get("evolution_cost_usd") or 0.0  # absent: no author call
                 with Library(run_dir / "library.sqlite") as lib:
                     row["audit"] += [f"seed {seed}: {b}" for b in audit_promotions(lib)]
                     failing, checked, _ = differential_failures(lib, world, seed, sandbox)
@@ -161,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=None, help="where run directories go (default: a temp dir)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="evolution_check-") as tmp:
+    with sigterm_unwinds(), tempfile.TemporaryDirectory(prefix="evolution_check-") as tmp:
         table = measure(args.world, args.profile, args.seeds, args.variants, args.out or Path(tmp))
     print(f"{args.profile} (simulated), {args.world} rigorous test split, seeds {args.seeds}, pooled over seeds")
     print(render(table))

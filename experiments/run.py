@@ -49,12 +49,14 @@ from agents.llm.replay import ReplayBackend
 from agents.policy import Policy
 from agents.serve_sim import SIM_FINGERPRINT
 from envs import registry  # importing envs registers the built-in worlds
+from envs.cli import sigterm_unwinds
 from envs.registry import all_phases, get_world
 from envs.tasks import Suite, TaskInstance, get_suite
 from envs.toolenv import ToolUseEnv
 from evolution.pipeline import Evolver
 from evolution.sandbox.runner import Sandbox, SandboxError
 from experiments.arms import planned_config
+from experiments.command_line import UsageError, check_override_keys, parse_command_line
 from experiments.conditions import (
     Condition,
     another_policy,
@@ -63,7 +65,7 @@ from experiments.conditions import (
     check_llm_server,
     model_name,
 )
-from experiments.config import ConfigError, ToolSource, check_keys, register_configs, unknown_key
+from experiments.config import ConfigError, ToolSource, check_keys, register_configs
 from experiments.downstream import diagnose_job, settings_hash
 from experiments.episodes import (
     RecordWriter,
@@ -77,6 +79,7 @@ from experiments.episodes import (
     write_json_atomic,
 )
 from experiments.limits import Breaker, Budget, JobStopped
+from experiments.plan import print_plan
 from experiments.records import EpisodeRecord, JobResult, RecordError
 
 
@@ -378,7 +381,23 @@ class JobPlan:
     label: str  # world/protocol/condition/seed, for progress bars and messages
 
 
-def _instances(cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any]) -> list[TaskInstance]:
+InstanceCache = dict[str, list[TaskInstance]]
+
+
+def _instances(
+    cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any], cache: InstanceCache | None = None
+) -> list[TaskInstance]:
+    """The task instances of ``split``; ``cache`` (optional) keeps them by everything they depend on, for a
+    planner of many jobs that share seeds (an ablation sweep plans 8 arms per seed)."""
+    if cache is not None:
+        key = json.dumps(
+            [cfg.world.name, cfg.protocol.name, int(cfg.seed), split, int(cfg.n_worlds), int(cfg.per_family),
+             list(cfg.families), options],
+            sort_keys=True, default=str,
+        )  # fmt: skip
+        if key not in cache:
+            cache[key] = _instances(cfg, suite, split, options)
+        return cache[key]
     return suite.instances(
         int(cfg.seed),
         split,
@@ -389,8 +408,8 @@ def _instances(cfg: DictConfig, suite: Suite, split: str, options: dict[str, Any
     )
 
 
-def plan_job(cfg: DictConfig) -> JobPlan:
-    """The job's plan; a config that names no runnable job is a ConfigError."""
+def plan_job(cfg: DictConfig, cache: InstanceCache | None = None) -> JobPlan:
+    """The job's plan; a config that names no runnable job is a ConfigError. ``cache``: see ``_instances``."""
     check_keys(cfg)
     import_world_module(cfg)
     _check(cfg)
@@ -399,13 +418,13 @@ def plan_job(cfg: DictConfig) -> JobPlan:
     options = {str(k): v for k, v in raw_options.items()}
     try:
         suite = get_suite(cfg.world.name, cfg.protocol.name)
-        planned = _instances(cfg, suite, str(cfg.split), options)
+        planned = _instances(cfg, suite, str(cfg.split), options, cache)
     except KeyError as exc:  # unknown protocol/family: KeyError quotes its message
         raise ConfigError(str(exc.args[0]) if exc.args else str(exc)) from None
     except ValueError as exc:  # bad world options, NoInstance
         raise ConfigError(str(exc)) from None
     evolves_on_train = cfg.condition.tools == ToolSource.library and cfg.evolution.protocol == "train_test"
-    train = _instances(cfg, suite, "train", options) if evolves_on_train else []
+    train = _instances(cfg, suite, "train", options, cache) if evolves_on_train else []
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(resolved, dict)
     planned_cfg = planned_config({str(k): v for k, v in resolved.items()})
@@ -824,27 +843,6 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(3)  # not finished (a sweep goes on with its other jobs; its summary shows them)
 
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
-def _check_override_keys(argv: list[str]) -> None:
-    """Name the accepted keys when a ``key=value`` override misspells a key (Hydra names only the
-    key); ``+key=value`` additions are checked after composition (``check_keys``)."""
-    overrides = [a for a in argv if "=" in a and not a.startswith(("-", "+", "~"))]
-    choices = {k: v for k, v in (a.split("=", 1) for a in overrides) if "." not in k}
-    defaults = OmegaConf.load(CONF_DIR / "config.yaml").defaults
-    llm_choice = choices.get("llm") or next(d["llm"] for d in defaults if OmegaConf.is_dict(d) and "llm" in d)
-    llm_file = CONF_DIR / "llm" / f"{llm_choice}.yaml"
-    provider = OmegaConf.to_container(OmegaConf.load(llm_file)).get("provider") if llm_file.exists() else None  # type: ignore[union-attr]
-    for override in overrides:
-        key = override.split("=", 1)[0]
-        if key.startswith("hydra") or "/" in key or "@" in key or (CONF_DIR / key).is_dir():
-            continue  # Hydra's own settings and config group choices
-        problem = unknown_key(key.split("."), provider)
-        if problem:
-            raise SystemExit(f"error: {problem}")
-
-
 def _check_output_dirs(argv: list[str]) -> None:
     """One clear line when the output directory cannot be written (Hydra fails with a traceback
     before the job starts). Tries ``hydra.run.dir`` / ``hydra.sweep.dir`` when given literally,
@@ -865,7 +863,22 @@ def _check_output_dirs(argv: list[str]) -> None:
             ) from None
 
 
+def _command_line() -> None:
+    """Read the command line before Hydra does (experiments/command_line.py): flags anywhere, override
+    keys checked, ``--plan`` answered here; Hydra then gets ``-m``, its flags and the overrides in order."""
+    try:
+        command = parse_command_line(sys.argv[1:])
+        if not {"-sc", "--shell-completion"} & set(command.flags):  # its "overrides" are install=bash etc.
+            check_override_keys(command.overrides)
+    except UsageError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if command.plan:
+        raise SystemExit(print_plan(command.overrides, command.multirun))
+    _check_output_dirs(command.overrides)
+    sys.argv[1:] = command.hydra_argv()
+
+
 if __name__ == "__main__":
-    _check_override_keys(sys.argv[1:])
-    _check_output_dirs(sys.argv[1:])
-    main()
+    _command_line()
+    with sigterm_unwinds():  # a killed job still closes its sandboxes (their scratch directories) and envs
+        main()

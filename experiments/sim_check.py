@@ -20,9 +20,11 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from envs.cli import sigterm_unwinds
 from envs.registry import WORLDS, get_world
 from experiments.config import compose_run_config
 from experiments.run import run_job
@@ -34,8 +36,10 @@ ProfileTable = dict[tuple[str, str], dict[str, Any]]
 
 
 def measure(world: str, seeds: list[int], out: Path) -> ProfileTable:
-    """Success overall and by phase for every (profile, condition), pooled over ``seeds``."""
+    """Success overall and by phase for every (profile, condition), pooled over ``seeds``; a line per finished
+    job on stderr (the whole check takes minutes)."""
     table: ProfileTable = {}
+    n_jobs, done, t0 = 2 * len(CONDITIONS) * len(seeds), 0, time.perf_counter()
     for profile in (WEAK, STRONG):
         for condition in CONDITIONS:
             by_phase: dict[str, list[bool]] = {}
@@ -49,6 +53,10 @@ def measure(world: str, seeds: list[int], out: Path) -> ProfileTable:
                 for line in (run_dir / "episodes.jsonl").read_text(encoding="utf-8").splitlines():
                     rec = json.loads(line)
                     by_phase.setdefault(rec["task"]["phase"], []).append(bool(rec["success"]))
+                done += 1
+                print(f"[{done}/{n_jobs}] {profile} {condition} seed {seed}: success {result['success_rate']:.1%} "
+                      f"({result['wall_s']:.0f} s; {time.perf_counter() - t0:.0f} s elapsed)",
+                      file=sys.stderr, flush=True)  # fmt: skip
             pooled = [s for v in by_phase.values() for s in v]
             table[(profile, condition)] = {
                 "overall": sum(pooled) / len(pooled),
@@ -99,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--out", type=Path, default=None, help="where run directories go (default: a temp dir)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="sim_check-") as tmp:
+    with sigterm_unwinds(), tempfile.TemporaryDirectory(prefix="sim_check-") as tmp:
         table = measure(args.world, args.seeds, args.out or Path(tmp))
     print(f"simulated model, {args.world} rigorous test split, seeds {args.seeds} (success pooled over seeds)")
     print(render(table))

@@ -139,7 +139,7 @@ def _model(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m experiments.summary", description=__doc__)
     ap.add_argument("directory", type=Path, help="a run or sweep directory containing result.json files")
     args = ap.parse_args(argv)
     if not args.directory.is_dir():

@@ -877,7 +877,9 @@ def _load(paths: Sequence[str]) -> list[tuple[str, list[dict[str, Any]]]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.taxonomy", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("paths", nargs="+", help="job directories (searched for episodes.jsonl) or JSONL files")
     parser.add_argument("--reasons", action="store_true", help="print one line per failed record")
     ns = parser.parse_args(argv)

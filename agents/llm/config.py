@@ -2,7 +2,8 @@
 
 Each provider has one dataclass; its fields are the accepted keys, so a mistyped key is an
 error naming them (when Hydra composes the config, and again in ``make_backend`` for plain
-mappings). ``conf/llm/*.yaml`` presets extend these schemas (``defaults: [base_<provider>]``).
+mappings). ``conf/llm/*.yaml`` presets extend these schemas (``defaults: [/schema_llm_<provider>@_here_]``;
+experiments/config.py registers them).
 
 Fields that default to None mean "the client's default" (written next to each field); an
 unset one is not part of a job's plan hash, so jobs recorded before the field existed resume.
