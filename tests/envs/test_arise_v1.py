@@ -383,6 +383,59 @@ def test_prompts_carry_the_inline_data(suite: Suite, world: World) -> None:
         json.dumps(inst.to_json())  # truths are JSON-serialisable
 
 
+# Prompt texts of the reference harness, github.com/abekek/arise at 54de0da2e7ec6896469ce454520deba0e8e85a61:
+# benchmarks/tasks/phase2_metrics.py (metrics-03), phase3_config.py (config-02) and phase4_incident.py
+# (incident-03, -06, -10). Only the metrics base URL is ours (a virtual host, not localhost:<port>).
+REF_METRICS_HINT_PHASE2 = (
+    "The API returns base64-encoded data. Decode the base64 string to get the format: "
+    "ACME_METRICS|service|timestamp|json. Parse the JSON portion to get metrics."
+)
+REF_METRICS_HINT_PHASE4 = (
+    "The metrics API returns base64-encoded data. Decode the base64 string to get format: "
+    "ACME_METRICS|service|timestamp|json. Parse the JSON for metrics."
+)
+REF_LOG_HINT = "The format is [ACME:severity:service:unix_timestamp] message | ctx={json}."
+
+
+def test_prompts_match_the_reference_harness_verbatim(suite: Suite, world: World) -> None:
+    assert world.facts["config_services"] == ["gateway", "auth", "worker"]  # seed 42's pick, pinned below
+    prompt = {i.family: i.prompt for i in instances(suite, 42)}
+    log = "\n".join(ln for ln in world.files["logs/acme.log"].splitlines() if ln)
+    assert prompt["v1.metrics.03"] == (
+        "Fetch metrics for the 'gateway' service from http://metrics.acme.internal/metrics/gateway. "
+        f"{REF_METRICS_HINT_PHASE2} Return the error_rate value."
+    )
+    assert prompt["v1.config.02"] == (
+        "Parse the following AcmeConf config and return the timeout value (in seconds) for the 'auth' service.\n\n"
+        f"Config file (auth.acme):\n```\n{world.files['config/auth.acme']}```\n\n"
+        "Note: Durations like '30s' = 30, '5m' = 300, '1h' = 3600."
+    )
+    assert prompt["v1.incidents.03"] == (
+        "INCIDENT: Someone changed the auth config. Parse the following config and tell me the current replicas "
+        f"count.\n\nConfig (auth.acme):\n```\n{world.files['config/auth.acme']}```\n\n"
+        "Note: If replicas uses a variable like ${VAR:-N}, return the default value N."
+    )
+    assert prompt["v1.incidents.06"] == (
+        "INCIDENT: Payments has errors. Check BOTH the logs below for ERROR/FATAL entries for 'payments', and the "
+        f"metrics API at http://metrics.acme.internal/metrics/payments. {REF_METRICS_HINT_PHASE4}\n\n"
+        f"Logs ({REF_LOG_HINT}):\n{log}\n\n"
+        "Are errors reflected in both the logs and the metrics? Report the error count from logs and the "
+        "error_rate from metrics."
+    )
+    # database is not configured at seed 42: the reference's fallback pastes every file in one fence
+    files = "\n".join(
+        f"{n}:\n{world.files['config/' + n]}" for n in ("base.acme", "gateway.acme", "auth.acme", "worker.acme")
+    )
+    assert prompt["v1.incidents.10"] == (
+        "INCIDENT: Check if the database service dependencies in the config are all healthy in metrics. \n\n"
+        f"The database service config is:\n```\n{files}```\n\n"
+        "For each dependency, check its metrics at http://metrics.acme.internal/metrics/{service}. "
+        f"{REF_METRICS_HINT_PHASE4} Report whether each dependency is healthy (error_rate < 0.05)."
+    )
+    # no prompt names a file: under arise_v1 the agent has http_get only
+    assert not any("logs/acme.log" in p or "config/" in p for p in prompt.values())
+
+
 def test_flawed_checks_pass_on_the_flawed_inputs(suite: Suite) -> None:
     for seed in SEEDS:
         by_name = {i.family: i for i in instances(suite, seed)}
