@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import gymnasium
+import numpy as np
 import pytest
 
 import envs  # registers the Gymnasium ids
@@ -30,6 +31,14 @@ from envs.acmecorp.arise_v1 import (
     validate_acmeconf,
 )
 from envs.acmecorp.arise_v1.analyses import argmax, count_entries, error_counts, fatal_services
+from envs.acmecorp.arise_v1.log_context import (
+    DURATION_MS,
+    ERROR_CODES,
+    FATAL_CODES,
+    HOSTS,
+    REGIONS,
+    log_context,
+)
 from envs.acmecorp.arise_v1.prompts import shown_logs
 from envs.acmecorp.arise_v1.world import (
     LOG_LINE_RE,
@@ -102,13 +111,23 @@ def test_log_file_facts(world: World) -> None:
         ts.append(int(m["ts"]))
         ctx = json.loads(m["ctx"])
         assert json.dumps(ctx, separators=(",", ":")) == m["ctx"], "ctx must be compact JSON"
-        assert re.fullmatch(r"req-[0-9a-f]{8}", ctx["request_id"])
-        if m["severity"] in ("ERROR", "FATAL"):
-            assert "user_id" not in ctx and "error_code" in ctx
-        else:
-            assert "error_code" not in ctx
-        assert ("amount" in ctx) <= (m["service"] == "payments")
-        assert not ("amount" in ctx and "duration_ms" in ctx)
+        severity, service = m["severity"], m["service"]
+        # the reference's ctx layout (benchmarks/acmecorp/logs.py, _make_ctx): host and region first, always
+        assert list(ctx)[:2] == ["host", "region"] and ctx["host"] in HOSTS and ctx["region"] in REGIONS
+        assert ("request_id" in ctx) == (severity in ("INFO", "WARN", "ERROR"))
+        if "request_id" in ctx:
+            assert re.fullmatch(r"[0-9a-f]{12}", ctx["request_id"])
+        codes = {"ERROR": ERROR_CODES, "FATAL": FATAL_CODES}.get(severity, ())
+        assert ctx.get("error_code") in (codes or (None,))
+        assert ("user_id" in ctx) == (severity == "INFO" and service == "auth")
+        assert ("amount" in ctx) == (severity == "INFO" and service == "payments")
+        if "amount" in ctx:  # payments INFO carries both amount and duration_ms
+            assert 1 <= ctx["amount"] <= 9999.99 and ctx["amount"] == round(ctx["amount"], 2)
+            assert ctx["currency"] in ("USD", "EUR", "GBP") and "duration_ms" in ctx
+        assert ("duration_ms" in ctx) == (severity in DURATION_MS)
+        if "duration_ms" in ctx:
+            lo, hi = DURATION_MS[severity]
+            assert lo <= ctx["duration_ms"] <= hi
     assert ts == sorted(ts)
     assert min(ts) >= T_START and max(ts) <= T_END
     assert {LOG_LINE_RE.match(x)["service"] for x in lines} == set(SERVICES)  # type: ignore[index]
@@ -129,7 +148,30 @@ def test_log_distribution_matches_the_paper() -> None:
     assert all(abs(quarters[q] / 20_000 - 0.25) < 0.02 for q in range(4))
     # ERROR entries never carry a user_id (log task 7 is always empty in the paper)
     assert not any("user_id" in e["ctx"] for e in entries if e["severity"] == "ERROR")
-    assert any("user_id" in e["ctx"] for e in entries if e["severity"] == "INFO")
+
+
+def test_log_context_matches_the_reference_distribution() -> None:
+    """ctx as the reference generates it; figures measured on its generate_logs over seeds 0-49 (25,000 lines,
+    docs/arise_v1.md): host/region 100%, user_id 7.46%, amount 7.44% (max 9,998.04, mean 5,036), amount and
+    duration_ms together 7.44%, duration_ms 68.3%, log task 14's truth 143.5 per 500 lines."""
+    entries = parse_log_text("\n".join(generate_logs(7, n_lines=20_000)))
+    n = len(entries)
+
+    def share(pred: Any) -> float:
+        return sum(1 for e in entries if pred(e["ctx"])) / n
+
+    assert share(lambda c: "host" in c and "region" in c) == 1.0
+    assert abs(share(lambda c: "user_id" in c) - 0.45 / 6) < 0.006
+    assert abs(share(lambda c: "amount" in c and "duration_ms" in c) - 0.45 / 6) < 0.006
+    assert abs(share(lambda c: "duration_ms" in c) - (0.45 + 0.14 + 0.09)) < 0.015
+    amounts = [e["ctx"]["amount"] for e in entries if "amount" in e["ctx"]]
+    assert max(amounts) > 9_900 and abs(sum(a > 500 for a in amounts) / len(amounts) - 0.95) < 0.02
+    # log task 14 (amount > 500 or duration_ms > 1000): ~28.3% of lines, 141.5 per 500 expected
+    hits = share(lambda c: c.get("amount", 0) > 500 or c.get("duration_ms", 0) > 1000)
+    assert abs(hits - 0.283) < 0.012, hits
+    assert not any(c.get("amount", 0) > 500 and c.get("duration_ms", 0) > 1000 for c in (e["ctx"] for e in entries))
+    with pytest.raises(ValueError, match="unknown severity 'TRACE'"):
+        log_context(np.random.default_rng(0), "TRACE", "auth")
 
 
 def test_metrics_api(world: World) -> None:
