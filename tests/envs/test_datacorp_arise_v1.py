@@ -39,7 +39,7 @@ from envs.datacorp.arise_v1.constants import (
     VALIDATION_URL,
 )
 from envs.datacorp.arise_v1.lenient_dcql import dc_convert
-from envs.datacorp.arise_v1.world import DcData
+from envs.datacorp.arise_v1.world import DcData, post_validate
 from envs.grading import grade_answer
 from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
@@ -139,7 +139,26 @@ def test_export_facts(seed: int) -> None:
     assert [c["customer_id"] for c in customers] == list(range(301, 317))
     products = parse_dc(w.files["exports/products.dc"]).rows
     assert [p["product_id"] for p in products] == list(range(201, 221))
-    assert all(isinstance(p["in_stock"], bool) and 5 <= p["price"] <= 500 for p in products)
+    # in_stock stays the text "true"/"false", as the reference's parser keeps it
+    assert all(p["in_stock"] in ("true", "false") and 5 <= p["price"] <= 500 for p in products)
+
+
+def test_in_stock_is_text_through_the_whole_chain() -> None:
+    """in_stock as the reference keeps it: the text "true"/"false" in the export, in DCQL and in the graders' rows;
+    the validation API coerces it (the reference's WHERE in_stock = "true" gives 11 rows on its seed-42 data)."""
+    w = build_arise_v1_world(42, {})
+    access = WorldAccess(w)
+    data = DcData.load(access)
+    raw = [ln.split("|")[5] for ln in w.files["exports/products.dc"].splitlines()[2:]]
+    in_stock = raw.count("true")
+    assert 0 < in_stock < 20 and [p["in_stock"] for p in data.rows("products")] == raw
+    assert data.query('SELECT product_id FROM products WHERE in_stock = "true"').row_count == in_stock
+    assert data.query('SELECT product_id FROM products WHERE in_stock = "false"').row_count == 20 - in_stock
+    assert data.query("SELECT product_id FROM products WHERE in_stock = true").row_count == in_stock
+    # the graders' rows go through the API as they are: every product passes, its in_stock coerced to a boolean
+    result = post_validate(access, data.rows("products"), "products")
+    assert result["valid_count"] == 20 and {type(v["record"]["in_stock"]) for v in result["valid"]} == {bool}
+    assert data.rows("products")[0]["in_stock"] in ("true", "false")  # the graders' copy is untouched
 
 
 def test_order_distributions() -> None:
@@ -157,7 +176,9 @@ def test_parse_dc_is_strict() -> None:
         "## DataCorp Export v2 | schema=products | exported=x\n## columns: product_id|in_stock|price\n7|true|1.50\n"
     )
     assert table.metadata == {"version": "DataCorp Export v2", "schema": "products", "exported": "x"}
-    assert table.rows == [{"product_id": 7, "in_stock": True, "price": 1.5}]
+    assert table.rows == [{"product_id": 7, "in_stock": "true", "price": 1.5}]
+    with pytest.raises(ValueError, match="column 'in_stock': expected true or false, got 'yes'"):
+        parse_dc("## schema=products\n## columns: product_id|in_stock\n7|yes\n")
     with pytest.raises(ValueError, match="line 3: 2 values for 3 columns"):
         parse_dc("## schema=orders\n## columns: a|b|c\n1|2\n")
     with pytest.raises(ValueError, match="before the '## columns:' line"):
