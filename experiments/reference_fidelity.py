@@ -8,6 +8,8 @@ here: its modules are imported from the checkout and fed this testbed's data.
 
 It prints, for both worlds:
 
+* DataCorp: whether the reference's parser, DCQL interpreter and validator read this world's
+  exports as ours do (rows, the paper's queries plus ``in_stock`` ones, validation counts);
 * prompts: how many of the reference's prompts, built by its task files from *this* world's
   data, differ byte for byte from ours (the only substitution: its ``localhost:<port>`` base
   URLs become our virtual hosts);
@@ -17,7 +19,7 @@ It prints, for both worlds:
 
 The reference imports its web stack (FastAPI, uvicorn) at module level although prompts and
 checks never use it; when those packages are missing, inert stand-ins are registered so the
-modules import. Exit status 1 when any prompt differs.
+modules import. Exit status 1 when any prompt, row, query result or validation count differs.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def _stub_web_stack() -> None:
         "fastapi": ("FastAPI", "HTTPException"),
         "fastapi.responses": ("JSONResponse", "Response"),
     }
-    installed = {top: importlib.util.find_spec(top) is not None for top in ("uvicorn", "fastapi")}
+    # a module already imported (or stubbed by an earlier call) counts as present
+    installed = {top: top in sys.modules or importlib.util.find_spec(top) is not None for top in ("uvicorn", "fastapi")}
     for module, attrs in names.items():
         if module in sys.modules or installed[module.split(".")[0]]:
             continue
@@ -76,7 +79,8 @@ def load_reference(checkout: Path) -> None:
             f"(expected the repository root, e.g. at commit {REFERENCE_COMMIT})"
         )
     # appended, not prepended: the checkout's own top-level packages (tests/, examples/) must not shadow ours
-    sys.path.append(str(checkout.resolve()))
+    if str(checkout.resolve()) not in sys.path:
+        sys.path.append(str(checkout.resolve()))
     _stub_web_stack()
 
 
@@ -172,6 +176,50 @@ def prompt_mismatches(world: str, seeds: Sequence[int]) -> list[str]:
 
 
 # =================================================================================
+# DataCorp rows and DCQL
+# =================================================================================
+IN_STOCK_QUERIES = (
+    'SELECT product_id FROM products WHERE in_stock = "true"',
+    "SELECT product_id FROM products WHERE in_stock = true",
+    'SELECT product_id, in_stock FROM products WHERE in_stock != "false" ORDER BY price DESC LIMIT 4',
+    "SELECT in_stock FROM products GROUP BY in_stock",
+)
+
+
+def datacorp_row_mismatches(seeds: Sequence[int]) -> list[str]:
+    """Where the reference's parser, DCQL interpreter or validator disagree with ours on this world's exports.
+
+    Compared: the typed rows of the three exports; the paper's ten queries and ``IN_STOCK_QUERIES``
+    (rows); the validation API's counts for each table.
+    """
+    from envs.datacorp.arise_v1.dc_exports import export_path, parse_dc
+    from envs.datacorp.arise_v1.fixtures import QUERIES
+    from envs.datacorp.arise_v1.lenient_dcql import run_dcql
+    from envs.datacorp.arise_v1.validation import validate_batch
+    from envs.datacorp.arise_v1.world import build_arise_v1_world
+
+    parse, execute = ref("datacorp.csv_format").parse_datacorp_csv, ref("datacorp.query").execute_dcql
+    ref_validate = ref("datacorp.validation_api").validate_batch
+    bad: list[str] = []
+    for seed in seeds:
+        world = build_arise_v1_world(seed, {})
+        theirs, ours = {}, {}
+        for schema in ("orders", "products", "customers"):
+            text = world.files[export_path(schema)]
+            theirs[schema], ours[schema] = parse(text)["rows"], parse_dc(text).rows
+            if theirs[schema] != ours[schema]:
+                bad.append(f"{seed}/{schema} rows")
+            r = ref_validate([dict(x) for x in theirs[schema]], schema)
+            o = validate_batch([dict(x) for x in ours[schema]], schema)
+            if (r["valid_count"], r["invalid_count"]) != (o["valid_count"], o["invalid_count"]):
+                bad.append(f"{seed}/{schema} validation")
+        for query in (*QUERIES.values(), *IN_STOCK_QUERIES):
+            if execute(query, theirs)["rows"] != run_dcql(query, ours).rows:
+                bad.append(f"{seed}/{query}")
+    return bad
+
+
+# =================================================================================
 # Log ctx
 # =================================================================================
 def ctx_profile(lines: Sequence[str]) -> dict[str, float]:
@@ -239,6 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             failed = True
             print("  differ: " + ", ".join(bad[:20]) + (" ..." if len(bad) > 20 else ""))
+    bad_rows = datacorp_row_mismatches(seeds)
+    print(
+        "datacorp exports read by the reference's parser, DCQL and validator as by ours: "
+        + ("all agree" if not bad_rows else f"{len(bad_rows)} differ: " + "; ".join(bad_rows[:10]))
+    )
+    failed |= bool(bad_rows)
     theirs = [line for s in seeds for line in ref("acmecorp.logs").generate_logs(s)]
     ours = [line for s in seeds for line in generate_logs(s)]
     print(f"acmecorp log ctx over seeds {seeds[0]}..{seeds[-1]} ({len(theirs)} / {len(ours)} lines): reference | here")

@@ -33,3 +33,9 @@ def test_prompts_equal_the_references_on_the_same_data() -> None:
     rf.load_reference(Path(REFERENCE))
     assert rf.prompt_mismatches("acmecorp", [42, 456]) == []
     assert rf.prompt_mismatches("datacorp", [42]) == []
+
+
+@pytest.mark.skipif(not REFERENCE, reason="set ARISE_REFERENCE to a checkout of github.com/abekek/arise")
+def test_the_references_parser_dcql_and_validator_read_our_exports_alike() -> None:
+    rf.load_reference(Path(REFERENCE))
+    assert rf.datacorp_row_mismatches([42, 123]) == []
