@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from envs.cli import run_main
+
 REFERENCE_COMMIT = "54de0da2e7ec6896469ce454520deba0e8e85a61"
 REFERENCE_ACME_URL = "http://localhost:18080"  # the reference fixtures' default ports
 REFERENCE_DATACORP_URL = "http://localhost:19080"
@@ -313,4 +315,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)
