@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import gymnasium
+import numpy as np
 import pytest
 
 import envs  # registers the Gymnasium ids
@@ -30,6 +31,14 @@ from envs.acmecorp.arise_v1 import (
     validate_acmeconf,
 )
 from envs.acmecorp.arise_v1.analyses import argmax, count_entries, error_counts, fatal_services
+from envs.acmecorp.arise_v1.log_context import (
+    DURATION_MS,
+    ERROR_CODES,
+    FATAL_CODES,
+    HOSTS,
+    REGIONS,
+    log_context,
+)
 from envs.acmecorp.arise_v1.prompts import shown_logs
 from envs.acmecorp.arise_v1.world import (
     LOG_LINE_RE,
@@ -102,13 +111,23 @@ def test_log_file_facts(world: World) -> None:
         ts.append(int(m["ts"]))
         ctx = json.loads(m["ctx"])
         assert json.dumps(ctx, separators=(",", ":")) == m["ctx"], "ctx must be compact JSON"
-        assert re.fullmatch(r"req-[0-9a-f]{8}", ctx["request_id"])
-        if m["severity"] in ("ERROR", "FATAL"):
-            assert "user_id" not in ctx and "error_code" in ctx
-        else:
-            assert "error_code" not in ctx
-        assert ("amount" in ctx) <= (m["service"] == "payments")
-        assert not ("amount" in ctx and "duration_ms" in ctx)
+        severity, service = m["severity"], m["service"]
+        # the reference's ctx layout (benchmarks/acmecorp/logs.py, _make_ctx): host and region first, always
+        assert list(ctx)[:2] == ["host", "region"] and ctx["host"] in HOSTS and ctx["region"] in REGIONS
+        assert ("request_id" in ctx) == (severity in ("INFO", "WARN", "ERROR"))
+        if "request_id" in ctx:
+            assert re.fullmatch(r"[0-9a-f]{12}", ctx["request_id"])
+        codes = {"ERROR": ERROR_CODES, "FATAL": FATAL_CODES}.get(severity, ())
+        assert ctx.get("error_code") in (codes or (None,))
+        assert ("user_id" in ctx) == (severity == "INFO" and service == "auth")
+        assert ("amount" in ctx) == (severity == "INFO" and service == "payments")
+        if "amount" in ctx:  # payments INFO carries both amount and duration_ms
+            assert 1 <= ctx["amount"] <= 9999.99 and ctx["amount"] == round(ctx["amount"], 2)
+            assert ctx["currency"] in ("USD", "EUR", "GBP") and "duration_ms" in ctx
+        assert ("duration_ms" in ctx) == (severity in DURATION_MS)
+        if "duration_ms" in ctx:
+            lo, hi = DURATION_MS[severity]
+            assert lo <= ctx["duration_ms"] <= hi
     assert ts == sorted(ts)
     assert min(ts) >= T_START and max(ts) <= T_END
     assert {LOG_LINE_RE.match(x)["service"] for x in lines} == set(SERVICES)  # type: ignore[index]
@@ -129,7 +148,30 @@ def test_log_distribution_matches_the_paper() -> None:
     assert all(abs(quarters[q] / 20_000 - 0.25) < 0.02 for q in range(4))
     # ERROR entries never carry a user_id (log task 7 is always empty in the paper)
     assert not any("user_id" in e["ctx"] for e in entries if e["severity"] == "ERROR")
-    assert any("user_id" in e["ctx"] for e in entries if e["severity"] == "INFO")
+
+
+def test_log_context_matches_the_reference_distribution() -> None:
+    """ctx as the reference generates it; figures measured on its generate_logs over seeds 0-49 (25,000 lines,
+    docs/arise_v1.md): host/region 100%, user_id 7.46%, amount 7.44% (max 9,998.04, mean 5,036), amount and
+    duration_ms together 7.44%, duration_ms 68.3%, log task 14's truth 143.5 per 500 lines."""
+    entries = parse_log_text("\n".join(generate_logs(7, n_lines=20_000)))
+    n = len(entries)
+
+    def share(pred: Any) -> float:
+        return sum(1 for e in entries if pred(e["ctx"])) / n
+
+    assert share(lambda c: "host" in c and "region" in c) == 1.0
+    assert abs(share(lambda c: "user_id" in c) - 0.45 / 6) < 0.006
+    assert abs(share(lambda c: "amount" in c and "duration_ms" in c) - 0.45 / 6) < 0.006
+    assert abs(share(lambda c: "duration_ms" in c) - (0.45 + 0.14 + 0.09)) < 0.015
+    amounts = [e["ctx"]["amount"] for e in entries if "amount" in e["ctx"]]
+    assert max(amounts) > 9_900 and abs(sum(a > 500 for a in amounts) / len(amounts) - 0.95) < 0.02
+    # log task 14 (amount > 500 or duration_ms > 1000): ~28.3% of lines, 141.5 per 500 expected
+    hits = share(lambda c: c.get("amount", 0) > 500 or c.get("duration_ms", 0) > 1000)
+    assert abs(hits - 0.283) < 0.012, hits
+    assert not any(c.get("amount", 0) > 500 and c.get("duration_ms", 0) > 1000 for c in (e["ctx"] for e in entries))
+    with pytest.raises(ValueError, match="unknown severity 'TRACE'"):
+        log_context(np.random.default_rng(0), "TRACE", "auth")
 
 
 def test_metrics_api(world: World) -> None:
@@ -381,6 +423,59 @@ def test_prompts_carry_the_inline_data(suite: Suite, world: World) -> None:
         assert "schema" not in inst.prompt.lower() and "Grading:" not in inst.prompt
         assert inst.answer_schema == {"type": "string", "description": "free text"}
         json.dumps(inst.to_json())  # truths are JSON-serialisable
+
+
+# Prompt texts of the reference harness, github.com/abekek/arise at 54de0da2e7ec6896469ce454520deba0e8e85a61:
+# benchmarks/tasks/phase2_metrics.py (metrics-03), phase3_config.py (config-02) and phase4_incident.py
+# (incident-03, -06, -10). Only the metrics base URL is ours (a virtual host, not localhost:<port>).
+REF_METRICS_HINT_PHASE2 = (
+    "The API returns base64-encoded data. Decode the base64 string to get the format: "
+    "ACME_METRICS|service|timestamp|json. Parse the JSON portion to get metrics."
+)
+REF_METRICS_HINT_PHASE4 = (
+    "The metrics API returns base64-encoded data. Decode the base64 string to get format: "
+    "ACME_METRICS|service|timestamp|json. Parse the JSON for metrics."
+)
+REF_LOG_HINT = "The format is [ACME:severity:service:unix_timestamp] message | ctx={json}."
+
+
+def test_prompts_match_the_reference_harness_verbatim(suite: Suite, world: World) -> None:
+    assert world.facts["config_services"] == ["gateway", "auth", "worker"]  # seed 42's pick, pinned below
+    prompt = {i.family: i.prompt for i in instances(suite, 42)}
+    log = "\n".join(ln for ln in world.files["logs/acme.log"].splitlines() if ln)
+    assert prompt["v1.metrics.03"] == (
+        "Fetch metrics for the 'gateway' service from http://metrics.acme.internal/metrics/gateway. "
+        f"{REF_METRICS_HINT_PHASE2} Return the error_rate value."
+    )
+    assert prompt["v1.config.02"] == (
+        "Parse the following AcmeConf config and return the timeout value (in seconds) for the 'auth' service.\n\n"
+        f"Config file (auth.acme):\n```\n{world.files['config/auth.acme']}```\n\n"
+        "Note: Durations like '30s' = 30, '5m' = 300, '1h' = 3600."
+    )
+    assert prompt["v1.incidents.03"] == (
+        "INCIDENT: Someone changed the auth config. Parse the following config and tell me the current replicas "
+        f"count.\n\nConfig (auth.acme):\n```\n{world.files['config/auth.acme']}```\n\n"
+        "Note: If replicas uses a variable like ${VAR:-N}, return the default value N."
+    )
+    assert prompt["v1.incidents.06"] == (
+        "INCIDENT: Payments has errors. Check BOTH the logs below for ERROR/FATAL entries for 'payments', and the "
+        f"metrics API at http://metrics.acme.internal/metrics/payments. {REF_METRICS_HINT_PHASE4}\n\n"
+        f"Logs ({REF_LOG_HINT}):\n{log}\n\n"
+        "Are errors reflected in both the logs and the metrics? Report the error count from logs and the "
+        "error_rate from metrics."
+    )
+    # database is not configured at seed 42: the reference's fallback pastes every file in one fence
+    files = "\n".join(
+        f"{n}:\n{world.files['config/' + n]}" for n in ("base.acme", "gateway.acme", "auth.acme", "worker.acme")
+    )
+    assert prompt["v1.incidents.10"] == (
+        "INCIDENT: Check if the database service dependencies in the config are all healthy in metrics. \n\n"
+        f"The database service config is:\n```\n{files}```\n\n"
+        "For each dependency, check its metrics at http://metrics.acme.internal/metrics/{service}. "
+        f"{REF_METRICS_HINT_PHASE4} Report whether each dependency is healthy (error_rate < 0.05)."
+    )
+    # no prompt names a file: under arise_v1 the agent has http_get only
+    assert not any("logs/acme.log" in p or "config/" in p for p in prompt.values())
 
 
 def test_flawed_checks_pass_on_the_flawed_inputs(suite: Suite) -> None:

@@ -39,7 +39,7 @@ from envs.datacorp.arise_v1.constants import (
     VALIDATION_URL,
 )
 from envs.datacorp.arise_v1.lenient_dcql import dc_convert
-from envs.datacorp.arise_v1.world import DcData
+from envs.datacorp.arise_v1.world import DcData, post_validate
 from envs.grading import grade_answer
 from envs.oracle import run_oracle
 from envs.tasks import Suite, TaskInstance
@@ -139,7 +139,26 @@ def test_export_facts(seed: int) -> None:
     assert [c["customer_id"] for c in customers] == list(range(301, 317))
     products = parse_dc(w.files["exports/products.dc"]).rows
     assert [p["product_id"] for p in products] == list(range(201, 221))
-    assert all(isinstance(p["in_stock"], bool) and 5 <= p["price"] <= 500 for p in products)
+    # in_stock stays the text "true"/"false", as the reference's parser keeps it
+    assert all(p["in_stock"] in ("true", "false") and 5 <= p["price"] <= 500 for p in products)
+
+
+def test_in_stock_is_text_through_the_whole_chain() -> None:
+    """in_stock as the reference keeps it: the text "true"/"false" in the export, in DCQL and in the graders' rows;
+    the validation API coerces it (the reference's WHERE in_stock = "true" gives 11 rows on its seed-42 data)."""
+    w = build_arise_v1_world(42, {})
+    access = WorldAccess(w)
+    data = DcData.load(access)
+    raw = [ln.split("|")[5] for ln in w.files["exports/products.dc"].splitlines()[2:]]
+    in_stock = raw.count("true")
+    assert 0 < in_stock < 20 and [p["in_stock"] for p in data.rows("products")] == raw
+    assert data.query('SELECT product_id FROM products WHERE in_stock = "true"').row_count == in_stock
+    assert data.query('SELECT product_id FROM products WHERE in_stock = "false"').row_count == 20 - in_stock
+    assert data.query("SELECT product_id FROM products WHERE in_stock = true").row_count == in_stock
+    # the graders' rows go through the API as they are: every product passes, its in_stock coerced to a boolean
+    result = post_validate(access, data.rows("products"), "products")
+    assert result["valid_count"] == 20 and {type(v["record"]["in_stock"]) for v in result["valid"]} == {bool}
+    assert data.rows("products")[0]["in_stock"] in ("true", "false")  # the graders' copy is untouched
 
 
 def test_order_distributions() -> None:
@@ -157,7 +176,9 @@ def test_parse_dc_is_strict() -> None:
         "## DataCorp Export v2 | schema=products | exported=x\n## columns: product_id|in_stock|price\n7|true|1.50\n"
     )
     assert table.metadata == {"version": "DataCorp Export v2", "schema": "products", "exported": "x"}
-    assert table.rows == [{"product_id": 7, "in_stock": True, "price": 1.5}]
+    assert table.rows == [{"product_id": 7, "in_stock": "true", "price": 1.5}]
+    with pytest.raises(ValueError, match="column 'in_stock': expected true or false, got 'yes'"):
+        parse_dc("## schema=products\n## columns: product_id|in_stock\n7|yes\n")
     with pytest.raises(ValueError, match="line 3: 2 values for 3 columns"):
         parse_dc("## schema=orders\n## columns: a|b|c\n1|2\n")
     with pytest.raises(ValueError, match="before the '## columns:' line"):
@@ -361,11 +382,62 @@ def test_prompts_carry_the_inline_data(suite: Suite, world: World) -> None:
         assert VALIDATION_URL in val and "POST /validate" in val and "DC-008=duplicate key" in val
         assert qry.startswith("DataCorp Query Language (DCQL)") and T.QUERIES[n] in qry
     assert '"order_id": 2001' in by["v1.validation.07"].prompt
-    for n in (3, 5, 6, 7, 9, 10):  # the records the oracle validates are the ones the prompt shows
+    for n in (5, 6, 7, 9, 10):  # the records the oracle validates are the ones the prompt shows
         inst = by[f"v1.validation.{n:02d}"]
         assert json.dumps(inst.params["records"], indent=2) in inst.prompt
+    # tasks 3 and 4 show their one record as an object, not as a one-element list (as the reference does)
+    assert json.dumps(by["v1.validation.03"].params["records"][0], indent=2) in by["v1.validation.03"].prompt
+    assert "[\n  {" not in by["v1.validation.03"].prompt
     assert json.dumps(T.INVALID_RECORDS[0], indent=2) in by["v1.validation.04"].prompt
     assert by["v1.validation.07"].params["records"] == T.DUPLICATE_RECORDS
+
+
+# Prompt texts of the reference harness, github.com/abekek/arise at 54de0da2e7ec6896469ce454520deba0e8e85a61,
+# benchmarks/tasks/datacorp_tasks.py (csv-01, val-03, qry-07, and the three format hints). Only the validation
+# API's base URL is ours (a virtual host, not localhost:<port>).
+REF_CSV_HINT = (
+    "DataCorp pipe-delimited format: lines starting with ## are header comments. The first ## line contains "
+    "metadata (schema, exported date). The second ## line lists column names separated by |. Data rows use | as "
+    "delimiter. Timestamps are Unix epoch integers."
+)
+REF_API_HINT = (
+    "The DataCorp Validation API is running at http://validation.datacorp.internal. POST /validate with body "
+    '{"records": [...], "schema": "orders"} to validate records. GET /schemas to list schemas. GET /schemas/{name} '
+    "for schema details. Error codes: DC-001=missing field, DC-002=wrong type, DC-003=out of range, "
+    "DC-004=invalid enum, DC-005=too long, DC-006=bad timestamp, DC-007=cross-field violation, "
+    "DC-008=duplicate key."
+)
+REF_DCQL_HINT = (
+    "DataCorp Query Language (DCQL) is similar to SQL with these additions:\n"
+    '  DC_CONVERT(amount, "USD") \u2014 convert amount to target currency\n'
+    "  DC_HASH(email) \u2014 SHA-256 hash (first 16 hex chars) of a field value\n"
+    '  DC_TIMERANGE(ts, "1h") \u2014 filter rows within last N hours/minutes\n'
+    "Syntax: SELECT cols FROM table [WHERE cond AND cond] [GROUP BY col] [ORDER BY col] [LIMIT n]"
+)
+
+
+def test_prompts_match_the_reference_harness_verbatim(suite: Suite, world: World) -> None:
+    by = instances(suite, 42)
+    orders = world.files["exports/orders.dc"].strip()
+    assert by["v1.csv.01"].prompt == (
+        f"Here is a DataCorp pipe-delimited CSV export. {REF_CSV_HINT}\n\n{orders}\n\n"
+        "How many data rows are in this file? (Do not count ## header lines.) Return just the count."
+    )
+    record = (
+        '{\n  "order_id": 999,\n  "customer": "test@example.com",\n  "amount": 150.0,\n  "currency": "USD",\n'
+        '  "status": "completed",\n  "timestamp": 1710000000\n}'
+    )
+    assert by["v1.validation.03"].prompt == (
+        f"{REF_API_HINT}\n\nValidate this single record against the 'orders' schema by calling "
+        f"POST http://validation.datacorp.internal/validate:\n\n{record}\n\n"
+        "Is this record valid? Return 'valid' or 'invalid' and the validation result."
+    )
+    assert by["v1.query.07"].prompt == (
+        f"{REF_DCQL_HINT}\n\nHere is a DataCorp orders CSV export:\n\n{orders}\n\nExecute this DCQL query:\n\n"
+        "  SELECT order_id, DC_HASH(customer) AS customer_hash FROM orders LIMIT 3\n\n"
+        "DC_HASH computes SHA-256 of the field value and returns the first 16 hex characters. "
+        "Return the order_id and customer_hash for each row."
+    )
 
 
 def test_truths_follow_the_world(suite: Suite) -> None:

@@ -32,17 +32,17 @@ from envs.acmecorp.arise_v1.prompts import (
     INCIDENT_METRICS_HINT,
     LOG_HINT,
     VAR_NOTE,
-    all_config_blocks,
-    config_block,
+    all_incident_config_blocks,
     config_texts,
     file_of,
+    incident_config_block,
+    incident_logs,
     picked_services,
     service_or_first,
     shown_logs,
 )
 from envs.acmecorp.arise_v1.world import (
     ERROR_SEVERITIES,
-    LOG_PATH,
     METRICS_URL,
     V1Data,
 )
@@ -53,15 +53,11 @@ from envs.world import World
 INCIDENT_TASKS = PhaseTable("incidents", CHECKS, bands=(5, 5, 5))
 
 
-def _logs_inline(world: World) -> str:
-    return f"Logs ({LOG_PATH}). {LOG_HINT}\n\n{shown_logs(world, 'all')}"
-
-
 @INCIDENT_TASKS.task(
     1, "contains", "payments ERROR count",
     lambda w, p: (
-        f"INCIDENT: Payments service is alerting. Check the logs below for ERROR entries for the 'payments' "
-        f"service.\n\n{_logs_inline(w)}\n\nHow many ERROR entries are there?"
+        f"INCIDENT: Payments service is alerting. Here are the logs. {LOG_HINT}\n\n{shown_logs(w, 'all')}\n\n"
+        "How many ERROR entries are there for the 'payments' service?"
     ),
     lambda d, p: count_entries(d.entries, "payments", "ERROR"),
 )  # fmt: skip
@@ -93,7 +89,7 @@ def _auth_or_first(world: World) -> dict[str, Any]:
     3, "contains", "replicas of auth (or the first config service)",
     lambda w, p: (
         f"INCIDENT: Someone changed the {p['service']} config. Parse the following config and tell me the current "
-        f"replicas count.\n\n{config_block(p['service'] + '.acme', file_of(w, p['service']))}\n\n{VAR_NOTE}"
+        f"replicas count.\n\n{incident_config_block(p['service'] + '.acme', file_of(w, p['service']))}\n\n{VAR_NOTE}"
     ),
     lambda d, p: service_block(d, p["service"]).get("replicas"),
     params=_auth_or_first,
@@ -105,8 +101,8 @@ def _incidents_03(world: World, params: dict[str, Any]) -> Solver:
 @INCIDENT_TASKS.task(
     4, "contains", "total errors (ERROR + FATAL)",
     lambda w, p: (
-        "INCIDENT: Check how many total errors (ERROR + FATAL) we have across all services in the logs below.\n\n"
-        f"{_logs_inline(w)}\n\nReturn the total count."
+        "INCIDENT: Check how many total errors (ERROR + FATAL) we have across all services. Here are the logs. "
+        f"{LOG_HINT}\n\n{shown_logs(w, 'all')}\n\nReturn the total count."
     ),
     lambda d, p: sum(error_counts(d.entries).values()),
 )  # fmt: skip
@@ -132,7 +128,7 @@ def _incidents_05(world: World, params: dict[str, Any]) -> Solver:
     6, "count_and_payments", "payments log errors and metric error_rate (count and name graded)",
     lambda w, p: (
         "INCIDENT: Payments has errors. Check BOTH the logs below for ERROR/FATAL entries for 'payments', and the "
-        f"metrics at {METRICS_URL}/metrics/payments. {INCIDENT_METRICS_HINT}\n\n{_logs_inline(w)}\n\n"
+        f"metrics API at {METRICS_URL}/metrics/payments. {INCIDENT_METRICS_HINT}\n\n{incident_logs(w)}\n\n"
         "Are errors reflected in both the logs and the metrics? Report the error count from logs and the "
         "error_rate from metrics."
     ),
@@ -153,7 +149,7 @@ def _incidents_06(world: World, params: dict[str, Any]) -> Solver:
     7, "all_values", "gateway p99 and gateway WARN count",
     lambda w, p: (
         f"INCIDENT: Gateway is slow. Check metrics at {METRICS_URL}/metrics/gateway for p99 latency, and check the "
-        f"logs below for WARN entries from the 'gateway' service. {INCIDENT_METRICS_HINT}\n\n{_logs_inline(w)}\n\n"
+        f"logs below for WARN entries from the 'gateway' service. {INCIDENT_METRICS_HINT}\n\n{incident_logs(w)}\n\n"
         "Report the p99 latency and the number of WARN entries."
     ),
     lambda d, p: {
@@ -178,7 +174,8 @@ def _frontend_or_first(world: World) -> dict[str, Any]:
     lambda w, p: (
         f"INCIDENT: We deployed a config change for '{p['service']}'. Check the config below and verify the metrics "
         f"look ok at {METRICS_URL}/metrics/{p['service']}. {INCIDENT_METRICS_HINT}\n\n"
-        f"{config_block(p['service'] + '.acme', file_of(w, p['service']))}\n\n"
+        # always a configured service (_frontend_or_first): the reference's "No config available" never shows
+        f"{incident_config_block(p['service'] + '.acme', file_of(w, p['service']))}\n\n"
         "Report the config replicas and the current error_rate from metrics."
     ),
     lambda d, p: {
@@ -199,7 +196,7 @@ def _incidents_08(world: World, params: dict[str, Any]) -> Solver:
     9, "any_value", "worst service overall (logs winner or metrics winner)",
     lambda w, p: (
         "INCIDENT: Multiple services have errors. Check the logs below for error counts (ERROR+FATAL) per service and "
-        f"the metrics API at {METRICS_URL} for error rates. {INCIDENT_METRICS_HINT}\n\n{_logs_inline(w)}\n\n"
+        f"the metrics API at {METRICS_URL} for error rates. {INCIDENT_METRICS_HINT}\n\n{incident_logs(w)}\n\n"
         "Which service is the worst overall? Consider both log errors and metric error rates."
     ),
     lambda d, p: {
@@ -223,11 +220,13 @@ def _db_params(world: World) -> dict[str, Any]:
 
 def _inc10_q(world: World, params: dict[str, Any]) -> str:
     if params["config_file"]:
-        shown = config_block("database.acme", file_of(world, "database"))
+        shown = incident_config_block("database.acme", file_of(world, "database"))
     else:
-        shown = "The database service config is:\n" + all_config_blocks(world)
+        # The reference's fallback: every file as "<name>:\n<text>" inside one fence, labelled as database's.
+        files = "\n".join(f"{name}:\n{text}" for name, text in config_texts(world).items())
+        shown = f"The database service config is:\n```\n{files}```"
     return (
-        "INCIDENT: Check if the database service dependencies in the config are all healthy in metrics.\n\n"
+        "INCIDENT: Check if the database service dependencies in the config are all healthy in metrics. \n\n"
         f"{shown}\n\nFor each dependency, check its metrics at {METRICS_URL}/metrics/{{service}}. "
         f"{INCIDENT_METRICS_HINT} Report whether each dependency is healthy (error_rate < 0.05)."
     )
@@ -262,13 +261,13 @@ def _incidents_10(world: World, params: dict[str, Any]) -> Solver:
 
 def _inc11_q(world: World, params: dict[str, Any]) -> str:
     text = file_of(world, "payments")
-    conf = config_block("payments.acme", text) if text else "No payments config available."
+    conf = incident_config_block("payments.acme", text) if text else "No payments config available."
     return (
         "INCIDENT: Service payments is down. Perform a full investigation:\n"
         "1. Check the logs below for ERROR/FATAL entries for payments\n"
         f"2. Check metrics at {METRICS_URL}/metrics/payments for degradation\n"
         "3. Check the payments config below for any issues\n\n"
-        f"{conf}\n\n{INCIDENT_METRICS_HINT}\n\n{_logs_inline(world)}\n\nWhat is the likely root cause?"
+        f"{conf}\n\n{INCIDENT_METRICS_HINT}\n\n{incident_logs(world)}\n\nWhat is the likely root cause?"
     )
 
 
@@ -306,7 +305,7 @@ def _incidents_11(world: World, params: dict[str, Any]) -> Solver:
     lambda w, p: (
         f"INCIDENT: We're seeing increased latency across the board. Check all services' metrics at {METRICS_URL} "
         f"(list from /services, then /metrics/{{service}} for each). {INCIDENT_METRICS_HINT}\n"
-        f"Also check the logs below for correlated errors.\n\n{_logs_inline(w)}\n\n"
+        f"Also check the logs below for correlated errors.\n\n{incident_logs(w)}\n\n"
         "Identify the bottleneck service (highest p99 latency)."
     ),
     lambda d, p: metric_argmax(d.metrics, "latency_p99"),
@@ -323,7 +322,7 @@ def _incidents_12(world: World, params: dict[str, Any]) -> Solver:
         "INCIDENT: Generate an incident report covering:\n"
         "1. Affected services (from the logs below - services with ERROR/FATAL)\n"
         f"2. Severity assessment (from metrics at {METRICS_URL} - error rates)\n"
-        f"3. Current config state\n\n{all_config_blocks(w)}\n\n{INCIDENT_METRICS_HINT}\n\n{_logs_inline(w)}"
+        f"3. Current config state\n\n{all_incident_config_blocks(w)}\n\n{INCIDENT_METRICS_HINT}\n\n{incident_logs(w)}"
     ),
     lambda d, p: error_counts(d.entries),
 )  # fmt: skip
@@ -356,7 +355,8 @@ def _config_validity(world: World) -> Generator[Call, str, dict[str, bool]]:
         "INCIDENT: Perform a full health check for each service:\n"
         "1. Check the logs below for errors (ERROR+FATAL count)\n"
         f"2. Check metrics at {METRICS_URL}/metrics/{{service}} for performance\n"
-        f"3. Check config for correctness\n\n{all_config_blocks(w)}\n\n{INCIDENT_METRICS_HINT}\n\n{_logs_inline(w)}\n\n"
+        f"3. Check config for correctness\n\n{all_incident_config_blocks(w)}\n\n{INCIDENT_METRICS_HINT}\n\n"
+        f"{incident_logs(w)}\n\n"
         "For each service, report: error count (logs), error rate (metrics), and config status."
     ),
     lambda d, p: {
@@ -381,7 +381,7 @@ def _incidents_14(world: World, params: dict[str, Any]) -> Solver:
         "INCIDENT TRIAGE: Rank all services by urgency using:\n"
         "1. Error counts from the logs below\n"
         f"2. Error rates from metrics at {METRICS_URL}\n"
-        f"3. Config validation\n\n{all_config_blocks(w)}\n\n{INCIDENT_METRICS_HINT}\n\n{_logs_inline(w)}\n\n"
+        f"3. Config validation\n\n{all_incident_config_blocks(w)}\n\n{INCIDENT_METRICS_HINT}\n\n{incident_logs(w)}\n\n"
         "Return a ranked list from most urgent to least urgent, with justification for each."
     ),
     lambda d, p: {

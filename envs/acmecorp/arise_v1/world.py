@@ -6,7 +6,8 @@ used Python's ``random``, this uses named numpy streams from ``envs.seeding``):
 * logs: 500 lines ``[ACME:<SEVERITY>:<service>:<unix_ts>] <message> | ctx=<json>``
   over six services, severity weights DEBUG 30 / INFO 45 / WARN 14 / ERROR 9 /
   FATAL 2, timestamps uniform in [1710000000, 1710086400] (inclusive), stable-sorted
-  by timestamp. ERROR and FATAL entries never carry ``ctx.user_id``;
+  by timestamp; each line's ``ctx`` as the paper's generator makes it (``log_context``: host and
+  region everywhere, ``user_id`` on auth INFO lines only, ``amount`` up to 9,999.99 on payments INFO);
 * metrics: one static record per service behind ``http://metrics.acme.internal``
   (``GET /services``, ``GET /metrics/{service}`` -> base64 of
   ``ACME_METRICS|<service>|<ts>|<json>``);
@@ -32,6 +33,7 @@ import numpy as np
 
 from envs import seeding
 from envs.access import WorldAccess
+from envs.acmecorp.arise_v1.log_context import log_context
 from envs.http import WorldHttp, error_response, json_response
 from envs.world import World
 
@@ -66,7 +68,7 @@ TIMEOUT_CHOICES: tuple[str, ...] = ("15s", "30s", "1m", "2m")
 HEALTH_CHECK = "/healthz"
 REQUIRED_FIELDS: tuple[str, ...] = ("replicas", "timeout", "health_check")
 
-# (message, error_code) per service and severity; error codes only for ERROR/FATAL.
+# Messages per service and severity (ours: the reference renders generic templates per severity).
 MESSAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "payments": {
         "DEBUG": ("Loaded payment method cache", "Computing fraud score", "Currency table refreshed"),
@@ -111,23 +113,12 @@ MESSAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "FATAL": ("Worker pool exhausted", "Queue broker unreachable"),
     },
 }
-_CODE_PREFIX = {"payments": "PAY", "gateway": "GW", "database": "DB", "auth": "AUTH", "frontend": "FE", "worker": "WRK"}
-# Services whose DEBUG/INFO/WARN entries may name a user.
-_USER_SERVICES = frozenset({"payments", "gateway", "auth", "frontend"})
-# duration_ms ranges (inclusive) by severity for the non-payments services.
-_DURATION_MS = {"DEBUG": (1, 100), "INFO": (5, 900), "WARN": (200, 4000), "ERROR": (50, 8000)}
-
 LOG_LINE_RE = re.compile(
     r"^\[ACME:(?P<severity>[A-Z]+):(?P<service>[a-z0-9_-]+):(?P<ts>\d+)\] (?P<message>.*?) \| ctx=(?P<ctx>\{.*\})$"
 )
 
 
 # -- generators -------------------------------------------------------------------
-def error_code(service: str, severity: str, message_index: int) -> str:
-    """The error code of an ERROR/FATAL message, e.g. ``PAY-E02`` or ``DB-F01``."""
-    return f"{_CODE_PREFIX[service]}-{severity[0]}{message_index + 1:02d}"
-
-
 def format_log_line(severity: str, service: str, ts: int, message: str, ctx: dict[str, Any]) -> str:
     return f"[ACME:{severity}:{service}:{ts}] {message} | ctx={json.dumps(ctx, separators=(',', ':'))}"
 
@@ -145,17 +136,7 @@ def generate_logs(seed: int, n_lines: int = N_LOG_LINES) -> list[str]:
         service, severity = SERVICES[int(svc_idx[i])], SEVERITIES[int(sev_idx[i])]
         pool = MESSAGES[service][severity]
         m = int(d.integers(0, len(pool)))
-        ctx: dict[str, Any] = {"request_id": f"req-{int(d.integers(0, 2**32)):08x}"}
-        if severity in ERROR_SEVERITIES:
-            ctx["error_code"] = error_code(service, severity, m)
-        elif service in _USER_SERVICES and d.random() < 0.6:
-            ctx["user_id"] = f"u-{int(d.integers(10_000, 100_000))}"
-        if service == "payments":
-            if severity != "DEBUG":
-                ctx["amount"] = round(float(d.uniform(1.0, 1000.0)), 2)
-        elif severity in _DURATION_MS:
-            lo, hi = _DURATION_MS[severity]
-            ctx["duration_ms"] = int(d.integers(lo, hi, endpoint=True))
+        ctx = log_context(d, severity, service)
         records.append((int(ts[i]), format_log_line(severity, service, int(ts[i]), pool[m], ctx)))
     order = np.argsort(np.asarray([t for t, _ in records]), kind="stable")
     return [records[int(k)][1] for k in order]
@@ -241,8 +222,8 @@ HANDBOOK = {
         "# AcmeCorp logging\n\n"
         "One entry per line: `[ACME:<SEVERITY>:<service>:<unix_ts>] <message> | ctx=<json>`.\n"
         "Severities: DEBUG, INFO, WARN, ERROR, FATAL. 'Errors' means ERROR and FATAL unless a\n"
-        "question says ERROR. ctx is a compact JSON object (request_id, duration_ms,\n"
-        "error_code, user_id, amount, ...). The log file is `logs/acme.log`.\n"
+        "question says ERROR. ctx is a compact JSON object (host, region, request_id,\n"
+        "duration_ms, error_code, user_id, amount, ...). The log file is `logs/acme.log`.\n"
     ),
     "metrics-api": (
         "# Metrics API\n\n"

@@ -122,17 +122,20 @@ def _typed(schema: str | None, column: str, raw: str) -> Any:
     if ftype == "float":
         return float(raw)
     if ftype == "boolean":
+        # Kept as the text "true"/"false", as the reference's parser keeps it (its _auto_cast only casts
+        # numbers: github.com/abekek/arise@54de0da, benchmarks/datacorp/csv_format.py), so the paper's
+        # DCQL semantics apply: WHERE in_stock = "true" matches; the validation API coerces the text itself.
         if raw not in ("true", "false"):
-            raise ValueError(f"column {column!r}: expected true/false, got {raw!r}")
-        return raw == "true"
+            raise ValueError(f"column {column!r}: expected true or false, got {raw!r}")
+        return raw
     return raw
 
 
 def parse_dc(text: str) -> DcTable:
     """Strict ``.dc`` parser (graders' side): every row must have one value per column.
 
-    Values are typed by the schema named in the metadata line (integers, floats and
-    booleans; everything else stays text).
+    Values are typed by the schema named in the metadata line: integers and floats become
+    numbers; everything else stays text, booleans too (checked to be ``true``/``false``).
     """
     metadata: dict[str, str] = {}
     columns: list[str] = []

@@ -43,8 +43,12 @@ def _records(records: Any) -> ParamsFn:
 
 
 def _val_q(ask: str) -> Question:
+    """``ask`` after the API hint; ``{records}`` is the batch as JSON, ``{record}`` its only record (tasks 3-4)."""
+
     def q(world: World, params: dict[str, Any]) -> str:
-        return f"{API_HINT}\n\n{ask.format(url=VALIDATION_URL, records=records_json(params.get('records')))}"
+        records = params.get("records")
+        record = records_json(records[0]) if records and len(records) == 1 else None
+        return f"{API_HINT}\n\n{ask.format(url=VALIDATION_URL, records=records_json(records), record=record)}"
 
     return q
 
@@ -96,7 +100,7 @@ def _verdict(a: WorldAccess, p: dict[str, Any]) -> dict[str, Any]:
 @VALIDATION_TASKS.task(
     3, "mentions_valid", "validate a good record ('valid', so 'invalid' too)",
     _val_q(
-        "Validate this single record against the 'orders' schema by calling POST {url}/validate:\n\n{records}\n\n"
+        "Validate this single record against the 'orders' schema by calling POST {url}/validate:\n\n{record}\n\n"
         "Is this record valid? Return 'valid' or 'invalid' and the validation result."
     ),
     _verdict,
@@ -109,16 +113,12 @@ def _val_03(world: World, params: dict[str, Any]) -> Solver:
     return f"The record is {verdict}.\n{validation_report(params['records'], results)}\n{GET_ONLY_NOTE}"
 
 
-def _val04_q(world: World, params: dict[str, Any]) -> str:
-    return (
-        f"{API_HINT}\n\nValidate this record against the 'orders' schema by calling POST {VALIDATION_URL}/validate:"
-        f"\n\n{json.dumps(params['records'][0], indent=2)}\n\n"
-        "This record has at least one validation error. What error code(s) does the API return?"
-    )
-
-
 @VALIDATION_TASKS.task(
-    4, "dc00", "codes of a record missing a field ('DC-00' passes)", _val04_q,
+    4, "dc00", "codes of a record missing a field ('DC-00' passes)",
+    _val_q(
+        "Validate this record against the 'orders' schema by calling POST {url}/validate:\n\n{record}\n\n"
+        "This record has at least one validation error. What error code(s) does the API return?"
+    ),
     lambda a, p: _codes(post_validate(a, p["records"], p["schema"]), 0),
     params=lambda w: {"schema": "orders", "records": [copy.deepcopy(INVALID_RECORDS[0])]},
 )  # fmt: skip
