@@ -79,7 +79,7 @@ class SimChat:
         offered = [str(t.get("name")) for t in request.tools]
         ctx = EpisodeContext(
             profile=self.profile,
-            knowledge=knowledge_for(meta) if meta else None,
+            knowledge=knowledge_for(meta, prompt) if meta else None,
             offered=offered,
             prompt=prompt,
             seed=int(request.seed or 0),
