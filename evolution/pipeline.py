@@ -323,7 +323,7 @@ class Evolver:
         cand = self.library.add_candidate(
             draft.name if draft.name.isidentifier() else identifier(draft.name) or "unnamed_tool",
             draft.code,
-            draft.parameters if isinstance(draft.parameters, dict) else {},
+            _schema_with_description(draft),
             draft.tests,
             origin="patch" if patch_of else "synthesis",
             episode=episode,
@@ -486,6 +486,17 @@ def _observed(failures: list[dict[str, Any]], world_seed: int) -> list[list[Any]
         for s in r.get("steps") or []
         if (s.get("info") or {}).get("kind") == "tool" and s["info"].get("tool") in ALL_AFFORDANCES
     ]
+
+
+def _schema_with_description(draft: ToolDraft) -> dict[str, Any]:
+    """The draft's parameter schema carrying its description: what the agent is told the tool does.
+
+    (Without it an evolved tool was offered as "Evolved tool NAME (vN).", which says nothing.)
+    """
+    params = dict(draft.parameters) if isinstance(draft.parameters, dict) else {}
+    if draft.description and "description" not in params:
+        params["description"] = draft.description
+    return params
 
 
 def _description(tool: Any) -> str:

@@ -50,6 +50,7 @@ import numpy as np
 from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
 from agents.sim.memory import NeedData, ObservedWorld
 from agents.sim.profiles import SimProfile
+from agents.sim.reading import UndocumentedAPI, against_api
 from envs import seeding, toolkit
 from envs.bundle import bundle_tool
 from envs.reference_cases import Case, edge_values, plain
@@ -100,7 +101,7 @@ def respond(profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int) -
         refs = _references(world, protocol)
     except KeyError:
         return "I do not know this system well enough to write tools for it."
-    author = _Author(profile, meta, refs, seed)
+    author = _Author(profile, meta, refs, seed, prompt)
     if step == "gaps":
         return author.gaps()
     if step == "synthesize":
@@ -113,8 +114,11 @@ def respond(profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int) -
 
 
 class _Author:
-    def __init__(self, profile: SimProfile, meta: dict[str, Any], refs: dict[str, Callable[..., Any]], seed: int):
+    def __init__(
+        self, profile: SimProfile, meta: dict[str, Any], refs: dict[str, Callable[..., Any]], seed: int, prompt: str
+    ):
         self.p = profile
+        self.prompt = prompt  # the request's system and user text: its code calls the API documented there
         self.meta = meta
         self.refs = refs
         self.seed = seed
@@ -169,6 +173,10 @@ class _Author:
         if name not in self.refs:
             return f"I cannot write a tool for {name!r}: I do not know how that would work on this system."
         code, _ = self._draft_code(name)
+        try:
+            code = against_api(code, self.prompt)
+        except UndocumentedAPI as exc:
+            return f"I cannot write {name}: {exc}."
         spec = tool_spec(self.refs[name])
         tests = self._tests(name, self._own_cases(name), "test", self._rng("expect", name, self._attempt(), 0))
         draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": code,
@@ -283,7 +291,10 @@ class _Author:
         code = _python_block(prompt, "code")
         if code is None:
             return "The request shows no code to repair."
-        clean = clean_source(self.world, self.protocol, name)
+        try:  # correct code, as it would write it against the API the prompt documents
+            clean = against_api(clean_source(self.world, self.protocol, name), self.prompt)
+        except UndocumentedAPI as exc:
+            return f"I cannot repair {name}: {exc}."
         sites = bug_sites(code, clean)
         implicated = set(sites)
         feedback = set(self.meta.get("feedback") or [])

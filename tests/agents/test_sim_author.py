@@ -17,7 +17,7 @@ from envs.affordances import Affordances
 from envs.reference_cases import Case, expected_output
 from envs.tasks import Suite, get_suite
 from evolution.parsing import Gap, parse_tool
-from evolution.prompts import repair_prompt
+from evolution.prompts import SYSTEM, repair_prompt
 
 SUITE = get_suite("acmecorp", "rigorous")
 WORLD_SEED = 5
@@ -45,7 +45,7 @@ def author(step: str, overrides: dict[str, Any] | None = None, prompt: str = "",
     base = {"world": "acmecorp", "protocol": "rigorous", "evolution": 0, "attempt": 0, "round": 0,
             "step": step, "gap": {"name": "log_count"}, "examples": [ARGS]}  # fmt: skip
     profile = get_profile("sim-perfect", {"p_test_nominal": 1.0, **(overrides or {})})
-    return respond(profile, {**base, **meta}, prompt, seed=1)
+    return respond(profile, {**base, **meta}, SYSTEM + "\n" + prompt, seed=1)  # as SimChat joins the request
 
 
 def suite_of(answer: str) -> str:
