@@ -26,7 +26,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-MIN_DESCRIPTION_MATCH = 0.3  # share of description words in common for the model to trust a tool's job
+# Share of description words in common for the model to take a tool for the intended job. Different
+# tools of the shipped worlds share at most half their words (log_count vs log_group_count: 0.5), so a
+# tool that does a neighbouring job is not taken for this one (the first cut, 0.3, was: an arise run
+# then called log_group_count for log_count, never reported log_count missing and evolved fewer tools).
+MIN_DESCRIPTION_MATCH = 0.6
 MIN_PARAMETER_MATCH = 0.34  # the same for an argument's place in a schema
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")

@@ -76,6 +76,15 @@ def test_a_description_that_lies_keeps_the_sim_off_the_tool():
     assert json.dumps(records) != json.dumps(episodes(reference()))  # the run changed, not just a label
 
 
+def test_a_tool_for_a_neighbouring_job_is_not_taken_and_the_gap_is_reported():
+    """Without log_count, log_group_count ("Count log entries grouped by a field") is not taken for it:
+    the episode reports log_count missing, which is what gap analysis learns from."""
+    runner = InProcessRunner.of([f for f in SUITE.reference_tools() if f.__name__ != "log_count"])
+    records = episodes(runner)
+    assert not [e for e in events(records) if e["event"] == "chose_tool"]
+    assert {e["tool"] for e in events(records) if e["event"] == "missing_tool"} == {"log_count"}
+
+
 def test_arguments_are_filled_from_the_stated_schema():
     params = log_count_spec().parameters
     props = {("svc" if k == "service" else k): v for k, v in params["properties"].items()}
