@@ -29,6 +29,7 @@ from typing import Any
 
 from agents.llm.pricing import UsageMeter
 from agents.llm.types import AuthError, ChatBackend, ChatRequest, LLMError, ReplayMissError
+from envs.access import ALL_AFFORDANCES
 from envs.tasks import Suite
 from envs.tools import ToolSpec
 from evolution import prompts
@@ -305,8 +306,10 @@ class Evolver:
         """Synthesize, check, repair and promote (or reject) one tool for ``gap``."""
         active = {t.name: t for t in self.library.active()}
         attempt = len(self.library.versions(gap.name)) if gap.name.isidentifier() else 0
+        # The sim's stand-in for what the model saw: the data the failed episodes observed on the world
+        # the checks run in (never that world itself; a real model's prompt shows what it shows).
         base_meta = {"gap": {"name": gap.name, "description": gap.description}, "attempt": attempt,
-                     "world_seed": world_seed, "options": self.world_options, "examples": examples}  # fmt: skip
+                     "examples": examples, "observed": _observed(failures, world_seed)}  # fmt: skip
         text = self._ask(episode, "synthesize", prompts.synthesis_prompt(gap, examples), base_meta, index)
         if text is None:
             return
@@ -321,7 +324,7 @@ class Evolver:
         cand = self.library.add_candidate(
             draft.name if draft.name.isidentifier() else identifier(draft.name) or "unnamed_tool",
             draft.code,
-            draft.parameters if isinstance(draft.parameters, dict) else {},
+            _schema_with_description(draft),
             draft.tests,
             origin="patch" if patch_of else "synthesis",
             episode=episode,
@@ -475,6 +478,28 @@ class Evolver:
         if response.usage.tokens_in is not None:
             self.stats.largest_request_tokens = max(self.stats.largest_request_tokens or 0, response.usage.tokens_in)
         return response.text
+
+
+def _observed(failures: list[dict[str, Any]], world_seed: int) -> list[list[Any]]:
+    """[affordance, args, observation] of every affordance call the failures on ``world_seed`` made."""
+    return [
+        [s["info"]["tool"], s["info"].get("args") or {}, str(s.get("observation") or "")]
+        for r in failures
+        if int(r["task"]["world_seed"]) == world_seed
+        for s in r.get("steps") or []
+        if (s.get("info") or {}).get("kind") == "tool" and s["info"].get("tool") in ALL_AFFORDANCES
+    ]
+
+
+def _schema_with_description(draft: ToolDraft) -> dict[str, Any]:
+    """The draft's parameter schema carrying its description: what the agent is told the tool does.
+
+    (Without it an evolved tool was offered as "Evolved tool NAME (vN).", which says nothing.)
+    """
+    params = dict(draft.parameters) if isinstance(draft.parameters, dict) else {}
+    if draft.description and "description" not in params:
+        params["description"] = draft.description
+    return params
 
 
 def _description(tool: Any) -> str:

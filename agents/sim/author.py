@@ -11,14 +11,21 @@ a ``step``) plus the code shown in the prompt. Its answers are real artefacts:
   failures that used it outnumber those that missed a tool.
 * ``synthesize``: real, self-contained source for the capability (``bundle``), with
   bugs drawn from the profile's ``bug_rates`` (``bugs``), the reference schema, and
-  unit tests. Tests assert values the model expects on the validation world, from its
-  knowledge of the format: the example calls from the failures (each kept with
-  ``p_test_nominal``) and, with ``p_test_edge`` each, edge cases.
+  unit tests: the example calls from the failures (each kept with ``p_test_nominal``)
+  and, with ``p_test_edge`` each, edge cases. A test's expected value is what the model
+  can work out by hand: its knowledge of the format run over the data the failed
+  episodes *observed* on the validation world (``meta.observed``: the affordance calls
+  and what they returned; a prefix of a file stands for the file, as a model reading
+  page one would assume) or over the call's own inline arguments. Each value is
+  miscomputed with ``p_wrong_expectation``; a call whose data was never observed gets
+  a test of the result's type only. It never runs anything against a world.
 * ``adversarial``: a separate suite of edge-case tests (empty and unknown values,
   boundaries), each written with ``p_adversarial_case``.
 * ``repair``: given the code and the sandbox's verdict, each departure from correct
   code that the verdict implicates is fixed with ``p_repair``; a repair introduces a
-  fresh bug with ``p_repair_regress``.
+  fresh bug with ``p_repair_regress``. When its own tests failed it also works their
+  expected values out again (fresh ``p_wrong_expectation`` draws), as "fix a test only
+  if it is wrong" asks.
 
 What is caught, what is promoted and how promoted tools do on tasks all follow from
 running that code; nothing here decides an outcome. Draws are keyed by (seed, step,
@@ -31,17 +38,22 @@ import ast
 import functools
 import json
 import re
+import types
+import typing
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
+from agents.sim.memory import NeedData, ObservedWorld
 from agents.sim.profiles import SimProfile
-from envs import seeding
+from agents.sim.reading import UndocumentedAPI, against_api
+from envs import seeding, toolkit
 from envs.bundle import bundle_tool
-from envs.reference_cases import Case, edge_values, expected_output
+from envs.reference_cases import Case, edge_values, plain
 from envs.tasks import get_suite
 from envs.tools import tool_spec
 
@@ -89,7 +101,7 @@ def respond(profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int) -
         refs = _references(world, protocol)
     except KeyError:
         return "I do not know this system well enough to write tools for it."
-    author = _Author(profile, meta, refs, seed)
+    author = _Author(profile, meta, refs, seed, prompt)
     if step == "gaps":
         return author.gaps()
     if step == "synthesize":
@@ -102,12 +114,16 @@ def respond(profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int) -
 
 
 class _Author:
-    def __init__(self, profile: SimProfile, meta: dict[str, Any], refs: dict[str, Callable[..., Any]], seed: int):
+    def __init__(
+        self, profile: SimProfile, meta: dict[str, Any], refs: dict[str, Callable[..., Any]], seed: int, prompt: str
+    ):
         self.p = profile
+        self.prompt = prompt  # the request's system and user text: its code calls the API documented there
         self.meta = meta
         self.refs = refs
         self.seed = seed
         self.world, self.protocol = str(meta["world"]), str(meta["protocol"])
+        self._observed: ObservedWorld | None = None
 
     def _rng(self, *names: str | int) -> np.random.Generator:
         return seeding.rng(self.seed, "author", str(self.meta.get("evolution", 0)), *names)
@@ -157,15 +173,26 @@ class _Author:
         if name not in self.refs:
             return f"I cannot write a tool for {name!r}: I do not know how that would work on this system."
         code, _ = self._draft_code(name)
+        try:
+            code = against_api(code, self.prompt)
+        except UndocumentedAPI as exc:
+            return f"I cannot write {name}: {exc}."
         spec = tool_spec(self.refs[name])
-        rng = self._rng("tests", name, int(self.meta.get("attempt", 0)))
-        cases = self._examples(name)
-        nominal = [c for i, c in enumerate(cases[:MAX_NOMINAL]) if i == 0 or rng.random() < self.p.p_test_nominal]
-        edges = [c for c in self._edge_cases(name, cases) if rng.random() < self.p.p_test_edge]
-        tests = self._tests(name, [*nominal, *edges], "test")
+        tests = self._tests(name, self._own_cases(name), "test", self._rng("expect", name, self._attempt(), 0))
         draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": code,
                  "tests": tests}  # fmt: skip
         return "```json\n" + json.dumps(draft, indent=1) + "\n```"
+
+    def _attempt(self) -> int:
+        return int(self.meta.get("attempt", 0))
+
+    def _own_cases(self, name: str) -> list[Case]:
+        """The cases of its own unit tests (the same on every round of one attempt)."""
+        rng = self._rng("tests", name, self._attempt())
+        cases = self._examples(name)
+        nominal = [c for i, c in enumerate(cases[:MAX_NOMINAL]) if i == 0 or rng.random() < self.p.p_test_nominal]
+        edges = [c for c in self._edge_cases(name, cases) if rng.random() < self.p.p_test_edge]
+        return [*nominal, *edges]
 
     def adversarial(self) -> str:
         name = str((self.meta.get("gap") or {}).get("name") or "")
@@ -175,20 +202,20 @@ class _Author:
         edges = self._edge_cases(name, self._examples(name))
         order = [int(i) for i in rng.permutation(len(edges))]
         chosen = [edges[i] for i in order if rng.random() < self.p.p_adversarial_case]
-        return "```python\n" + self._tests(name, chosen[:MAX_ADVERSARIAL], "test_adversarial") + "```"
+        expect_rng = self._rng("expect-adversarial", name, self._attempt(), int(self.meta.get("round", 0)))
+        return "```python\n" + self._tests(name, chosen[:MAX_ADVERSARIAL], "test_adversarial", expect_rng) + "```"
 
     def _examples(self, name: str) -> list[Case]:
-        wseed = int(self.meta.get("world_seed", 0))
-        options = dict(self.meta.get("options") or {})
+        # Cases carry no world: the author never runs them against one (world seed 0 is a placeholder).
         out, seen = [], set()
         for args in self.meta.get("examples") or []:
             if isinstance(args, dict):
-                case = Case(wseed, name, dict(args), options=options)
+                case = Case(0, name, dict(args))
                 if case.key() not in seen:
                     seen.add(case.key())
                     out.append(case)
         if not out:
-            out.append(Case(wseed, name, {}, options=options))
+            out.append(Case(0, name, {}))
         return out
 
     def _edge_cases(self, name: str, cases: list[Case]) -> list[Case]:
@@ -203,20 +230,45 @@ class _Author:
                         out.append(case)
         return out
 
-    def _tests(self, name: str, cases: list[Case], prefix: str) -> str:
-        """Test functions asserting the values the model expects (its knowledge of the format)."""
-        suite = get_suite(self.world, self.protocol)
+    def _memory(self) -> ObservedWorld:
+        """The validation world as the failed episodes observed it (``meta.observed``), and nothing more."""
+        if self._observed is None:
+            mem = ObservedWorld(partial=True)  # a page it read stands for the file: it cannot know better
+            for item in self.meta.get("observed") or []:
+                if isinstance(item, (list, tuple)) and len(item) == 3 and isinstance(item[1], dict):
+                    mem.observe(str(item[0]), dict(item[1]), str(item[2]))
+            self._observed = mem
+        return self._observed
+
+    def _expect(self, name: str, case: Case) -> _Expectation:
+        """What the model works out by hand for ``case``: its knowledge of the format over what it observed."""
+        try:
+            with toolkit.bound(self._memory()):  # type: ignore[arg-type]  # duck-typed WorldAccess
+                return _Expectation("value", plain(self.refs[name](**case.args)))
+        except NeedData:
+            return _Expectation("unknown")  # data it never saw: it cannot know the value
+        except Exception as exc:
+            return _Expectation("raises", error=f"{type(exc).__name__}")
+
+    def _tests(self, name: str, cases: list[Case], prefix: str, rng: np.random.Generator) -> str:
+        """Test functions asserting the values the model expects (see ``_expect``), some miscomputed."""
+        from agents.sim.behaviour import _slip  # here: behaviour imports this module
+
         lines = [_SAME_HELPER]
+        returns = _return_check(self.refs[name])
         for i, case in enumerate(cases):
-            want = expected_output(suite, self.refs[name], case)
+            want = self._expect(name, case)
             call = f"{name}(**{case.args!r})"
             lines.append(f"def {prefix}_{case.kind}_{i}():")
-            if want.ok:
+            if want.kind == "value":
+                value = want.value
+                if rng.random() < self.p.p_wrong_expectation:
+                    value = _slip(value, rng)  # a slip working the value out by hand
                 lines.append(f"    got = {call}")
-                lines.append(f"    want = {want.value!r}")
+                lines.append(f"    want = {value!r}")
                 message = f"{name}({_short(case.args)}) returned {{got!r:.200}}, expected {{want!r:.200}}"
                 lines.append(f"    assert _same(got, want), f'{message}'")
-            else:
+            elif want.kind == "raises":
                 lines.append("    try:")
                 lines.append(f"        got = {call}")
                 lines.append("    except Exception:")
@@ -224,6 +276,10 @@ class _Author:
                 lines.append(
                     f"    raise AssertionError(f'{name}({_short(case.args)}) should fail, returned {{got!r:.200}}')"
                 )
+            else:
+                lines.append(f"    got = {call}")
+                if returns:
+                    lines.append(f"    assert {returns}, f'{name}({_short(case.args)}) returned {{got!r:.200}}'")
             lines.append("")
         return "\n".join(lines) + "\n"
 
@@ -235,7 +291,10 @@ class _Author:
         code = _python_block(prompt, "code")
         if code is None:
             return "The request shows no code to repair."
-        clean = clean_source(self.world, self.protocol, name)
+        try:  # correct code, as it would write it against the API the prompt documents
+            clean = against_api(clean_source(self.world, self.protocol, name), self.prompt)
+        except UndocumentedAPI as exc:
+            return f"I cannot repair {name}: {exc}."
         sites = bug_sites(code, clean)
         implicated = set(sites)
         feedback = set(self.meta.get("feedback") or [])
@@ -250,10 +309,44 @@ class _Author:
             kind = BUG_KINDS[int(rng.integers(len(BUG_KINDS)))]
             fixed = mutate(fixed, name, kind, rng) or fixed
         tests = _python_block(prompt, "tests") or ""
+        if "sandbox_tests" in feedback or not tests:  # its own tests failed: it works their values out again
+            round_ = int(self.meta.get("round", 0))
+            tests = self._tests(name, self._own_cases(name), "test", self._rng("expect", name, self._attempt(), round_))
         spec = tool_spec(self.refs[name])
         draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": fixed,
                  "tests": tests}  # fmt: skip
         return "```json\n" + json.dumps(draft, indent=1) + "\n```"
+
+
+@dataclass(frozen=True)
+class _Expectation:
+    kind: str  # value | raises | unknown (the data was never observed)
+    value: Any = None
+    error: str = ""
+
+
+_CHECKABLE = {int: "int", float: "(int, float)", str: "str", bool: "bool", list: "list", dict: "dict"}
+
+
+def _return_check(fn: Callable[..., Any]) -> str | None:
+    """An ``isinstance`` check of ``got`` against the tool's declared return type (None if it declares none)."""
+    try:
+        ann = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+    union = typing.get_origin(ann) in (typing.Union, types.UnionType)
+    members = [a for a in typing.get_args(ann) if a is not type(None)] if union else [ann]
+    names = []
+    for m in members:
+        base = typing.get_origin(m) or m
+        if base not in _CHECKABLE:
+            return None
+        names.append(_CHECKABLE[base])
+    if not names:
+        return None
+    optional = union and len(members) < len(typing.get_args(ann))
+    check = " or ".join(f"isinstance(got, {n})" for n in names)
+    return f"got is None or {check}" if optional else check
 
 
 _SAME_HELPER = """def _same(a, b):

@@ -79,12 +79,13 @@ class SimChat:
         offered = [str(t.get("name")) for t in request.tools]
         ctx = EpisodeContext(
             profile=self.profile,
-            knowledge=knowledge_for(meta) if meta else None,
+            knowledge=knowledge_for(meta, prompt) if meta else None,
             offered=offered,
             prompt=prompt,
             seed=int(request.seed or 0),
             episode_key=episode_key(meta, prompt),
             max_steps=int(meta.get("max_steps") or self.default_max_steps),
+            tools=list(request.tools),
         )
         move = next_move(ctx, observations(request.messages))
         turn = int(meta.get("turn", sum(1 for m in request.messages if m.get("role") == "assistant")))
@@ -108,7 +109,8 @@ class SimChat:
 
     def _author(self, request: ChatRequest, meta: dict[str, Any], tokens_in: int) -> ChatResponse:
         """A request of the evolution pipeline (gap analysis, synthesis, tests, repair): text out."""
-        prompt = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") == "user")
+        # The whole conversation: the system message documents the API its code may call.
+        prompt = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") in ("system", "user"))
         text = author.respond(self.profile, meta, prompt, int(request.seed or 0))
         tokens_out = math.ceil(len(text) / CHARS_PER_TOKEN) + 5
         return ChatResponse(

@@ -43,6 +43,7 @@ from agents.sim import author
 from agents.sim.knowledge import TaskKnowledge
 from agents.sim.memory import NeedData, ObservedWorld
 from agents.sim.profiles import SimProfile
+from agents.sim.reading import OfferedTool, choose_tool, fill_args, offered_tools
 from envs import seeding
 from envs.access import ALL_AFFORDANCES
 from envs.oracle import OracleSteps
@@ -76,6 +77,7 @@ class EpisodeContext:
     seed: int
     episode_key: str
     max_steps: int
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the offered tools as the request states them
 
 
 class _CannotAnswer(Exception):
@@ -101,6 +103,9 @@ class _Episode:
         self.used_tools = False
         self.events: list[dict[str, Any]] = []
         self.runner = self.k.runner if self.k else InProcessRunner({})
+        # What each plan call intends (its knowledge of the job), and the tools the request says it has.
+        self.intents = {s.name: OfferedTool(s.name, s.description, s.parameters) for s in self.runner.specs()}
+        self.tools = [t for t in offered_tools(ctx.tools) if t.name not in ALL_AFFORDANCES and t.name != CODE_TOOL]
 
     def _rng(self, *names: str | int) -> np.random.Generator:
         return seeding.rng(self.ctx.seed, "sim", self.ctx.episode_key, *names)
@@ -150,9 +155,10 @@ class _Episode:
                 self.events.append({"event": "data_unreachable", "call": n, "tool": call.tool})
                 raise _CannotAnswer
             return (yield from self._act(call.tool, dict(call.args)))
-        if call.tool in self.ctx.offered:
+        chosen = self._choose(call.tool)
+        if chosen is not None:
             if self._rng("call", n, "use").random() < self.p.p_use_tool:
-                return (yield from self._tool_call(call, n))
+                return (yield from self._tool_call(call, n, chosen))
             self.events.append({"event": "tool_not_called", "call": n, "tool": call.tool})
         elif (
             CODE_TOOL in self.ctx.offered
@@ -168,22 +174,33 @@ class _Episode:
             self.events.append({"event": "missing_tool", "call": n, "tool": call.tool, "args": dict(call.args)})
         return (yield from self._in_context(call, n))
 
-    def _tool_call(self, call: Call, n: int) -> Generator[Action, str, str]:
+    def _choose(self, intended: str) -> OfferedTool | None:
+        """The offered tool it takes for the plan's call ``intended`` (read off names, descriptions, schemas)."""
+        intent = self.intents.get(intended)
+        if intent is None:  # a call its knowledge does not describe: only a tool of that name will do
+            return next((t for t in self.tools if t.name == intended), None)
+        return choose_tool(intent, self.tools)
+
+    def _tool_call(self, call: Call, n: int, chosen: OfferedTool) -> Generator[Action, str, str]:
         self.used_tools = True
         u = self._rng("call", n, "invoke").random(3)
-        tool, args = call.tool, dict(call.args)
-        alternatives = [t for t in self.ctx.offered if t != call.tool and t not in ALL_AFFORDANCES]
+        intent = self.intents.get(call.tool)
+        right = (chosen.name, fill_args(intent, dict(call.args), chosen) if intent else dict(call.args))
+        if chosen.name != call.tool:
+            self.events.append({"event": "chose_tool", "call": n, "tool": chosen.name, "intended": call.tool})
+        tool, args = right[0], dict(right[1])
+        alternatives = [t for t in self.ctx.offered if t != chosen.name and t not in ALL_AFFORDANCES]
         if u[0] < self.p.p_wrong_tool and alternatives:
-            tool = _similar_tool(call.tool, alternatives, self._rng("call", n, "which"))
+            tool = _similar_tool(chosen.name, alternatives, self._rng("call", n, "which"))
             self.events.append({"event": "wrong_tool", "call": n, "tool": tool, "intended": call.tool})
         elif u[1] < self.p.p_wrong_args and args:
             args = _mutate_args(args, self._rng("call", n, "args"))
             self.events.append({"event": "wrong_args", "call": n, "tool": tool, "args": args})
         obs = yield from self._act(tool, args)
-        if obs.startswith("Error") and (tool, args) != (call.tool, dict(call.args)):
+        if obs.startswith("Error") and (tool, args) != right:
             if u[2] < self.p.p_recover and self._remaining() > 0:
                 self.events.append({"event": "recovered", "call": n})
-                obs = yield from self._act(call.tool, dict(call.args))
+                obs = yield from self._act(*right)
             else:
                 self.events.append({"event": "gave_up_after_error", "call": n})
                 raise _CannotAnswer

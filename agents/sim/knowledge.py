@@ -6,11 +6,12 @@ knows how each of the world's reference tools works (their code), which is what 
 "runs in its head" when it reasons over raw data instead of calling a tool, and what
 the tool-author side writes tools from.
 
-What it never touches: ``TaskInstance.truth``, comparators, ``World.facts`` or any
-grader. Rigorous solvers get ``world=None`` (they reach every datum through calls, and
-a test enforces it). ``arise_v1`` prompts paste the data inline, and its solvers read
-that inline text from the world; the model is given the world only for that protocol,
-and a test checks every long text those solvers pass to tools appears in the prompt.
+What it never touches: ``TaskInstance.truth``, comparators, the scored world's
+``World.facts`` or any grader. Rigorous solvers get ``world=None`` (they reach every
+datum through calls, and a test enforces it). ``arise_v1`` prompts paste the data
+inline, and its solvers read that inline text from a world: the model gives them
+``shown.shown_world`` (only the files the prompt pastes, facts re-read off the prompt),
+and tests check the plans answer there as on the full world and never read its facts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from agents.sim.shown import shown_world
 from envs.tasks import Solver, Suite, TaskFamily, get_suite
 from envs.tools import InProcessRunner
 from envs.world import World
@@ -59,8 +61,12 @@ def _runner(world: str, protocol: str) -> InProcessRunner:
     return InProcessRunner.of(get_suite(world, protocol).reference_tools())
 
 
-def knowledge_for(meta: dict[str, Any]) -> TaskKnowledge | None:
-    """The knowledge matching a request's ``meta``; ``None`` when the task is unknown to it."""
+def knowledge_for(meta: dict[str, Any], prompt: str) -> TaskKnowledge | None:
+    """The knowledge matching a request's ``meta``; ``None`` when the task is unknown to it.
+
+    For inline-data protocols the plan gets the world as ``prompt`` shows it (``shown``), never the
+    scored world itself.
+    """
     try:
         suite = get_suite(str(meta["world"]), str(meta["protocol"]))
         family = suite.family(str(meta["family"]))
@@ -70,5 +76,5 @@ def knowledge_for(meta: dict[str, Any]) -> TaskKnowledge | None:
     if suite.protocol in INLINE_PROTOCOLS:
         if "world_seed" not in meta:
             return None
-        world = suite.get_world(int(meta["world_seed"]), dict(meta.get("options") or {}))
+        world = shown_world(suite.get_world(int(meta["world_seed"]), dict(meta.get("options") or {})), prompt)
     return TaskKnowledge(suite, family, dict(meta.get("params") or {}), world)

@@ -42,6 +42,8 @@ class SimProfile:
     bug_rates: Mapping[str, float] = field(default_factory=dict)  # per draft: P(bug of this kind), bugs.BUG_KINDS
     p_test_nominal: float = 1.0  # each example call from the failures becomes a unit test
     p_test_edge: float = 0.0  # each edge case also gets a unit test
+    # per expected value it works out by hand (from what the failures observed): a slip makes it wrong
+    p_wrong_expectation: float = 0.0
     p_adversarial_case: float = 1.0  # the adversarial suite covers each edge case
     p_repair: float = 1.0  # a repair fixes each departure from correct code the verdict implicates
     p_repair_regress: float = 0.0  # a repair introduces a fresh bug
@@ -122,6 +124,7 @@ PROFILES: dict[str, SimProfile] = {
         },
         p_test_nominal=0.6,
         p_test_edge=0.1,
+        p_wrong_expectation=0.2,
         p_adversarial_case=0.6,
         p_repair=0.55,
         p_repair_regress=0.1,
@@ -155,6 +158,7 @@ PROFILES: dict[str, SimProfile] = {
         },
         p_test_nominal=0.9,
         p_test_edge=0.4,
+        p_wrong_expectation=0.06,
         p_adversarial_case=0.85,
         p_repair=0.85,
         p_repair_regress=0.03,

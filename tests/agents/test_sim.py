@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -14,10 +15,14 @@ from agents.react import ReActAgent
 from agents.sim import PROFILES, SimChat, get_profile
 from agents.sim.behaviour import _guess_value, _slip
 from agents.sim.memory import NeedData, ObservedWorld
+from agents.sim.shown import shown_world
 from envs import ENV_IDS
+from envs.access import AccessPolicy, WorldAccess
+from envs.affordances import Affordances
 from envs.grading import Comparator
-from envs.oracle import run_oracle
+from envs.oracle import run_oracle, tool_executor, trace_solver
 from envs.tasks import TaskFamily, get_suite
+from envs.tools import InProcessRunner
 from experiments.episodes import run_episode
 
 
@@ -245,6 +250,66 @@ def test_arise_v1_plans_only_read_what_the_prompt_shows():
     assert checked >= 20  # the inline-data tasks really were exercised (26 long arguments at seed 42)
 
 
+def _executor(suite: Any, access: WorldAccess) -> Any:
+    """Run a plan's calls as the oracle does: affordances directly, tools through the reference runner."""
+    tools = tool_executor(InProcessRunner.of(suite.reference_tools()), access)
+
+    def execute(call: Any) -> tuple[str, str | None]:
+        if call.tool in suite.affordances:
+            out = Affordances(access).call(call.tool, dict(call.args))
+            return out, out
+        return tools(call)
+
+    return execute
+
+
+@pytest.mark.parametrize("world", ["acmecorp", "datacorp"])
+def test_arise_v1_plans_answer_from_the_shown_world_as_from_the_full_one(world: str):
+    """The sim's plans get only what the prompt pastes (shown_world), and that is all they need."""
+    suite = get_suite(world, "arise_v1")
+    compared = 0
+    for seed in (42, 3):
+        full = suite.get_world(seed)
+        for inst in suite.instances(seed, "test"):
+            shown = shown_world(full, inst.prompt)
+            assert shown.facts is not full.facts and not shown.docs
+            for path, text in shown.files.items():  # nothing the prompt does not paste
+                assert text.strip() in inst.prompt, f"{inst.family}: {path} is not in the prompt"
+            want = run_oracle(suite, inst)[0]
+            full.http.reset_session()
+            solver = suite.family(inst.family).solve(shown, inst.params)
+            got = str(trace_solver(solver, _executor(suite, WorldAccess(full, AccessPolicy(suite.affordances)))).answer)
+            assert got == want, f"{inst.family} (seed {seed}) answers differently on the shown world"
+            compared += 1
+    assert compared == 2 * len(suite.families)
+
+
+def test_arise_v1_sim_never_reads_the_scored_worlds_facts(monkeypatch: pytest.MonkeyPatch):
+    """Episodes of the sim on arise_v1 with the scored world's facts booby-trapped (config tasks read them)."""
+    suite = get_suite("acmecorp", "arise_v1")
+    instances = suite.instances(42, "test", families=[f.name for f in suite.families if ".config." in f.name][:6])
+    assert len(instances) == 6
+    touched: list[str] = []
+
+    class Trapped(dict):  # the generator's facts: any read is recorded (and fails the plan)
+        def __getitem__(self, key: Any) -> Any:
+            touched.append(str(key))
+            raise KeyError(key)
+
+    real_get_world = type(suite).get_world
+
+    def get_world(self: Any, seed: int, options: Any = None) -> Any:
+        world = real_get_world(self, seed, options)
+        return dataclasses.replace(world, facts=Trapped(world.facts), cache={})
+
+    monkeypatch.setattr(type(suite), "get_world", get_world)
+    env = gym.make(ENV_IDS["acmecorp"], protocol="arise_v1", max_episode_steps=10)
+    for inst in instances:
+        rec = run_episode(env, ReActAgent(SimChat("sim-perfect"), seed=1), inst, "reference")[0].to_json()
+        assert rec["success"], f"{inst.family}: {rec['answer']!r}"
+    assert touched == []
+
+
 def test_context_window_overflow_is_an_llm_error_the_episode_records():
     backend = SimChat(get_profile("sim-4o-mini-like", {"context_tokens": 50}))
     request = ChatRequest(model="", messages=[{"role": "user", "content": "x" * 400}])
@@ -262,6 +327,6 @@ def test_usage_is_estimated_and_priced_like_the_mimicked_model():
     backend = SimChat("sim-4o-mini-like")
     request = ChatRequest(model="", messages=[{"role": "user", "content": "y" * 4000}], seed=1)
     response = backend.complete(request)
-    assert response.usage.tokens_in == 1000
+    assert response.usage.tokens_in == 1000 and response.usage.tokens_out is not None
     assert response.usage.cost_usd == pytest.approx((1000 * 0.15 + response.usage.tokens_out * 0.60) / 1e6)
     assert response.raw["simulated"] is True and "could not" in response.text  # no meta: no task known

@@ -116,9 +116,11 @@ def test_unknown_bug_kind_is_refused_with_the_accepted_kinds():
 def _author_answer(overrides: dict, meta: dict, prompt: str = "") -> str:
     from agents.sim.author import respond
     from agents.sim.profiles import get_profile
+    from evolution.prompts import SYSTEM
 
     base = {"world": "acmecorp", "protocol": "rigorous", "evolution": 0, "attempt": 0, "round": 1}
-    return respond(get_profile("sim-4o-mini-like", overrides), {**base, **meta}, prompt, seed=1)
+    # The sim reads the whole request: the system message documents the API its code calls.
+    return respond(get_profile("sim-4o-mini-like", overrides), {**base, **meta}, SYSTEM + "\n" + prompt, seed=1)
 
 
 def test_the_sim_author_repairs_what_the_verdict_implicates_at_its_stated_rate():
