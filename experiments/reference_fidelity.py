@@ -272,7 +272,9 @@ def _spread(scores: dict[int, int]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.reference_fidelity", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--reference", type=Path, required=True, help="a checkout of github.com/abekek/arise")
     parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-49"), help="e.g. 0-49 (default)")
     args = parser.parse_args(argv)

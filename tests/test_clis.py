@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIS = [
     "experiments.run", "experiments.report", "experiments.summary", "experiments.power", "experiments.bench",
     "experiments.bench_dcql", "experiments.evolution_check", "experiments.sim_check", "experiments.context_budget",
-    "experiments.taxonomy", "envs.inspect", "envs.serve", "agents.serve_sim", "agents.llm.llamacpp_server",
+    "experiments.taxonomy", "experiments.view", "experiments.reference_fidelity", "envs.inspect", "envs.serve", "agents.serve_sim", "agents.llm.llamacpp_server",
 ]  # fmt: skip
 NOT_USER_COMMANDS = {"evolution.sandbox.worker", "evolution.static_policy"}
 

@@ -39,10 +39,13 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Other projects' programs the docs show how to start; not run here (no GPU, no downloads).
 EXTERNAL = ("vllm ", "ollama ", "OLLAMA_CONTEXT_LENGTH=", "pip install ", "python -m llama_cpp.server ", "CMAKE_ARGS=")
 SETUP = ("source .venv/bin/activate", "export OPENAI_API_KEY=...")
-# Run as --help: they take minutes, or serve until stopped.
+# Run as --help: they take minutes, serve until stopped, write into the checkout (the viewer's
+# --screenshots; the viewer itself is driven in a browser by tests/experiments/test_view.py) or need
+# a checkout of the reference harness (reference_fidelity; tests/experiments/test_reference_fidelity.py).
 HELP_ONLY = {
     "experiments.bench", "experiments.bench_dcql", "experiments.sim_check", "experiments.evolution_check",
-    "envs.serve", "agents.serve_sim", "agents.llm.llamacpp_server",
+    "envs.serve", "agents.serve_sim", "agents.llm.llamacpp_server", "experiments.view",
+    "experiments.reference_fidelity",
 }  # fmt: skip
 READS_RUNS = {"experiments.summary", "experiments.report", "experiments.power", "experiments.context_budget"}
 # Inline spans that show a command's shape rather than a command (placeholders in angle brackets).
