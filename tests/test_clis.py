@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIS = [
     "experiments.run", "experiments.report", "experiments.summary", "experiments.power", "experiments.bench",
     "experiments.bench_dcql", "experiments.evolution_check", "experiments.sim_check", "experiments.context_budget",
-    "experiments.taxonomy", "experiments.view", "experiments.reference_fidelity", "envs.inspect", "envs.serve", "agents.serve_sim", "agents.llm.llamacpp_server",
+    "experiments.taxonomy", "experiments.view", "experiments.reference_fidelity", "envs.inspect", "envs.serve",
+    "agents.serve_sim", "agents.llm.llamacpp_server",
 ]  # fmt: skip
 NOT_USER_COMMANDS = {"evolution.sandbox.worker", "evolution.static_policy"}
 
@@ -159,23 +161,32 @@ def test_evolution_check_prints_a_line_per_job(monkeypatch: pytest.MonkeyPatch, 
     assert set(table) == {"no_evolution", "arise"}
 
 
-def test_sim_check_removes_its_temporary_directory_on_sigterm(tmp_path: Path):
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+def sigterm_once(module_argv: list[str], env: dict[str, str], ready: Callable[[], bool]) -> int:
+    """Runs ``python -m <module_argv>``, sends SIGTERM once ``ready()`` holds (within 120 s); the exit status."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.sim_check", "--seeds", "1"],
+        [sys.executable, "-m", *module_argv],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while not any(p.is_dir() for d in tmp_path.glob("sim_check-*") for p in d.iterdir()):  # a job under way
+        while not ready():
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=60)
+        return proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sim_check_removes_its_temporary_directory_on_sigterm(tmp_path: Path):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    status = sigterm_once(
+        ["experiments.sim_check", "--seeds", "1"],
+        env,
+        ready=lambda: any(p.is_dir() for d in tmp_path.glob("sim_check-*") for p in d.iterdir()),  # a job under way
+    )
     assert list(tmp_path.glob("sim_check-*")) == []  # the run directories went with it
     assert status == 128 + signal.SIGTERM
 
@@ -185,21 +196,11 @@ def test_a_job_killed_with_sigterm_removes_its_sandbox_scratch(tmp_path: Path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     out = tmp_path / "job"
     args = ["condition=code_agent", "sandbox.isolation=rlimits-only", f"hydra.run.dir={out}", "progress=false"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.run", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not (out / "episodes.jsonl").exists():  # the sandbox is up and episodes are under way
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.2)
-        assert list(tmp_path.glob("arise-sandbox-*"))
-        proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # Ready once the sandbox is up and episodes are under way (its scratch exists then).
+    status = sigterm_once(
+        ["experiments.run", *args],
+        env,
+        ready=lambda: (out / "episodes.jsonl").exists() and bool(list(tmp_path.glob("arise-sandbox-*"))),
+    )
     assert list(tmp_path.glob("arise-sandbox-*")) == []
     assert status == 128 + signal.SIGTERM
