@@ -13,12 +13,18 @@ import functools
 import json
 import math
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import jsonschema
+# jsonschema imports every optional format checker that is installed. rfc3987_syntax (pulled in by
+# jupyterlab, a dev dependency) compiles lark grammars at import: about 1 s in every process that
+# grades, and the test suite starts ~150 of them. We never check formats (no format_checker is
+# passed), so it is kept out; a process that imported it already is left as it is.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+import jsonschema  # noqa: E402
 
 _MISSING = object()
 
