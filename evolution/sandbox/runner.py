@@ -353,9 +353,9 @@ class Sandbox:
         self.restarts = 0
 
     # -- lifecycle ------------------------------------------------------------------------
-    def _worker_args(self, scratch: str) -> list[str]:
+    def _worker_args(self) -> list[str]:
         prewarm = sorted(m for m in DEFAULT_ALLOWED_IMPORTS if m not in ("__future__", "envs.toolkit"))
-        args = ["--affordances", ",".join(ALL_AFFORDANCES), "--prewarm", ",".join(prewarm), "--scratch", scratch]
+        args = ["--affordances", ",".join(ALL_AFFORDANCES), "--prewarm", ",".join(prewarm)]
         args += ["--limits", json.dumps(self.limits.to_wire(self._nproc_base))]
         return args + (["--own-pid-namespace"] if self.isolation == "bwrap" else [])
 
@@ -398,7 +398,7 @@ class Sandbox:
             drop = {"user": self.run_as, "group": self.run_as, "extra_groups": []}
         try:
             if self.isolation == "bwrap":
-                prefix, scratch, env, cwd = self._bwrap_command(fds), "/tmp", {}, "/"
+                prefix, env, cwd = self._bwrap_command(fds), {}, "/"  # bwrap starts the worker in its /tmp
                 script = WORKER_IN_SANDBOX
                 if os.getuid() == 0:  # the kernel exempts (mapped) root from RLIMIT_NPROC: a cgroup caps it
                     self._cgroup = PidsCgroup.create(self.limits.to_wire(self._nproc_base)["nproc"] + 4)
@@ -406,7 +406,7 @@ class Sandbox:
                         prefix = self._cgroup.wrap(prefix)
                     else:
                         _warn_no_process_cap()
-            else:  # a private scratch directory the worker empties after every call
+            else:  # a private scratch directory the worker empties after every call: its working directory
                 self._scratch = scratch = tempfile.mkdtemp(prefix="arise-sandbox-")
                 if self.run_as is not None:
                     os.chown(scratch, self.run_as, self.run_as)
@@ -414,7 +414,7 @@ class Sandbox:
                 env["TMPDIR"] = scratch
                 script = str(WORKER)
             cmd = [*prefix, "-I", "-S", "-B", script, str(host_to_worker_r), str(worker_to_host_w)]
-            cmd += self._worker_args(scratch)
+            cmd += self._worker_args()
             self._proc = subprocess.Popen(
                 cmd,
                 pass_fds=(host_to_worker_r, worker_to_host_w, *fds),

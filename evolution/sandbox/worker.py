@@ -174,7 +174,7 @@ class _Conf:
 
     affordances: tuple[str, ...] = ()
     limits: dict[str, Any] = {}
-    scratch = "/tmp"
+    scratch_fd = -1  # the scratch directory: the working directory the worker starts in, held open
     own_pid_namespace = False
     group_kill = False  # seccomp pins each call's processes to its process group
     seccomp: Any = None  # the filter that does it, built by the zygote
@@ -524,10 +524,10 @@ _FILES_POLL_S = 0.05
 _WIPE_S = 2.0
 
 
-def _files_in(scratch: str) -> int:
+def _files_in(scratch_fd: int) -> int:
     """Files and directories in the scratch tmpfs (its root counts as one)."""
     try:
-        st = os.statvfs(scratch)
+        st = os.statvfs(scratch_fd)
     except OSError:
         return 0
     return st.f_files - st.f_ffree
@@ -572,7 +572,7 @@ def _zygote(ctl: socket.socket) -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a call come back to us, to be killed and reaped
     if _Conf.group_kill:
         _Conf.seccomp = _SeccompFilter()
-    scratch_mode = stat.S_IMODE(os.stat(_Conf.scratch).st_mode)
+    scratch_mode = stat.S_IMODE(os.fstat(_Conf.scratch_fd).st_mode)
     gc.collect()
     gc.freeze()  # the warm heap stays shared with every fork (fewer copy-on-write faults)
     while True:
@@ -588,7 +588,7 @@ def _zygote(ctl: socket.socket) -> None:
             if verb == "kill":  # nothing of the call can run any more: the relay may answer the host
                 ctl.sendall(json.dumps({"kind": "killed"}).encode())
             statuses = _reap(groups)
-            clean = _wipe(_Conf.scratch, scratch_mode)
+            clean = _wipe(_Conf.scratch_fd, scratch_mode)
             ctl.sendall(json.dumps({"kind": "clean", "statuses": statuses, "wiped": clean}).encode())
 
 
@@ -642,35 +642,30 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _wipe(path: str, mode: int) -> bool:
+def _wipe(fd: int, mode: int) -> bool:
     """Empty the scratch directory whatever the call left (permissions, depth beyond PATH_MAX, extended
-    attributes and times on the directory itself: each could carry data to the next call); True if clean."""
+    attributes and times on the directory itself: each could carry data to the next call); True if clean.
+
+    By descriptor, never by path: the sandbox user may not be able to reach the scratch's path (a
+    private TMPDIR under rlimits-only), and a call cannot swap what a path names."""
     with contextlib.suppress(OSError):
-        os.chmod(path, mode)
-    for attr in _xattrs(path):
+        os.fchmod(fd, mode)
+    for attr in _xattrs(fd):
         with contextlib.suppress(OSError):
-            os.removexattr(path, attr)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
+            os.removexattr(fd, attr)
+    with contextlib.suppress(OSError, RecursionError):
         _empty(fd)
-    except (OSError, RecursionError):
-        pass
-    finally:
-        os.close(fd)
     with contextlib.suppress(OSError):
-        os.utime(path)
+        os.utime(fd)
     try:
-        return not os.listdir(path) and stat.S_IMODE(os.stat(path).st_mode) == mode and not _xattrs(path)
+        return not os.listdir(fd) and stat.S_IMODE(os.fstat(fd).st_mode) == mode and not _xattrs(fd)
     except OSError:
         return False
 
 
-def _xattrs(path: str) -> list[str]:
+def _xattrs(fd: int) -> list[str]:
     try:
-        return os.listxattr(path)
+        return os.listxattr(fd)
     except OSError:  # a file system without extended attributes: nothing to carry
         return []
 
@@ -877,7 +872,7 @@ class _Relay:
                 ready, _, _ = select.select(list(watched), [], [], wait)
                 if watch_files and max_files and time.monotonic() >= next_count:
                     next_count = time.monotonic() + _FILES_POLL_S
-                    files = _files_in(_Conf.scratch)
+                    files = _files_in(_Conf.scratch_fd)
                 else:
                     files = 0
                 if files > max_files:
@@ -970,7 +965,7 @@ class _Relay:
         except (TypeError, KeyError, AttributeError) as exc:  # a well-formed frame with ill-typed fields
             result = {"ok": False, "reason": "protocol", "error": f"protocol violation: a malformed frame ({exc})"}
         assert result is not None
-        if watch_files and max_files and _files_in(_Conf.scratch) > max_files:  # a call too quick for the poll
+        if watch_files and max_files and _files_in(_Conf.scratch_fd) > max_files:  # a call too quick for the poll
             result = {"ok": False, "reason": "scratch_limit",
                       "error": f"killed: more than {max_files} files in the scratch /tmp"}  # fmt: skip
         statuses = self._clean(procs, statuses="died" in result)
@@ -1075,12 +1070,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--affordances", required=True)
     ap.add_argument("--limits", required=True, help="JSON: the per-process rlimits and caps")
     ap.add_argument("--prewarm", default="")
-    ap.add_argument("--scratch", default="/tmp")
     ap.add_argument("--own-pid-namespace", action="store_true")
     args = ap.parse_args(argv)
     _Conf.affordances = tuple(a for a in args.affordances.split(",") if a)
     _Conf.limits = json.loads(args.limits)
-    _Conf.scratch, _Conf.own_pid_namespace = args.scratch, args.own_pid_namespace
+    _Conf.own_pid_namespace = args.own_pid_namespace
+    # The host starts us in the scratch directory; its path may be out of the sandbox user's reach.
+    _Conf.scratch_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
     _Conf.group_kill = seccomp_supported()
     _prctl(PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # PID 1 takes only signals it handles; SIGINT it must not
@@ -1094,6 +1090,8 @@ def main(argv: list[str] | None = None) -> None:
             for fd in (args.host_in, args.host_out, relay_end.fileno()):
                 os.close(fd)
             _zygote(zygote_end)
+        except BaseException:  # said on stderr, which the host shows when the worker does not start
+            traceback.print_exc()
         finally:
             os._exit(0)
     zygote_end.close()

@@ -587,6 +587,22 @@ def test_rlimits_only_mode_still_limits_and_says_so():
         assert sb.call(TRIVIAL, "f", {"x": 1}).value == 2
 
 
+def test_rlimits_only_mode_works_with_a_private_tmpdir(tmp_path, monkeypatch):
+    """A root host runs the rlimits-only worker as `nobody`, which cannot reach a scratch under a 0700
+    TMPDIR by path (pytest's tmp_path is one): the worker holds its scratch by descriptor, and the scratch
+    is still wiped between calls and removed with the sandbox."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    with Sandbox(isolation="rlimits-only") as sb:
+        write = "import os\ndef f():\n    open('left.txt', 'w').write('x')\n    return sorted(os.listdir('.'))\n"
+        assert [sb.call(write, "f", {}).value for _ in range(3)] == [["left.txt"]] * 3
+        assert sb.restarts == 0
+        (scratch,) = private.glob("arise-sandbox-*")
+    assert not scratch.exists()
+
+
 # -- limits are validated --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("field", "value"),
