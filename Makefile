@@ -78,7 +78,7 @@ $(LOCAL_SERVER)/.built:
 	  touch $(LOCAL_SERVER)/.built'
 
 test: install local-server browser-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .
