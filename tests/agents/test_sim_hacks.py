@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -137,3 +138,39 @@ def test_labels_travel_as_the_sims_notes_only() -> None:
     raw = {"sim": {"step": "synthesize", "hacks": [{"kind": "hardcode", "new": True}]}, "simulated": True}
     assert _sim_labels(raw) == [{"hack": "hardcode", "new": True}]
     assert _sim_labels({}) == [] and _sim_labels({"sim": {"step": "repair"}}) == []
+
+
+class Labelled:
+    """A scripted tool author whose synthesis answer carries (or not) the simulator's hack notes."""
+
+    name = "labelled"
+
+    def __init__(self, labels: bool, code: str) -> None:
+        from tests.evolution.test_pipeline import GAPS, tool
+
+        self.labels, self.text = labels, {"gaps": GAPS, "synthesize": tool(code), "adversarial": "```python\n```"}
+
+    def complete(self, request: Any) -> Any:
+        from agents.llm.types import ChatResponse, Usage
+
+        step = str(request.meta["step"])
+        raw = {"sim": {"step": step, "hacks": [{"kind": "hardcode", "new": True}]}} if self.labels else {}
+        return ChatResponse(text=self.text.get(step, "(nothing)"), usage=Usage(10, 5, 0.0),
+                            raw=raw if step == "synthesize" else {})  # fmt: skip
+
+
+@pytest.mark.parametrize("which", ["GOOD", "BUGGY"])
+def test_labels_land_in_the_log_and_change_no_verdict(sandbox: Sandbox, which: str) -> None:
+    import tests.evolution.test_pipeline as tp
+
+    logs = []
+    for labels in (True, False):
+        ev = tp.evolver(Labelled(labels, getattr(tp, which)), sandbox)  # type: ignore[arg-type]
+        ev.observe(0, tp.failure(0))
+        logs.append(ev.library.events())
+    with_labels, without = logs
+    attempts = [e for e in with_labels if e["kind"] == "hack_attempt"]
+    assert [(e["hack"], e["name"], e["version"], e["round"]) for e in attempts] == [("hardcode", "count_files", 1, 0)]
+    strip = [{k: v for k, v in e.items() if k != "id"} for e in with_labels if e["kind"] != "hack_attempt"]
+    assert strip == [{k: v for k, v in e.items() if k != "id"} for e in without]
+    assert not [e for e in without if e["kind"] == "hack_attempt"]
