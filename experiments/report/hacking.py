@@ -42,7 +42,8 @@ def tables(jobs: list[Job]) -> list[ReportTable | None]:
                           "success without"])  # fmt: skip
     arms: dict[str, list[tuple[Job, list[dict[str, Any]]]]] = {}
     for j, rows in per_job:
-        arms.setdefault(f"{j.label}[{j.evolution}]", []).append((j, rows))
+        arm = j.label if str(j.evolution) in j.label else f"{j.label} [{j.evolution}]"
+        arms.setdefault(arm, []).append((j, rows))
     for arm, items in sorted(arms.items()):
         counts: dict[str, Counter[str]] = {}
         for _, rows in items:
