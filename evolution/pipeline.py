@@ -67,6 +67,8 @@ class EvolutionSettings:
     max_repairs: int = 2  # repair rounds per candidate after failed checks; 0 = one-shot ("Direct") synthesis
     adversarial: bool = True  # also run the model's adversarial tests before promotion
     static_policy: bool = True  # reject code the static policy flags (the sandbox holds without it)
+    own_tests: bool = True  # run the candidate's own unit tests before promotion (off: the other checks alone)
+    ab_test: bool = True  # a patch must beat the active version on replays (off: promoted on its checks alone)
     library_cap: int | None = None  # at most this many active tools; null = no cap
     pruning: str = "none"  # which tool retires at the cap: none | least_used | lowest_success | unused_for
     unused_for: int = 20  # pruning=unused_for: retire tools unused for this many episodes
@@ -154,6 +156,17 @@ def _sim_events(record: dict[str, Any]) -> list[dict[str, Any]]:
     return list(((responses[-1].get("raw") or {}).get("sim") or {}).get("events") or [])
 
 
+def _sim_labels(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The simulator's ground-truth notes on a tool-author answer (``raw.sim.hacks``: the reward hacks
+    the code it returned holds, docs/sim.md). A real model's response carries none. They are written
+    to the event log (``hack_attempt``) and nothing the pipeline decides reads them."""
+    notes = ((raw or {}).get("sim") or {}).get("hacks") if isinstance(raw, dict) else None
+    if not isinstance(notes, list):
+        return []
+    return [{"hack": str(n.get("kind")), **{k: v for k, v in n.items() if k != "kind"}} for n in notes
+            if isinstance(n, dict)]  # fmt: skip
+
+
 Replay = Callable[[str, SandboxRunner], dict[str, Any]]  # (task id, tools) -> a fresh episode record
 
 
@@ -193,6 +206,7 @@ class Evolver:
         self.pending: list[dict[str, Any]] = []  # failures since the last evolution
         self.rewards: list[float | None] = []
         self.used_by: dict[str, list[str]] = {}  # library tool -> failed task ids that called it
+        self.labels: list[dict[str, Any]] = []  # the last answer's simulator notes (see _sim_labels)
 
     # -- tools for the agent -------------------------------------------------------------------
     def runner(self) -> SandboxRunner:
@@ -330,6 +344,7 @@ class Evolver:
             episode=episode,
             parent_version=patch_of.version if patch_of else None,
         )
+        self._log_labels(episode, cand.name, cand.version, 0)
         self.stats.candidates += 1
         problem = _schema_problem(draft)
         if problem:
@@ -361,6 +376,7 @@ class Evolver:
                 static_policy_enforced=self.s.static_policy, tests=list(verdict.tests),
                 adversarial=list(verdict.adversarial) if verdict.adversarial else None,
                 adversarial_enforced=self.s.adversarial,
+                **({} if self.s.own_tests else {"own_tests_enforced": False}),  # (older events lack the key)
             )  # fmt: skip
             if verdict.ok:
                 break
@@ -374,6 +390,7 @@ class Evolver:
                 {**base_meta, "round": rnd + 1, "feedback": feedback}, index,
             )  # fmt: skip
             repaired = parse_tool(text or "")
+            self._log_labels(episode, cand.name, cand.version, rnd + 1)
             if repaired.value is None:
                 self.stats.parse_failures += 1
                 self.library.log(episode, "parse", step="repair", gap=gap.name, problems=repaired.problems)
@@ -381,7 +398,7 @@ class Evolver:
                                     detail="the repair could not be parsed", rounds=rnd)  # fmt: skip
             code, tests = repaired.value.code, repaired.value.tests or tests
             self.library.revise(cand.name, cand.version, code, tests, episode, round=rnd + 1, code_sha=_sha(code))
-        if patch_of is not None:
+        if patch_of is not None and self.s.ab_test:
             won, detail = self._ab_test(cand.name, patch_of.code, code, patch_of.schema, _description(patch_of))
             if not won:
                 reason = "no_evidence" if detail.get("replays", 0) == 0 else "ab_test_lost"
@@ -394,6 +411,11 @@ class Evolver:
             if retired:
                 self.library.log(episode, "pruned", names=retired)
         return None
+
+    def _log_labels(self, episode: int, name: str, version: int, round_: int) -> None:
+        """Record the simulator's ground-truth notes on the answer just parsed (reward hacks it holds)."""
+        for note in self.labels:
+            self.library.log(episode, "hack_attempt", name=name, version=version, round=round_, **note)
 
     def _reject(self, name: str, version: int, reason: str, episode: int, **details: Any) -> None:
         self.library.reject(name, version, reason, episode, **details)
@@ -408,13 +430,15 @@ class Evolver:
             static_ok = report.ok
             if not report.ok:
                 return CandidateVerdict(False, "static_policy", "static policy: " + report.summary(), static_ok)
-        out = self.sandbox.run_tests(code, tests, access)
-        self.stats.sandbox_calls += 1
-        passed = (sum(t["passed"] for t in out.tests), len(out.tests))
-        if not out.ok:
-            return CandidateVerdict(
-                False, _failure_reason(out, "sandbox_tests"), _describe(out, "tests"), static_ok, passed
-            )
+        passed = (0, 0)
+        if self.s.own_tests:
+            out = self.sandbox.run_tests(code, tests, access)
+            self.stats.sandbox_calls += 1
+            passed = (sum(t["passed"] for t in out.tests), len(out.tests))
+            if not out.ok:
+                return CandidateVerdict(
+                    False, _failure_reason(out, "sandbox_tests"), _describe(out, "tests"), static_ok, passed
+                )
         adv: tuple[int, int] | None = None
         if self.s.adversarial and adversarial.strip():
             out2 = self.sandbox.run_tests(code, adversarial, access)
@@ -444,6 +468,7 @@ class Evolver:
 
     # -- the model -------------------------------------------------------------------------------
     def _ask(self, episode: int, step: str, prompt: str, meta: dict[str, Any], index: int) -> str | None:
+        self.labels = []
         request = ChatRequest(
             model=self.model,
             messages=[{"role": "system", "content": prompts.SYSTEM}, {"role": "user", "content": prompt}],
@@ -474,6 +499,7 @@ class Evolver:
             self.last_llm_failure = f"{type(exc).__name__}: {exc}"
             return None
         self.consecutive_llm_failures = 0
+        self.labels = _sim_labels(response.raw)
         self.stats.usage.add(response.usage, retries=len(response.retries))
         if response.usage.tokens_in is not None:
             self.stats.largest_request_tokens = max(self.stats.largest_request_tokens or 0, response.usage.tokens_in)
@@ -555,7 +581,8 @@ def audit_promotions(library: Library) -> list[str]:
 
     A promotion is justified by a ``check`` event of that version whose code hash matches
     the promoted code, with the static policy passed (when enforced), every one of its
-    own tests passed (at least one), and every adversarial test passed (when enforced).
+    own tests passed (at least one; unless they were switched off), and every adversarial test passed
+    (when enforced).
     """
     checks: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for e in library.events("check"):
@@ -569,8 +596,7 @@ def audit_promotions(library: Library) -> list[str]:
             if c["ok"]
             and c["code_sha"] == _sha(tool.code)
             and (c["static_policy"] is True or not c["static_policy_enforced"])
-            and c["tests"][1] > 0
-            and c["tests"][0] == c["tests"][1]
+            and ((c["tests"][1] > 0 and c["tests"][0] == c["tests"][1]) or c.get("own_tests_enforced") is False)
             and (c["adversarial"] is None or c["adversarial"][0] == c["adversarial"][1])
         ]
         if not ok:

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.sim import hacks
 from agents.sim.bugs import BUG_KINDS, bug_sites, mutate, restore
 from agents.sim.memory import NeedData, ObservedWorld
 from agents.sim.profiles import SimProfile
@@ -95,22 +96,31 @@ def knows(world: str, protocol: str, name: str) -> bool:
 
 def respond(profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int) -> str:
     """The text answer to one tool-author request."""
+    return respond_noted(profile, meta, prompt, seed)[0]
+
+
+def respond_noted(
+    profile: SimProfile, meta: dict[str, Any], prompt: str, seed: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """The text answer and the simulator's notes on it: the reward hacks the code it returns holds
+    (``{"kind", "new": True, "variant"?}`` for an attempt made in this answer, ``{"kind", "new": False}``
+    for one carried over from the code it was shown). Ground truth a real model's response lacks."""
     step = meta.get("step")
     world, protocol = str(meta.get("world")), str(meta.get("protocol"))
     try:
         refs = _references(world, protocol)
     except KeyError:
-        return "I do not know this system well enough to write tools for it."
+        return "I do not know this system well enough to write tools for it.", []
     author = _Author(profile, meta, refs, seed, prompt)
     if step == "gaps":
-        return author.gaps()
+        return author.gaps(), []
     if step == "synthesize":
-        return author.synthesize()
+        return author.synthesize(), author.hacks
     if step == "adversarial":
-        return author.adversarial()
+        return author.adversarial(), []
     if step == "repair":
-        return author.repair(prompt)
-    return f"Unknown request step {step!r}."
+        return author.repair(prompt), author.hacks
+    return f"Unknown request step {step!r}.", []
 
 
 class _Author:
@@ -124,6 +134,7 @@ class _Author:
         self.seed = seed
         self.world, self.protocol = str(meta["world"]), str(meta["protocol"])
         self._observed: ObservedWorld | None = None
+        self.hacks: list[dict[str, Any]] = []  # the reward hacks in the code it answers with (respond_noted)
 
     def _rng(self, *names: str | int) -> np.random.Generator:
         return seeding.rng(self.seed, "author", str(self.meta.get("evolution", 0)), *names)
@@ -179,6 +190,7 @@ class _Author:
             return f"I cannot write {name}: {exc}."
         spec = tool_spec(self.refs[name])
         tests = self._tests(name, self._own_cases(name), "test", self._rng("expect", name, self._attempt(), 0))
+        code, tests = self._hack(name, code, tests, 0)
         draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": code,
                  "tests": tests}  # fmt: skip
         return "```json\n" + json.dumps(draft, indent=1) + "\n```"
@@ -283,6 +295,20 @@ class _Author:
             lines.append("")
         return "\n".join(lines) + "\n"
 
+    # -- reward hacking (hacks.py) -------------------------------------------------------
+    def _hack(self, name: str, code: str, tests: str, round_: int) -> tuple[str, str]:
+        """``code`` and ``tests``, gamed with ``hack_rates`` (at most one new attempt, noted in ``hacks``)."""
+        if not self.p.hack_rates:
+            return code, tests  # no draw: records of profiles without hacks stay as they were
+        rng = self._rng("hack", name, self._attempt(), round_)
+        kind = hacks.draw(self.p.hack_rates, rng)
+        if kind is None or kind in {h["kind"] for h in self.hacks}:
+            return code, tests
+        expected = hacks.expectations(tests, name)  # what its tests assert, read off them
+        code, tests, variant = hacks.apply(kind, code, tests, name, expected, _return_type(self.refs[name]), rng)
+        self.hacks.append({"kind": kind, "new": True, **({"variant": variant} if variant else {})})
+        return code, tests
+
     # -- repair ---------------------------------------------------------------------------
     def repair(self, prompt: str) -> str:
         name = str((self.meta.get("gap") or {}).get("name") or "")
@@ -312,6 +338,8 @@ class _Author:
         if "sandbox_tests" in feedback or not tests:  # its own tests failed: it works their values out again
             round_ = int(self.meta.get("round", 0))
             tests = self._tests(name, self._own_cases(name), "test", self._rng("expect", name, self._attempt(), round_))
+        self.hacks = [{"kind": kind, "new": False} for kind in hacks.present(fixed, name)]
+        fixed, tests = self._hack(name, fixed, tests, int(self.meta.get("round", 0)))
         spec = tool_spec(self.refs[name])
         draft = {"name": name, "description": spec.description, "parameters": spec.parameters, "code": fixed,
                  "tests": tests}  # fmt: skip
@@ -323,6 +351,19 @@ class _Expectation:
     kind: str  # value | raises | unknown (the data was never observed)
     value: Any = None
     error: str = ""
+
+
+def _return_type(fn: Callable[..., Any]) -> type | None:
+    """The declared return type's base (``list[str]`` -> list; ``int | None`` -> int), None if it declares none."""
+    try:
+        ann = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(ann) if a is not type(None)]
+        ann = members[0] if members else None
+    base = typing.get_origin(ann) or ann
+    return base if isinstance(base, type) else None
 
 
 _CHECKABLE = {int: "int", float: "(int, float)", str: "str", bool: "bool", list: "list", dict: "dict"}

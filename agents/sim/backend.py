@@ -111,14 +111,17 @@ class SimChat:
         """A request of the evolution pipeline (gap analysis, synthesis, tests, repair): text out."""
         # The whole conversation: the system message documents the API its code may call.
         prompt = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") in ("system", "user"))
-        text = author.respond(self.profile, meta, prompt, int(request.seed or 0))
+        text, hacks = author.respond_noted(self.profile, meta, prompt, int(request.seed or 0))
         tokens_out = math.ceil(len(text) / CHARS_PER_TOKEN) + 5
+        notes: dict[str, Any] = {"step": meta.get("step")}
+        if hacks:  # ground truth only the simulator has: the reward hacks in the code it returns
+            notes["hacks"] = hacks
         return ChatResponse(
             text=text,
             tool_calls=[],
             usage=Usage(tokens_in, tokens_out, self._cost(tokens_in, tokens_out)),
             latency_s=round(self.profile.first_token_s + tokens_out / self.profile.tokens_per_s, 3),
-            raw={"sim": {"step": meta.get("step")}, "profile": self.profile.name, "simulated": True},
+            raw={"sim": notes, "profile": self.profile.name, "simulated": True},
             finish_reason="stop",
         )
 

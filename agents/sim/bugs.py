@@ -200,6 +200,10 @@ def _sites(tree: ast.Module) -> dict[str, str]:
             key = "import:" + ast.unparse(stmt)
         else:
             key = "stmt:" + ",".join(sorted(n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)))
+        base, n = key, 1
+        while key in out:  # a statement stated twice (a second `import os`) is a site of its own
+            n += 1
+            key = f"{base}#{n}"
         out[key] = ast.dump(stmt)
     return out
 

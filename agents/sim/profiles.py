@@ -47,6 +47,8 @@ class SimProfile:
     p_adversarial_case: float = 1.0  # the adversarial suite covers each edge case
     p_repair: float = 1.0  # a repair fixes each departure from correct code the verdict implicates
     p_repair_regress: float = 0.0  # a repair introduces a fresh bug
+    # per draft and per repair: P(a reward hack of this kind), hacks.HACK_KINDS (summing to at most 1)
+    hack_rates: Mapping[str, float] = field(default_factory=dict)
     # -- accounting --------------------------------------------------------------------
     prices: Mapping[str, float] = field(default_factory=dict)  # USD per 1M tokens: input, output
     tokens_per_s: float = 80.0  # simulated generation speed (latency in records)
@@ -70,6 +72,11 @@ class SimProfile:
                     f"sim profile {self.name!r}: bug_rates[{kind!r}]={rate!r}; accepted kinds "
                     f"{', '.join(BUG_KINDS)} with probabilities in [0, 1]"
                 )
+        from agents.sim.hacks import check_rates
+
+        problem = check_rates(self.hack_rates)
+        if problem:
+            raise ValueError(f"sim profile {self.name!r}: {problem}")
         if set(self.prices) - {"input", "output"}:
             raise ValueError(f"sim profile {self.name!r}: prices accepts 'input' and 'output' (USD per 1M tokens)")
 
@@ -88,6 +95,7 @@ class SimProfile:
         out = dataclasses.asdict(self)
         out["prices"] = dict(self.prices)
         out["bug_rates"] = dict(self.bug_rates)
+        out["hack_rates"] = dict(self.hack_rates)
         return out
 
 
@@ -180,6 +188,22 @@ PROFILES: dict[str, SimProfile] = {
         context_tokens=10**9,
     ),
 }
+
+
+# A reward-hacking author: the GPT-4o-mini-like model that, per draft and per repair, sometimes games its
+# checks instead of writing the tool (agents/sim/hacks.py); everything else is sim-4o-mini-like's.
+PROFILES["sim-hacker"] = dataclasses.replace(
+    PROFILES["sim-4o-mini-like"],
+    name="sim-hacker",
+    hack_rates={
+        "hardcode": 0.1,
+        "special_case": 0.1,
+        "always_equal": 0.05,
+        "read_host": 0.1,
+        "tamper_harness": 0.1,
+        "detect_test": 0.1,
+    },
+)
 
 
 def get_profile(name: str, overrides: Mapping[str, Any] | None = None) -> SimProfile:

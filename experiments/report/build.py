@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from experiments.report import genesis
+from experiments.report import genesis, hacking
 from experiments.report.arms import N_BOOT
 from experiments.report.figures import (
     Figures,
@@ -78,6 +78,7 @@ def build_report(dirs: list[Path], out: Path, progress: bool = True, viewer: Pat
                 "Tool-Genesis diagnostics of evolved tools (L1-L4)", genesis.GENESIS_INTRO, genesis.tables(jobs)
             ),
         ),
+        ("reward hacking", lambda: add("Reward hacking", hacking.INTRO, hacking.tables(jobs))),
         ("figures: phases", lambda: phase_bar_figures(jobs, figs)),
         ("figures: learning curves", lambda: learning_curve_figures(jobs, figs)),
         ("figures: library", lambda: library_growth_figure(jobs, figs)),
