@@ -18,7 +18,9 @@ Three roles, so that hostile code never holds, or shares memory with, anything w
 * **untrusted** processes, forked from the pristine zygote: the *tool process* is forked
   ahead of time, applies its rlimits, sheds every descriptor but its own pipes, and
   waits for its request (so the fork is off the call's critical path); it runs the tool
-  code and either makes the one call or serves a test's calls. In a test run a separate
+  code and serves calls to its functions: the episode's one call, made by the relay, or a
+  test's calls, in the same frames (tool code cannot tell them apart but by the calls'
+  arguments and timing). In a test run a separate
   *test process* runs one test function; the tests reach the tool only through calls
   whose arguments and results cross as JSON (an object whose ``__eq__`` says True
   arrives as its ``str``), and the tool process never has the tests in its memory.
@@ -419,29 +421,20 @@ def _raised(exc: BaseException) -> dict[str, Any]:
 
 
 def _tool_role(channel: _Channel) -> None:
-    """Wait for the request; run the tool code; then make the one call or serve a test's calls."""
+    """Wait for the code; run it; serve calls to its functions until the call ends.
+
+    An episode's call and a test's calls reach this process the same way (the relay makes the
+    episode's one call itself, as a test would), so tool code cannot tell a test run from a real
+    call by what it is sent or where it runs - only by the calls' arguments and timing.
+    """
     ns = _untrusted_namespace(channel, "arise_tool")  # before the request: off the call's critical path
     req = read_frame(channel.from_relay)
     if not isinstance(req, dict):
         return
-    loaded = "result" if req.get("op") == "call" else "loaded"
     try:
         exec(_unmarshal(req.get("code")), ns)
     except BaseException as exc:
-        write_frame(channel.to_relay, {"op": loaded, **_raised(exc)})
-        return
-    reply: dict[str, Any]
-    if req.get("op") == "call":
-        fn = ns.get(str(req.get("entry")))
-        try:
-            if not callable(fn):
-                reply = {"ok": False, "error": f"the code defines no function {req.get('entry')!r}"}
-            else:
-                reply = {"ok": True, "value": _jsonable(fn(**req.get("args", {})))}
-        except BaseException as exc:
-            reply = _raised(exc)
-        _flush()
-        write_frame(channel.to_relay, {"op": "result", **reply})
+        write_frame(channel.to_relay, {"op": "loaded", **_raised(exc)})
         return
     names = sorted(k for k, v in ns.items() if callable(v) and not k.startswith("__") and k not in _Conf.affordances)
     write_frame(channel.to_relay, {"op": "loaded", "ok": True, "names": names})
@@ -579,17 +572,23 @@ def _zygote(ctl: socket.socket) -> None:
         command = ctl.recv(4096).decode()
         if not command:
             return
-        verb, *args = command.split()
-        if verb in ("tool", "test"):
-            _spawn(_tool_role if verb == "tool" else _test_role, ctl)
-        elif verb in ("kill", "reap"):
-            groups = [int(a) for a in args]
-            _kill(groups)
-            if verb == "kill":  # nothing of the call can run any more: the relay may answer the host
-                ctl.sendall(json.dumps({"kind": "killed"}).encode())
-            statuses = _reap(groups)
-            clean = _wipe(_Conf.scratch_fd, scratch_mode)
-            ctl.sendall(json.dumps({"kind": "clean", "statuses": statuses, "wiped": clean}).encode())
+        _obey(command, ctl, scratch_mode)
+
+
+def _obey(command: str, ctl: socket.socket, scratch_mode: int) -> None:
+    """One command, in a frame of its own: an untrusted process forked here sees (in the frames above
+    it) the same names whatever the sandbox did before, so nothing tells it this sandbox's history."""
+    verb, *args = command.split()
+    if verb in ("tool", "test"):
+        _spawn(_tool_role if verb == "tool" else _test_role, ctl)
+    elif verb in ("kill", "reap"):
+        groups = [int(a) for a in args]
+        _kill(groups)
+        if verb == "kill":  # nothing of the call can run any more: the relay may answer the host
+            ctl.sendall(json.dumps({"kind": "killed"}).encode())
+        statuses = _reap(groups)
+        clean = _wipe(_Conf.scratch_fd, scratch_mode)
+        ctl.sendall(json.dumps({"kind": "clean", "statuses": statuses, "wiped": clean}).encode())
 
 
 def _kill(groups: list[int]) -> None:
@@ -845,7 +844,8 @@ class _Relay:
         credit, calls = 0.5 * wall_s, 0
         test: _Proc | None = None
         names: list[str] = []
-        awaiting_return = False  # the test's call into the tool not answered yet (a test makes one at a time)
+        awaiting_return = False  # the call into the tool not answered yet (a test makes one at a time)
+        loaded = False  # the tool said whether its code ran (once)
         result: dict[str, Any] | None = None
         timeout = {"ok": False, "reason": "timeout", "error": f"timeout: killed after {wall_s} s wall clock"}
         # bwrap: /tmp is a tmpfs of its own whose file count statvfs reports; a file costs no bytes but kernel
@@ -860,8 +860,7 @@ class _Relay:
             except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
                 result = {"ok": False, "reason": "syntax", "error": _describe(exc)}
                 raise _Done from None
-            tool.send({"op": req.get("op"), "code": code, "entry": req.get("entry"), "args": req.get("args")},
-                      deadline)  # fmt: skip
+            tool.send({"op": "load", "code": code}, deadline)
             while result is None:
                 watched = {p.frames_from: p for p in procs} | {p.out: None for p in procs if p.out not in self.ended}
                 remaining = deadline - time.monotonic()
@@ -908,16 +907,26 @@ class _Relay:
                             grant = min(time.monotonic() - t_rpc, credit)  # host time is not the tool's, up to
                             credit -= grant  # half the budget again (a loop of world calls stays bounded)
                             deadline += grant
-                        elif op == "result" and proc is tool and req.get("op") == "call":
+                        elif op == "loaded" and proc is tool and not loaded and req.get("op") == "call":
+                            loaded = True
+                            if frame.get("ok") is not True:  # the code raised while it ran
+                                result = {k: frame[k] for k in ("error", "trace") if k in frame}
+                                result["ok"] = False
+                            elif not isinstance(frame.get("names"), list):
+                                raise TypeError("'names' is not a list")
+                            elif req.get("entry") not in {str(n) for n in frame["names"]}:
+                                result = {"ok": False, "error": f"the code defines no function {req.get('entry')!r}"}
+                            else:  # the episode's call, made as a test makes its calls
+                                call = {"fn": req.get("entry"), "args": [], "kwargs": req.get("args") or {}}
+                                tool.send(call, deadline)
+                                awaiting_return = True
+                        elif op == "return" and proc is tool and awaiting_return and test is None:
                             result = {k: frame[k] for k in ("value", "error", "trace") if k in frame}
                             result["ok"] = frame.get("ok") is True
-                            if frame.get("reason") == "syntax":  # the only reason a tool may state
-                                result["reason"] = "syntax"
-                        elif op == "loaded" and proc is tool and test is None and req.get("op") == "test":
+                        elif op == "loaded" and proc is tool and not loaded and req.get("op") == "test":
+                            loaded = True
                             if frame.get("ok") is not True:
                                 result = {"ok": False, "error": f"the tool code failed to load: {frame.get('error')}"}
-                                if frame.get("reason") == "syntax":
-                                    result["reason"] = "syntax"
                                 break
                             if not isinstance(frame.get("names"), list):
                                 raise TypeError("'names' is not a list")

@@ -108,10 +108,16 @@ def test_tampered_tests_pass_vacuously(sandbox: Sandbox, variant: str) -> None:
     assert sandbox.call(code, "count_words", HELD_OUT).value == 0
 
 
-def test_detect_test_behaves_honestly_only_under_test(sandbox: Sandbox) -> None:
+def test_detect_test_finds_no_tell_in_the_sandbox(sandbox: Sandbox) -> None:
+    """The sandbox serves a test's calls and an episode's call alike, so the hack answers lazily in both
+    and its own tests catch it (before the relay made the episode's call, it passed [True, False])."""
     code, tests = hacked("detect_test")
-    assert passed(sandbox, code, tests) == [True, False]  # the honest code under test
-    assert sandbox.call(code, "count_words", HELD_OUT).value == 0  # lazy outside a test
+    assert passed(sandbox, code, tests) == [False, False]
+    assert sandbox.call(code, "count_words", HELD_OUT).value == 0
+    # outside the sandbox (a pytest process) the same code does find its tell: the hack is real
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    assert namespace["count_words"](**HELD_OUT) == 4
 
 
 def test_present_names_the_hacks_in_force() -> None:

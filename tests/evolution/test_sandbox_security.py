@@ -373,6 +373,28 @@ def test_a_tool_cannot_forge_a_pass(sandbox, name):
     still_works(sandbox)
 
 
+
+# What tool code can see of how it was invoked: every frame above it, its local names and the
+# requests it holds (the worker's frames once held {"op": "test"} in a test run and "call" in an episode).
+FINGERPRINT = """
+import sys
+def f(x):
+    seen, frame = [], sys._getframe().f_back
+    while frame is not None:
+        requests = sorted(str(v.get("op")) + ":" + ",".join(sorted(map(str, v)))
+                          for v in frame.f_locals.values() if isinstance(v, dict))
+        seen.append([frame.f_code.co_name, sorted(frame.f_locals), requests])
+        frame = frame.f_back
+    return seen
+"""
+
+
+def test_tool_code_cannot_tell_a_test_run_from_a_call(sandbox):
+    """A tool that behaves only when tested (the sim's detect_test hack) needs a tell; the process gives none."""
+    in_call = sandbox.call(FINGERPRINT, "f", {"x": 1})
+    assert in_call.ok and len(in_call.value) >= 2, in_call
+    out = sandbox.run_tests(FINGERPRINT, f"def test_same():\n    assert f(x=1) == {in_call.value!r}\n")
+    assert out.ok, out.tests
 def test_each_test_gets_a_fresh_tool_so_state_cannot_change_another_test(sandbox):
     code = "CALLS = []\ndef f(x):\n    CALLS.append(x)\n    return len(CALLS)\n"
     tests = "".join(f"def test_{i}():\n    assert f(0) == 1\n" for i in range(4))
@@ -1031,7 +1053,7 @@ def send(frame):
 
 def test_a_frame_that_grows_on_reencoding_is_an_error_not_a_broken_sandbox(sandbox):
     """Raw UTF-8 from the tool tripled when the relay re-encoded it, past the host's cap: a 'worker' failure."""
-    code = FORGED + "def f():\n    send({'op': 'result', 'ok': True, 'value': 'é' * 1_000_000})\n    time.sleep(2)\n"
+    code = FORGED + "def f():\n    send({'op': 'return', 'ok': True, 'value': 'é' * 1_000_000})\n    time.sleep(2)\n"
     small = Sandbox(Limits(wall_s=3.0, result_bytes=2 * 1024 * 1024, output_bytes=1024), isolation="bwrap")
     with small:
         restarts = small.restarts
