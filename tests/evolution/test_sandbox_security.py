@@ -373,7 +373,6 @@ def test_a_tool_cannot_forge_a_pass(sandbox, name):
     still_works(sandbox)
 
 
-
 # What tool code can see of how it was invoked: every frame above it, its local names and the
 # requests it holds (the worker's frames once held {"op": "test"} in a test run and "call" in an episode).
 FINGERPRINT = """
@@ -395,6 +394,8 @@ def test_tool_code_cannot_tell_a_test_run_from_a_call(sandbox):
     assert in_call.ok and len(in_call.value) >= 2, in_call
     out = sandbox.run_tests(FINGERPRINT, f"def test_same():\n    assert f(x=1) == {in_call.value!r}\n")
     assert out.ok, out.tests
+
+
 def test_each_test_gets_a_fresh_tool_so_state_cannot_change_another_test(sandbox):
     code = "CALLS = []\ndef f(x):\n    CALLS.append(x)\n    return len(CALLS)\n"
     tests = "".join(f"def test_{i}():\n    assert f(0) == 1\n" for i in range(4))
