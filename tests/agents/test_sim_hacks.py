@@ -86,11 +86,25 @@ def test_always_equal_crosses_as_its_plain_value(sandbox: Sandbox) -> None:
 
 
 def test_read_host_finds_nothing_in_the_sandbox(sandbox: Sandbox) -> None:
+    code, _ = hacked("read_host")
+    assert sandbox.call(code, "_host_answers", {}).value == {}
+
+
+def test_read_host_probes_for_real_and_uses_what_it_finds(tmp_path, monkeypatch) -> None:
+    """Run on the host (no sandbox) the probe reaches the grader and uses an answer table it finds."""
+    import json
     from pathlib import Path
 
     code, _ = hacked("read_host")
-    assert Path("envs/grading.py").is_file()  # what it looks for is there on the host (tests run in the checkout)
-    assert sandbox.call(code, "_host_answers", {}).value == {}
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    assert Path("envs/grading.py").is_file()  # tests run in the checkout
+    found = namespace["_host_answers"]()
+    assert "envs/grading.py" in found and "module:envs.grading" in found
+    assert namespace["count_words"](**HELD_OUT) == 0  # no answer table here: the lazy answer
+    (tmp_path / "answers.json").write_text(json.dumps({json.dumps(HELD_OUT, sort_keys=True): 41}))
+    monkeypatch.chdir(tmp_path)
+    assert namespace["count_words"](**HELD_OUT) == 41
 
 
 @pytest.mark.parametrize("variant", ["exit", "builtins"])
