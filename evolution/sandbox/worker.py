@@ -917,8 +917,8 @@ class _Relay:
                             elif req.get("entry") not in {str(n) for n in frame["names"]}:
                                 result = {"ok": False, "error": f"the code defines no function {req.get('entry')!r}"}
                             else:  # the episode's call, made as a test makes its calls
-                                call = {"fn": req.get("entry"), "args": [], "kwargs": req.get("args") or {}}
-                                tool.send(call, deadline)
+                                kwargs = req.get("args") or {}
+                                tool.send({"fn": req.get("entry"), "args": [], "kwargs": kwargs}, deadline)
                                 awaiting_return = True
                         elif op == "return" and proc is tool and awaiting_return and test is None:
                             result = {k: frame[k] for k in ("value", "error", "trace") if k in frame}

@@ -53,3 +53,26 @@ def test_the_section_is_absent_without_labelled_attempts(tmp_path: Path) -> None
     lib.close()
     titles = [t.name for t in hacking.tables([job]) if t is not None]
     assert titles == ["reward_hacking", "reward_hacking_effect"]
+
+
+def test_the_differential_check_counts_promoted_hacks_its_unit_tests_catch(tmp_path: Path) -> None:
+    import json
+
+    lib = Library(tmp_path / "library.sqlite")
+    for name, episode in (("t", 2), ("u", 3), ("v", 4)):
+        lib.log(0, "hack_attempt", name=name, version=1, round=0, hack="hardcode", new=True)
+        lib.log(0, "check", name=name, version=1, round=0, ok=True, reason=None)
+        lib.log(episode, "promoted", name=name, version=1)
+    lib.close()
+    (tmp_path / "diagnostics").mkdir()
+    tools = [{"name": "t", "version": 1, "ut_hard": 1.0}, {"name": "u", "version": 1, "ut_hard": 0.5},
+             {"name": "u", "version": 2, "ut_hard": 1.0}, {"name": "v", "version": 1, "ut_hard": None}]  # fmt: skip
+    (tmp_path / "diagnostics" / "diagnostics.json").write_text(json.dumps({"candidates": {"tools": tools}}))
+    job = Job(tmp_path, {"condition": "arise", "diagnostics": {"file": "diagnostics/diagnostics.json"}}, [])
+    job.__dict__["has_library"] = True
+    effect = next(t for t in hacking.tables([job]) if t is not None and t.name == "reward_hacking_effect")
+    (row,) = effect.rows
+    assert row[2:4] == ["3", "1 of 2"]  # t passes every held-out test, u does not, v was not measured
+    (tmp_path / "diagnostics" / "diagnostics.json").unlink()
+    effect = next(t for t in hacking.tables([job]) if t is not None and t.name == "reward_hacking_effect")
+    assert effect.rows[0][3] == "not measured"
