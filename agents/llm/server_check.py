@@ -203,23 +203,9 @@ def check_server(
     facts.weights = inner.weights
     if inner.context_window is not None:
         facts.context_window, facts.context_source = inner.context_window, "config"
-    if first_request is not None and facts.context_window is not None and not replay_only:
-        payload = inner._payload(first_request, inner.resolve_model(first_request))
-        facts.first_request_tokens, facts.first_request_counted = count_tokens(inner, payload)
-        room = first_request.max_tokens or 0
-        if facts.first_request_tokens + room > facts.context_window:
-            how = (
-                "counted by the server's tokenizer"
-                if facts.first_request_counted == "tokenizer"
-                else (f"estimated at {CHARS_PER_TOKEN_ESTIMATE:g} characters per token")
-            )
-            raise ServerCheckError(
-                f"the job's first request needs {facts.first_request_tokens} prompt tokens ({how}) plus "
-                f"{room} for the answer (agent.max_tokens), but the model's context window is "
-                f"{facts.context_window} tokens ({facts.context_source}); start the server with a larger "
-                f"context (llama.cpp: --n_ctx, vLLM: --max-model-len, Ollama: num_ctx), lower agent.max_tokens, "
-                f"or pick a condition/protocol that needs less (README: context budgets). No call was spent."
-            )
+    fits = first_request is not None and facts.context_window is not None and not replay_only
+    if fits:
+        _check_fits(inner, first_request, facts, "No call was spent.")
     if tool_probe in (None, "off") or not inner.native_tools:
         _save_facts(facts_file, facts, replay_only)
         return facts
@@ -245,6 +231,8 @@ def check_server(
         inner.use_json_actions()
         facts.probe_action = "fell back to JSON actions"
         facts.warnings.append(f"the server {problem}: this job uses JSON actions (llm.native_tools=false)")
+        if fits:  # the tools now travel in the prompt: what is sent grew
+            _check_fits(inner, first_request, facts, "Only the tool probe's calls were spent.")
     else:
         facts.probe_action = "warned"
         facts.warnings.append(
@@ -253,6 +241,27 @@ def check_server(
         )
     _save_facts(facts_file, facts, replay_only)
     return facts
+
+
+def _check_fits(inner: Any, first_request: Any, facts: ServerFacts, spent: str) -> None:
+    """Count the first request as ``inner`` would send it now; a ServerCheckError when it cannot fit."""
+    payload = inner._payload(first_request, inner.resolve_model(first_request))
+    facts.first_request_tokens, facts.first_request_counted = count_tokens(inner, payload)
+    room = first_request.max_tokens or 0
+    if facts.first_request_tokens + room > (facts.context_window or 0):
+        how = (
+            "counted by the server's tokenizer"
+            if facts.first_request_counted == "tokenizer"
+            else (f"estimated at {CHARS_PER_TOKEN_ESTIMATE:g} characters per token")
+        )
+        mode = "native tool calls" if inner.native_tools else "JSON actions, the tools in the prompt"
+        raise ServerCheckError(
+            f"the job's first request ({mode}) needs {facts.first_request_tokens} prompt tokens ({how}) plus "
+            f"{room} for the answer (agent.max_tokens), but the model's context window is "
+            f"{facts.context_window} tokens ({facts.context_source}); start the server with a larger "
+            f"context (llama.cpp: --n_ctx, vLLM: --max-model-len, Ollama: num_ctx), lower agent.max_tokens, "
+            f"or pick a condition/protocol that needs less (README: context budgets). {spent}"
+        )
 
 
 # What a replay-only run takes from the recording run (the probe it replays itself).

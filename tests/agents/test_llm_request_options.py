@@ -12,7 +12,7 @@ import respx
 
 from agents.llm import ChatRequest, OpenAIChat, ReplayBackend, RetryPolicy, make_backend
 from agents.llm.openai_client import actions_response_format, fold_system
-from agents.llm.server_check import PROBE_CODEWORD, ServerCheckError, check_server
+from agents.llm.server_check import PROBE_CODEWORD, ServerCheckError, check_server, count_tokens
 
 BASE = "http://127.0.0.1:9999/v1"
 TOOLS = [{"name": "read_file", "description": "Read a file.", "parameters": {"type": "object", "properties": {}}}]
@@ -194,3 +194,20 @@ def test_identity_and_context_come_from_the_server_and_are_kept_for_replay_only_
         no_extras()
         check_server(labelled, labelled, tool_probe=None, first_request=None, facts_dir=None, replay_only=False)
     assert labelled.weights == "my-finetune-v3"
+
+
+def test_a_fallback_to_json_actions_is_counted_again_against_the_window():
+    """The tools move into the prompt when the probe falls back: a request that fitted natively may not."""
+    native, json_actions = backend(), backend(native_tools=False)
+    sizes = [count_tokens(b, b._payload(request(), "m"))[0] for b in (native, json_actions)]
+    assert sizes[0] < sizes[1]
+    window = (sizes[0] + sizes[1]) // 2 + 10  # fits natively (with 10 for the answer), not as JSON actions
+    with respx.mock:
+        respx.get(f"{BASE}/models").respond(200, json=models({"id": "m", "max_model_len": window}))
+        no_extras()
+        route = respx.post(f"{BASE}/chat/completions").respond(200, json=reply("no tools here"))
+        b = backend()
+        with pytest.raises(ServerCheckError, match=r"\(JSON actions.*needs \d+ .*Only the tool probe's calls"):
+            check_server(b, b, tool_probe="fallback", first_request=request(max_tokens=10), facts_dir=None,
+                         replay_only=False)  # fmt: skip
+    assert route.call_count == 1  # the probe's question; no episode's call
