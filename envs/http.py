@@ -187,6 +187,7 @@ class _LoopbackServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall between
 
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

@@ -11,6 +11,8 @@
   the paper's 60 arise_v1 tasks;
 * the same 60-episode jobs in the ``arise`` condition: evolution, sandboxed validation
   and sandboxed tool calls included (target <= 60 s);
+* loopback HTTP: a request on a kept-alive connection to the sim's server and to a world's
+  HTTP API (target: <= 5 ms; the two-write answers once waited ~40 ms for a delayed ACK);
 * episodes side by side: a fixed_tools job against the sim behind its HTTP server with 200 ms
   latency per answer, 8 workers against 1 (target: speedup >= 6x);
 * memory over long runs: RSS of 1,000 oracle episodes on one seed per world (target: growth
@@ -169,6 +171,7 @@ SANDBOX_READ_FILE = Target(400, "calls/s")
 SIM_JOB = Target(20, "s", at_least=False, spec=".1f")
 ARISE_JOB = Target(60, "s", at_least=False, spec=".1f")
 SPEEDUP = Target(6, "x", spec=".1f")
+ROUND_TRIP = Target(5, "ms", at_least=False, spec=".2f")  # Nagle's algorithm once made it about 40 ms
 MEMORY_GROWTH = Target(10, "KB/episode", at_least=False, spec="+.1f")
 
 
@@ -268,7 +271,40 @@ def bench_concurrency(workers: int, latency_s: float = 0.2) -> tuple[int, int, f
         return result["n_episodes"], result["llm_calls"], time.perf_counter() - t0
 
 
+def bench_round_trips(n: int = 100) -> dict[str, float]:
+    """Median milliseconds of a request on a kept-alive connection to each loopback server (the sim's
+    OpenAI server, a world's HTTP API as ``envs.serve`` serves it): what a client pays besides the work."""
+    import httpx
+
+    from agents.serve_sim import SimServer
+    from envs.tasks import get_suite
+
+    def median_ms(client: httpx.Client, url: str) -> float:
+        client.get(url).raise_for_status()  # the connection is open from here on
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            client.get(url).raise_for_status()
+            times.append(time.perf_counter() - t0)
+        return 1000 * statistics.median(times)
+
+    world = get_suite("acmecorp").get_world(0)
+    url = world.http.serve("metrics.acme.internal")
+    try:
+        with SimServer() as server, httpx.Client() as client:
+            return {
+                "sim": median_ms(client, f"{server.base_url}/models"),
+                "world": median_ms(client, f"{url}/services"),
+            }
+    finally:
+        world.http.close()
+
+
 def _print_concurrency(board: Scoreboard) -> None:
+    trips = bench_round_trips()
+    sim = board.check("sim server round trip", ROUND_TRIP, trips["sim"])
+    world = board.check("world server round trip", ROUND_TRIP, trips["world"])
+    print(f"loopback HTTP, one kept-alive connection, median request: sim server {sim}, world server {world}")
     n, calls, seq = bench_concurrency(1)
     _, _, par = bench_concurrency(8)
     print(

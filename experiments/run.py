@@ -515,11 +515,13 @@ def _episodes(
         finally:
             free.put(player)
 
-    # A window of as many episodes as players: a limit or the breaker, seen in plan order, stops the
-    # job with at most len(players) - 1 episodes beyond it played (and not recorded).
+    # A window of twice as many episodes as players: a long episode at its head leaves the players
+    # busy with later ones (a window of one per player idled them behind it: 3.4x with 8 players on
+    # the bench, against 6x or so now); a limit or the breaker, seen in plan order, stops the job
+    # with at most 2 * len(players) - 1 episodes beyond it played (and not recorded).
     pool = ThreadPoolExecutor(len(players), thread_name_prefix="episode")
     upcoming = iter(indices)
-    window = collections.deque((i, pool.submit(work, i)) for i in itertools.islice(upcoming, len(players)))
+    window = collections.deque((i, pool.submit(work, i)) for i in itertools.islice(upcoming, 2 * len(players)))
     try:
         while window:
             i, future = window.popleft()
