@@ -8,7 +8,8 @@ context window), the largest prompt of a typical episode (median over episodes o
 episode's largest) and of the largest episode, and the tool author's largest request (arise).
 Sizes are the prompt tokens each answer reported: exact for a real model (its tokenizer),
 ``ceil(characters / 4)`` for the simulated model. The README's context-budget table is this
-output over ``make budget``'s sweep, with a factor measured against Gemma 3's tokenizer.
+output over the ``context_budget`` sweep (``python -m experiments.run +experiment=context_budget -m``),
+with a column of first requests counted by Gemma 3's tokenizer at the job-start check (README).
 """
 
 from __future__ import annotations
