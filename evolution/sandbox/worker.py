@@ -861,11 +861,6 @@ class _Relay:
                 result = {"ok": False, "reason": "syntax", "error": _describe(exc)}
                 raise _Done from None
             tool.send({"op": "load", "code": code}, deadline)
-            if req.get("op") == "call":  # the episode's call, made as a test makes its calls; sent at once
-                # (the tool reads it only after saying what its code defines: no round trip on the call's path)
-                kwargs = req.get("args") or {}
-                tool.send({"fn": req.get("entry"), "args": [], "kwargs": kwargs}, deadline)
-                awaiting_return = True
             while result is None:
                 watched = {p.frames_from: p for p in procs} | {p.out: None for p in procs if p.out not in self.ended}
                 remaining = deadline - time.monotonic()
@@ -921,7 +916,12 @@ class _Relay:
                                 raise TypeError("'names' is not a list")
                             elif req.get("entry") not in {str(n) for n in frame["names"]}:
                                 result = {"ok": False, "error": f"the code defines no function {req.get('entry')!r}"}
-                        elif op == "return" and proc is tool and awaiting_return and loaded and test is None:
+                            else:  # the episode's call, made as a test makes its calls. Only now: code that
+                                # calls an affordance while it loads reads the next frame as that call's answer
+                                kwargs = req.get("args") or {}
+                                tool.send({"fn": req.get("entry"), "args": [], "kwargs": kwargs}, deadline)
+                                awaiting_return = True
+                        elif op == "return" and proc is tool and awaiting_return and test is None:
                             result = {k: frame[k] for k in ("value", "error", "trace") if k in frame}
                             result["ok"] = frame.get("ok") is True
                         elif op == "loaded" and proc is tool and not loaded and req.get("op") == "test":

@@ -114,3 +114,20 @@ def test_a_checkout_under_tmp_runs_the_sandbox(tmp_path):
                           cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert proc.stdout.split() == ["42", "True"]
+
+
+def test_code_that_reads_the_world_while_it_loads_gets_its_own_answers(sandbox: Sandbox):
+    """A code_agent snippet calls affordances at module level: each reply must answer that call, not be
+    mistaken for the episode's call (an episode's call sent along with the code broke every such snippet)."""
+    world = get_suite("acmecorp").get_world(3)
+    code = (
+        "from envs.toolkit import list_files, read_file\n"
+        "FILES = list_files('config/services/')\n"
+        "FIRST = read_file(FILES[0])\n"
+        "def main(n: int = 1):\n"
+        "    return [len(FILES), FIRST[:n], read_file(FILES[0])[:n]]\n"
+    )
+    out = sandbox.call(code, "main", {"n": 5}, WorldAccess(world))
+    assert out.ok, out.error
+    n_files, head, again = out.value
+    assert n_files >= 4 and head == again and len(head) == 5
