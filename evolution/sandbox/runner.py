@@ -411,7 +411,10 @@ class Sandbox:
                 if self.run_as is not None:
                     os.chown(scratch, self.run_as, self.run_as)
                 prefix, env, cwd = [sandbox_python(self.run_as)], {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, scratch
-                env["TMPDIR"] = scratch
+                # The sandbox user may not reach a scratch under a private TMPDIR by its path, but always
+                # through its working directory (entered before the uid changes): temp files stay in the scratch.
+                reachable = self.run_as is None or _world_executable(str(Path(scratch).parent))
+                env["TMPDIR"] = scratch if reachable else "/proc/self/cwd"
                 script = str(WORKER)
             cmd = [*prefix, "-I", "-S", "-B", script, str(host_to_worker_r), str(worker_to_host_w)]
             cmd += self._worker_args()

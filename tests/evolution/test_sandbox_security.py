@@ -620,8 +620,12 @@ def test_rlimits_only_mode_works_with_a_private_tmpdir(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(private))
     monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
     with Sandbox(isolation="rlimits-only") as sb:
-        write = "import os\ndef f():\n    open('left.txt', 'w').write('x')\n    return sorted(os.listdir('.'))\n"
-        assert [sb.call(write, "f", {}).value for _ in range(3)] == [["left.txt"]] * 3
+        write = (
+            "import os, tempfile\ndef f():\n    open('left.txt', 'w').write('x')\n"
+            "    tempfile.NamedTemporaryFile(prefix='tmp-', delete=False).close()\n"
+            "    return sorted(n[:4] for n in os.listdir('.'))\n"
+        )  # a temp file lands in the scratch too (not in the host's /tmp), and both are wiped after the call
+        assert [sb.call(write, "f", {}).value for _ in range(3)] == [["left", "tmp-"]] * 3
         assert sb.restarts == 0
         (scratch,) = private.glob("arise-sandbox-*")
     assert not scratch.exists()
