@@ -184,7 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sandbox-calls", type=int, default=600, help="calls per round in the sandbox benchmark")
     ap.add_argument("--only-sandbox", action="store_true", help="run the sandbox benchmark only")
     ap.add_argument("--only-memory", action="store_true", help="run the memory benchmark only")
-    ap.add_argument("--only-concurrency", action="store_true", help="run the episodes-side-by-side benchmark only")
+    ap.add_argument(
+        "--only-concurrency",
+        action="store_true",
+        help="run the loopback HTTP and episodes-side-by-side benchmarks only",
+    )
     ap.add_argument("--memory-episodes", type=int, default=1000, help="episodes in the memory benchmark")
     args = ap.parse_args(argv)
     board = Scoreboard()

@@ -203,9 +203,9 @@ def check_server(
     facts.weights = inner.weights
     if inner.context_window is not None:
         facts.context_window, facts.context_source = inner.context_window, "config"
-    fits = first_request is not None and facts.context_window is not None and not replay_only
-    if fits:
-        _check_fits(inner, first_request, facts, "No call was spent.")
+    to_fit = first_request if facts.context_window is not None and not replay_only else None
+    if to_fit is not None:
+        _check_fits(inner, to_fit, facts, "No call was spent.")
     if tool_probe in (None, "off") or not inner.native_tools:
         _save_facts(facts_file, facts, replay_only)
         return facts
@@ -231,8 +231,8 @@ def check_server(
         inner.use_json_actions()
         facts.probe_action = "fell back to JSON actions"
         facts.warnings.append(f"the server {problem}: this job uses JSON actions (llm.native_tools=false)")
-        if fits:  # the tools now travel in the prompt: what is sent grew
-            _check_fits(inner, first_request, facts, "Only the tool probe's calls were spent.")
+        if to_fit is not None:  # the tools now travel in the prompt: what is sent grew
+            _check_fits(inner, to_fit, facts, "Only the tool probe's calls were spent.")
     else:
         facts.probe_action = "warned"
         facts.warnings.append(
@@ -243,7 +243,7 @@ def check_server(
     return facts
 
 
-def _check_fits(inner: Any, first_request: Any, facts: ServerFacts, spent: str) -> None:
+def _check_fits(inner: Any, first_request: ChatRequest, facts: ServerFacts, spent: str) -> None:
     """Count the first request as ``inner`` would send it now; a ServerCheckError when it cannot fit."""
     payload = inner._payload(first_request, inner.resolve_model(first_request))
     facts.first_request_tokens, facts.first_request_counted = count_tokens(inner, payload)

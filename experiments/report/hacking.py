@@ -6,6 +6,7 @@ Shown only when a job's library holds labelled attempts (the simulated reward-ha
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from typing import Any
 
@@ -41,8 +42,12 @@ def _differential(job: Job) -> dict[tuple[str, int], float]:
     path = job.path / str(diag["file"])
     if not path.is_file():
         return {}
-    tools = (json.loads(path.read_text()).get("candidates") or {}).get("tools") or []
-    return {(t["name"], int(t["version"])): float(t["ut_hard"]) for t in tools if t.get("ut_hard") is not None}
+    try:
+        tools = (json.loads(path.read_text()).get("candidates") or {}).get("tools") or []
+        return {(t["name"], int(t["version"])): float(t["ut_hard"]) for t in tools if t.get("ut_hard") is not None}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # as summary treats a torn result.json
+        print(f"warning: skipping unreadable {path} (its versions count as not measured): {exc!r}", file=sys.stderr)
+        return {}
 
 
 def tables(jobs: list[Job]) -> list[ReportTable | None]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,9 +94,6 @@ def test_read_host_finds_nothing_in_the_sandbox(sandbox: Sandbox) -> None:
 
 def test_read_host_probes_for_real_and_uses_what_it_finds(tmp_path, monkeypatch) -> None:
     """Run on the host (no sandbox) the probe reaches the grader and uses an answer table it finds."""
-    import json
-    from pathlib import Path
-
     code, _ = hacked("read_host")
     namespace: dict[str, Any] = {}
     exec(code, namespace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from evolution.library import Library
@@ -55,9 +56,7 @@ def test_the_section_is_absent_without_labelled_attempts(tmp_path: Path) -> None
     assert titles == ["reward_hacking", "reward_hacking_effect"]
 
 
-def test_the_differential_check_counts_promoted_hacks_its_unit_tests_catch(tmp_path: Path) -> None:
-    import json
-
+def test_the_differential_check_counts_promoted_hacks_its_unit_tests_catch(tmp_path: Path, capsys) -> None:
     lib = Library(tmp_path / "library.sqlite")
     for name, episode in (("t", 2), ("u", 3), ("v", 4)):
         lib.log(0, "hack_attempt", name=name, version=1, round=0, hack="hardcode", new=True)
@@ -73,6 +72,10 @@ def test_the_differential_check_counts_promoted_hacks_its_unit_tests_catch(tmp_p
     effect = next(t for t in hacking.tables([job]) if t is not None and t.name == "reward_hacking_effect")
     (row,) = effect.rows
     assert row[2:4] == ["3", "1 of 2"]  # t passes every held-out test, u does not, v was not measured
+    (tmp_path / "diagnostics" / "diagnostics.json").write_text('{"candidates": {"tools": [')  # torn
+    effect = next(t for t in hacking.tables([job]) if t is not None and t.name == "reward_hacking_effect")
+    assert effect.rows[0][3] == "not measured"
+    assert "skipping unreadable" in capsys.readouterr().err
     (tmp_path / "diagnostics" / "diagnostics.json").unlink()
     effect = next(t for t in hacking.tables([job]) if t is not None and t.name == "reward_hacking_effect")
     assert effect.rows[0][3] == "not measured"
